@@ -1,0 +1,347 @@
+//! The compiled, immutable gateway snapshot built from a validated config.
+//!
+//! Requests load the current snapshot once and finish on it; a reload swaps in a whole new one
+//! atomically (`arc-swap`), so no request ever sees half of each.
+
+use crate::config::model::Config;
+use crate::config::{ConfigProblem, SourceMap};
+use crate::proxy::upstream::Upstream;
+use crate::route::{HostPattern, PathMatch, Route, RouteTable};
+use arc_swap::ArcSwap;
+use http::Method;
+use ipnet::IpNet;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The snapshot every request reads; swapped whole on reload.
+pub type SharedGateway = Arc<ArcSwap<Gateway>>;
+
+/// What a matched route leads to.
+#[derive(Debug)]
+pub struct RouteTarget {
+    pub upstream: Arc<Upstream>,
+}
+
+/// Everything a request needs to be decided and forwarded.
+#[derive(Debug)]
+pub struct Gateway {
+    pub routes: RouteTable<RouteTarget>,
+    upstreams: Vec<Arc<Upstream>>,
+    trusted_proxies: Vec<IpNet>,
+    pub health_path: String,
+    pub ready_path: String,
+    pub allow_semicolon_in_path: bool,
+    /// Write one access-log event per request.
+    pub access_log: bool,
+}
+
+impl Gateway {
+    /// Validates the whole config and compiles it, reporting every problem found.
+    pub fn build(config: &Config, source: &str) -> Result<Gateway, Vec<ConfigProblem>> {
+        let map = SourceMap::new(source);
+        let mut problems = Vec::new();
+        check_process_settings(config, &map, &mut problems);
+
+        let mut upstreams_by_name: HashMap<&str, Arc<Upstream>> = HashMap::new();
+        for (name, spanned) in &config.upstreams {
+            let upstream = spanned.get_ref();
+            let key = format!("upstreams.{name}");
+            if upstream.addresses.is_empty() {
+                problems.push(map.problem(
+                    &spanned.span(),
+                    format!("{key}.addresses"),
+                    "at least one address is required",
+                ));
+                continue;
+            }
+            let mut addresses = Vec::new();
+            for (i, address) in upstream.addresses.iter().enumerate() {
+                match address.get_ref().parse::<SocketAddr>() {
+                    Ok(a) => addresses.push(a),
+                    Err(_) => problems.push(map.problem(
+                        &address.span(),
+                        format!("{key}.addresses[{i}]"),
+                        format!("{:?} is not an IP:port address", address.get_ref()),
+                    )),
+                }
+            }
+            if addresses.len() == upstream.addresses.len() {
+                upstreams_by_name.insert(name, Arc::new(Upstream::new(name, upstream, &addresses)));
+            }
+        }
+
+        let mut routes = Vec::new();
+        if config.routes.is_empty() {
+            problems.push(map.problem(&(0..0), "routes", "at least one [[routes]] is required"));
+        }
+        for (index, spanned) in config.routes.iter().enumerate() {
+            let route = spanned.get_ref();
+            let key = format!("routes[{index}]");
+            let host = match &route.host {
+                None => Some(HostPattern::Any),
+                Some(h) => HostPattern::parse(h.get_ref())
+                    .map_err(|m| problems.push(map.problem(&h.span(), format!("{key}.host"), m)))
+                    .ok(),
+            };
+            let path = match (&route.path, &route.path_prefix) {
+                (Some(p), None) => check_route_path(p, &format!("{key}.path"), &map, &mut problems)
+                    .map(PathMatch::Exact),
+                (None, Some(p)) => {
+                    check_route_path(p, &format!("{key}.path_prefix"), &map, &mut problems)
+                        .map(PathMatch::Prefix)
+                }
+                _ => {
+                    problems.push(map.problem(
+                        &spanned.span(),
+                        key.clone(),
+                        "set exactly one of `path` or `path_prefix`",
+                    ));
+                    None
+                }
+            };
+            let mut methods = Vec::new();
+            for (i, m) in route.methods.iter().enumerate() {
+                let text = m.get_ref().to_ascii_uppercase();
+                match Method::from_bytes(text.as_bytes()) {
+                    Ok(method) if !text.is_empty() => methods.push(method),
+                    _ => problems.push(map.problem(
+                        &m.span(),
+                        format!("{key}.methods[{i}]"),
+                        format!("{:?} is not an HTTP method", m.get_ref()),
+                    )),
+                }
+            }
+            let upstream = upstreams_by_name
+                .get(route.upstream.get_ref().as_str())
+                .cloned();
+            if upstream.is_none() && !config.upstreams.contains_key(route.upstream.get_ref()) {
+                problems.push(map.problem(
+                    &route.upstream.span(),
+                    format!("{key}.upstream"),
+                    format!("no [upstreams.{}] is defined", route.upstream.get_ref()),
+                ));
+            }
+            if let (Some(host), Some(path), Some(upstream)) = (host, path, upstream) {
+                routes.push(Route {
+                    name: route
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| format!("route-{index}")),
+                    host,
+                    path,
+                    methods,
+                    target: RouteTarget { upstream },
+                });
+            }
+        }
+
+        let mut trusted_proxies = Vec::new();
+        for (i, cidr) in config.server.trusted_proxies.iter().enumerate() {
+            let text = cidr.get_ref();
+            match text
+                .parse::<IpNet>()
+                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+            {
+                Ok(net) => trusted_proxies.push(net),
+                Err(_) => problems.push(map.problem(
+                    &cidr.span(),
+                    format!("server.trusted_proxies[{i}]"),
+                    format!("{text:?} is not an IP address or CIDR"),
+                )),
+            }
+        }
+
+        for (key, path) in [
+            ("server.health_path", &config.server.health_path),
+            ("server.ready_path", &config.server.ready_path),
+        ] {
+            if !path.get_ref().starts_with('/') {
+                problems.push(map.problem(&path.span(), key, "must start with '/'"));
+            }
+        }
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let mut upstreams: Vec<Arc<Upstream>> = upstreams_by_name.into_values().collect();
+        upstreams.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Gateway {
+            routes: RouteTable::new(routes),
+            upstreams,
+            trusted_proxies,
+            health_path: config.server.health_path.get_ref().clone(),
+            ready_path: config.server.ready_path.get_ref().clone(),
+            allow_semicolon_in_path: config.server.allow_semicolon_in_path,
+            access_log: config.log.access_log,
+        })
+    }
+
+    pub fn upstreams(&self) -> &[Arc<Upstream>] {
+        &self.upstreams
+    }
+
+    /// Whether forwarding headers sent by this peer are believed.
+    pub fn is_trusted_proxy(&self, peer: Option<IpAddr>) -> bool {
+        peer.is_some_and(|ip| self.trusted_proxies.iter().any(|net| net.contains(&ip)))
+    }
+
+    /// Ready to serve: routes compiled (and, once issuers exist, their keys loaded).
+    pub fn is_ready(&self) -> bool {
+        true
+    }
+}
+
+/// Checks a route's `path`/`path_prefix`: it must already be in normalized form, or it could
+/// never match a normalized request path.
+fn check_route_path(
+    path: &toml::Spanned<String>,
+    key: &str,
+    map: &SourceMap,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<String> {
+    let text = path.get_ref();
+    match crate::route::normalize_path(text, true) {
+        Ok(normal) if normal == text.as_str() => Some(text.clone()),
+        Ok(normal) => {
+            problems.push(map.problem(
+                &path.span(),
+                key,
+                format!("{text:?} is not in normalized form (write {normal:?})"),
+            ));
+            None
+        }
+        Err(e) => {
+            problems.push(map.problem(&path.span(), key, format!("{text:?}: {e}")));
+            None
+        }
+    }
+}
+
+/// Settings that belong to the process (listeners, threads, echo) rather than to a snapshot.
+fn check_process_settings(config: &Config, map: &SourceMap, problems: &mut Vec<ConfigProblem>) {
+    if config.listeners.is_empty() {
+        problems.push(map.problem(
+            &(0..0),
+            "listeners",
+            "at least one [[listeners]] is required",
+        ));
+    }
+    for (i, listener) in config.listeners.iter().enumerate() {
+        let listener = listener.get_ref();
+        if listener.address.get_ref().parse::<SocketAddr>().is_err() {
+            problems.push(map.problem(
+                &listener.address.span(),
+                format!("listeners[{i}].address"),
+                format!("{:?} is not an IP:port address", listener.address.get_ref()),
+            ));
+        }
+        if let Some(tls) = &listener.tls {
+            for (name, file) in [("cert", &tls.cert), ("key", &tls.key)] {
+                if !Path::new(file.get_ref()).is_file() {
+                    problems.push(map.problem(
+                        &file.span(),
+                        format!("listeners[{i}].tls.{name}"),
+                        format!("file {:?} does not exist", file.get_ref()),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(echo) = &config.echo {
+        if echo.address.get_ref().parse::<SocketAddr>().is_err() {
+            problems.push(map.problem(
+                &echo.address.span(),
+                "echo.address",
+                format!("{:?} is not an IP:port address", echo.address.get_ref()),
+            ));
+        }
+    }
+    if config.server.threads == 0 {
+        problems.push(map.problem(&(0..0), "server.threads", "must be at least 1"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(text: &str) -> Result<Gateway, Vec<ConfigProblem>> {
+        let config = crate::config::parse(text).expect("parses");
+        Gateway::build(&config, text)
+    }
+
+    const GOOD: &str = r#"
+[[listeners]]
+address = "127.0.0.1:8080"
+
+[upstreams.app]
+addresses = ["127.0.0.1:9000"]
+
+[[routes]]
+path_prefix = "/"
+upstream = "app"
+"#;
+
+    #[test]
+    fn a_good_config_builds() {
+        let gw = build(GOOD).unwrap();
+        assert_eq!(gw.routes.routes().len(), 1);
+        assert_eq!(gw.routes.routes()[0].name, "route-0");
+        assert!(!gw.is_trusted_proxy(Some("127.0.0.1".parse().unwrap())));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_line() {
+        let text = r#"
+[server]
+trusted_proxies = ["10.0.0.0/8", "nonsense"]
+
+[[listeners]]
+address = "localhost"
+
+[upstreams.app]
+addresses = ["127.0.0.1"]
+
+[[routes]]
+host = "exa mple.com"
+path_prefix = "/a/../b"
+methods = ["GET", "G E T"]
+upstream = "missing"
+"#;
+        let problems = build(text).unwrap_err();
+        let keys: Vec<(&str, usize)> = problems.iter().map(|p| (p.key.as_str(), p.line)).collect();
+        assert!(keys.contains(&("listeners[0].address", 6)), "{keys:?}");
+        assert!(
+            keys.contains(&("upstreams.app.addresses[0]", 9)),
+            "{keys:?}"
+        );
+        assert!(keys.contains(&("routes[0].host", 12)), "{keys:?}");
+        assert!(keys.contains(&("routes[0].path_prefix", 13)), "{keys:?}");
+        assert!(keys.contains(&("routes[0].methods[1]", 14)), "{keys:?}");
+        assert!(keys.contains(&("routes[0].upstream", 15)), "{keys:?}");
+        assert!(keys.contains(&("server.trusted_proxies[1]", 3)), "{keys:?}");
+    }
+
+    #[test]
+    fn a_route_needs_exactly_one_path_kind() {
+        let text = GOOD.replace("path_prefix = \"/\"", "path = \"/a\"\npath_prefix = \"/\"");
+        let problems = build(&text).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].message.contains("exactly one"));
+    }
+
+    #[test]
+    fn trusted_proxies_accept_cidrs_and_single_addresses() {
+        let text = GOOD.replace(
+            "[[listeners]]",
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.168.1.1\"]\n\n[[listeners]]",
+        );
+        let gw = build(&text).unwrap();
+        assert!(gw.is_trusted_proxy(Some("10.1.2.3".parse().unwrap())));
+        assert!(gw.is_trusted_proxy(Some("192.168.1.1".parse().unwrap())));
+        assert!(!gw.is_trusted_proxy(Some("192.168.1.2".parse().unwrap())));
+        assert!(!gw.is_trusted_proxy(None));
+    }
+}

@@ -1,0 +1,13 @@
+//! Portcullis: a token-enforcing reverse proxy on pingora.
+//!
+//! The request path is route → credential → verify → policy → forward. Each stage is a plain
+//! function over plain data ([`route`], …); [`proxy`] is the thin pingora glue that calls them.
+//! See `docs/ARCHITECTURE.md`.
+
+pub mod config;
+pub mod echo;
+pub mod gateway;
+pub mod observe;
+pub mod proxy;
+pub mod route;
+pub mod server;

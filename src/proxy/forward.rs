@@ -1,0 +1,234 @@
+//! What the upstream is told: forwarding headers set by us, and client-sent impostors removed.
+//!
+//! Client-sent `X-Forwarded-*`, `Forwarded`, `X-Real-IP` and original-URL headers are believed
+//! only from configured trusted proxies (default: none), and their underscore spellings
+//! (`X_Forwarded_For`) are always removed: CGI/WSGI upstreams fold `_` into `-`, which turned such
+//! headers into identity spoofing in oauth2-proxy (CVE-2025-64484) and routing bypasses in Envoy
+//! (CVE-2023-27487) and oauth2-proxy (CVE-2026-40575).
+
+use pingora::http::RequestHeader;
+use std::net::IpAddr;
+
+/// Headers that describe the client's connection or original request. Lower-case, dash form.
+pub const FORWARDING_HEADERS: &[&str] = &[
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-uri",
+    "x-forwarded-path",
+    "forwarded",
+    "x-real-ip",
+    "x-client-ip",
+    "x-original-url",
+    "x-original-uri",
+    "x-original-path",
+    "x-rewrite-url",
+    "x-envoy-original-path",
+];
+
+/// The facts about the downstream connection the forwarding headers are made from.
+#[derive(Debug, Clone)]
+pub struct ClientFacts<'a> {
+    pub peer: Option<IpAddr>,
+    pub peer_is_trusted: bool,
+    pub tls: bool,
+    /// The `Host` the client asked for, if any.
+    pub host: Option<&'a str>,
+}
+
+/// True when `name` (lower-case, as `http` stores it) is `protected` once `_` is read as `-`,
+/// and is spelled with an underscore — a variant no honest client sends.
+fn is_underscore_variant(name: &str, protected: &[&str]) -> bool {
+    name.contains('_')
+        && protected.iter().any(|p| {
+            p.len() == name.len()
+                && p.bytes()
+                    .zip(name.bytes())
+                    .all(|(p, n)| p == n || (p == b'-' && n == b'_'))
+        })
+}
+
+/// Removes every header whose (lower-case) name satisfies `doomed`, all of its values.
+fn remove_headers_where(request: &mut RequestHeader, doomed: impl Fn(&str) -> bool) {
+    let names: Vec<String> = request
+        .headers
+        .keys()
+        .map(|k| k.as_str())
+        .filter(|name| doomed(name))
+        .map(str::to_string)
+        .collect();
+    for name in names {
+        request.remove_header(name.as_str());
+    }
+}
+
+/// Removes every header that is `protected` in any case or underscore spelling.
+pub fn remove_protected(request: &mut RequestHeader, protected: &[&str]) {
+    remove_headers_where(request, |name| {
+        protected.contains(&name) || is_underscore_variant(name, protected)
+    });
+}
+
+/// The forwarding headers this proxy writes itself.
+const REBUILT: [&str; 3] = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"];
+
+/// Sets `X-Forwarded-For/-Proto/-Host` and removes untrusted forwarding headers.
+pub fn set_forwarding_headers(request: &mut RequestHeader, client: &ClientFacts<'_>) {
+    let prior = |request: &RequestHeader, name: &str| -> Option<String> {
+        if !client.peer_is_trusted {
+            return None;
+        }
+        let values: Vec<&str> = request
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    };
+    let prior_for = prior(request, "x-forwarded-for");
+    let prior_proto = prior(request, "x-forwarded-proto");
+    let prior_host = prior(request, "x-forwarded-host");
+    // Underscore spellings go always; real names go unless the peer is trusted; the three we
+    // write are rebuilt from the values kept above.
+    remove_headers_where(request, |name| {
+        is_underscore_variant(name, FORWARDING_HEADERS)
+            || (FORWARDING_HEADERS.contains(&name)
+                && (!client.peer_is_trusted || REBUILT.contains(&name)))
+    });
+
+    let peer = client.peer.map(|ip| ip.to_string());
+    let forwarded_for = match (prior_for, peer) {
+        (Some(prior), Some(peer)) => Some(format!("{prior}, {peer}")),
+        (Some(prior), None) => Some(prior),
+        (None, peer) => peer,
+    };
+    if let Some(value) = forwarded_for {
+        let _ = request.insert_header("x-forwarded-for", value);
+    }
+    let proto = prior_proto.unwrap_or_else(|| if client.tls { "https" } else { "http" }.into());
+    let _ = request.insert_header("x-forwarded-proto", proto);
+    if let Some(host) = prior_host.or_else(|| client.host.map(str::to_string)) {
+        let _ = request.insert_header("x-forwarded-host", host);
+    }
+}
+
+/// A client-sent request id is kept only if it is short and plain; otherwise a new one is made.
+pub fn acceptable_request_id(value: &[u8]) -> bool {
+    !value.is_empty()
+        && value.len() <= 128
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// A fresh request id: 128 random bits as 32 hex digits.
+pub fn new_request_id() -> String {
+    let value: u128 = rand::random();
+    format!("{value:032x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> RequestHeader {
+        let mut r = RequestHeader::build("GET", b"/", None).unwrap();
+        for (k, v) in headers {
+            r.append_header(k.to_string(), *v).unwrap();
+        }
+        r
+    }
+
+    fn values(r: &RequestHeader, name: &str) -> Vec<String> {
+        r.headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn facts(trusted: bool) -> ClientFacts<'static> {
+        ClientFacts {
+            peer: Some("10.0.0.7".parse().unwrap()),
+            peer_is_trusted: trusted,
+            tls: false,
+            host: Some("api.example.com"),
+        }
+    }
+
+    #[test]
+    fn untrusted_peers_cannot_spoof_forwarding_headers() {
+        let mut r = request(&[
+            ("X-Forwarded-For", "1.2.3.4"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "evil.com"),
+            ("X_Forwarded_For", "5.6.7.8"),
+            ("X-Original-URL", "/admin"),
+            ("x-real-ip", "9.9.9.9"),
+            ("Forwarded", "for=1.2.3.4"),
+            ("X-Other", "kept"),
+        ]);
+        set_forwarding_headers(&mut r, &facts(false));
+        assert_eq!(values(&r, "x-forwarded-for"), ["10.0.0.7"]);
+        assert_eq!(values(&r, "x-forwarded-proto"), ["http"]);
+        assert_eq!(values(&r, "x-forwarded-host"), ["api.example.com"]);
+        for gone in [
+            "x_forwarded_for",
+            "x-original-url",
+            "x-real-ip",
+            "forwarded",
+        ] {
+            assert!(values(&r, gone).is_empty(), "{gone} should be gone");
+        }
+        assert_eq!(values(&r, "x-other"), ["kept"]);
+    }
+
+    #[test]
+    fn trusted_peers_extend_the_chain() {
+        let mut r = request(&[
+            ("X-Forwarded-For", "1.2.3.4"),
+            ("X-Forwarded-For", "5.6.7.8"),
+            ("X-Forwarded-Proto", "https"),
+            ("X_Forwarded_Host", "evil.com"),
+            ("X-Real-IP", "1.2.3.4"),
+        ]);
+        set_forwarding_headers(&mut r, &facts(true));
+        assert_eq!(
+            values(&r, "x-forwarded-for"),
+            ["1.2.3.4, 5.6.7.8, 10.0.0.7"]
+        );
+        assert_eq!(values(&r, "x-forwarded-proto"), ["https"]);
+        assert_eq!(values(&r, "x-forwarded-host"), ["api.example.com"]);
+        assert!(values(&r, "x_forwarded_host").is_empty());
+        assert_eq!(values(&r, "x-real-ip"), ["1.2.3.4"]);
+    }
+
+    #[test]
+    fn underscore_variants_are_detected_exactly() {
+        assert!(is_underscore_variant("x_forwarded_for", FORWARDING_HEADERS));
+        assert!(is_underscore_variant("x-forwarded_for", FORWARDING_HEADERS));
+        assert!(!is_underscore_variant(
+            "x-forwarded-for",
+            FORWARDING_HEADERS
+        ));
+        assert!(!is_underscore_variant(
+            "x_forwarded_fort",
+            FORWARDING_HEADERS
+        ));
+        assert!(!is_underscore_variant("my_header", FORWARDING_HEADERS));
+    }
+
+    #[test]
+    fn request_ids_are_checked_and_generated() {
+        assert!(acceptable_request_id(b"abc-123_X.y:z"));
+        assert!(!acceptable_request_id(b""));
+        assert!(!acceptable_request_id(b"a b"));
+        assert!(!acceptable_request_id(&[b'a'; 129]));
+        let a = new_request_id();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, new_request_id());
+    }
+}

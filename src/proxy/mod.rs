@@ -1,0 +1,339 @@
+//! The pingora glue: each `ProxyHttp` phase calls plain functions from the rest of the crate.
+
+pub mod forward;
+pub mod framing;
+pub mod respond;
+pub mod target;
+pub mod upstream;
+
+use crate::gateway::{Gateway, SharedGateway};
+use crate::observe::access::AccessRecord;
+use crate::route::{normalize_path, request_host, RouteMatch};
+use async_trait::async_trait;
+use forward::ClientFacts;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use respond::GatewayResponse;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+use upstream::Upstream;
+
+/// The proxy service: holds the shared snapshot, nothing per-request.
+pub struct GatewayProxy {
+    gateway: SharedGateway,
+}
+
+impl GatewayProxy {
+    pub fn new(gateway: SharedGateway) -> Self {
+        Self { gateway }
+    }
+}
+
+/// Per-request state carried across pingora's phases.
+pub struct RequestCtx {
+    started: Instant,
+    request_id: String,
+    /// The snapshot this request is decided and forwarded on, loaded once.
+    gateway: Option<Arc<Gateway>>,
+    route_name: Option<String>,
+    upstream: Option<Arc<Upstream>>,
+    /// The request-target to send upstream when it differs from what the client sent.
+    upstream_target: Option<String>,
+    /// The normalized path, for the access log.
+    path: Option<String>,
+}
+
+impl RequestCtx {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            request_id: String::new(),
+            gateway: None,
+            route_name: None,
+            upstream: None,
+            upstream_target: None,
+            path: None,
+        }
+    }
+}
+
+/// The raw request-target as the client wrote it. HTTP/1 keeps the request line, where a raw
+/// `#` is still visible (pingora drops fragments when it builds the URI); other protocols fall
+/// back to pingora's raw path.
+fn raw_request_target(session: &Session) -> Cow<'_, [u8]> {
+    if let Some(h1) = session.as_downstream().as_http1() {
+        let raw = h1.get_headers_raw_bytes();
+        if let Some(target) = target::request_line_target(&raw) {
+            return Cow::Owned(target.to_vec());
+        }
+    }
+    Cow::Borrowed(session.req_header().raw_path())
+}
+
+/// The request's host: the absolute-form authority if any, else the single `Host` header.
+/// `Err` when several `Host` headers disagree about who is asked (RFC 9112 §3.2: 400).
+fn host_of(request: &RequestHeader) -> Result<Option<&str>, ()> {
+    if let Some(authority) = request.uri.authority() {
+        return Ok(Some(authority.as_str()));
+    }
+    let mut hosts = request.headers.get_all(http::header::HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(());
+    }
+    Ok(first.and_then(|h| h.to_str().ok()))
+}
+
+impl GatewayProxy {
+    /// Decides what to do with a request: an early answer, or `Ok(None)` to proxy it.
+    fn decide(&self, session: &Session, ctx: &mut RequestCtx) -> Option<GatewayResponse> {
+        let gateway = self.gateway.load_full();
+        let request = session.req_header();
+        let may_have_body = framing::may_have_body(&request.headers);
+        let refuse = |status, code, message| {
+            let response = GatewayResponse::error(status, code, message);
+            Some(if may_have_body {
+                response.closing()
+            } else {
+                response
+            })
+        };
+
+        // Only when Transfer-Encoding is present can pingora have hidden a Content-Length.
+        let raw_content_length = request
+            .headers
+            .contains_key(http::header::TRANSFER_ENCODING)
+            && session.as_downstream().as_http1().is_some_and(|h1| {
+                framing::raw_header_has_content_length(&h1.get_headers_raw_bytes())
+            });
+        if let Err(e) =
+            framing::check_framing(&request.headers, request.version, raw_content_length)
+        {
+            return Some(GatewayResponse::error(400, "invalid_request", e.message()).closing());
+        }
+        let raw_target = raw_request_target(session);
+        let Some(parts) = target::split_target(&raw_target) else {
+            return refuse(400, "invalid_path", "the request target is not a path");
+        };
+        if parts.fragment {
+            return refuse(
+                400,
+                "invalid_path",
+                crate::route::PathError::Fragment.message(),
+            );
+        }
+        if parts.path == gateway.health_path {
+            return Some(GatewayResponse::json(200, br#"{"status":"ok"}"#.to_vec()));
+        }
+        if parts.path == gateway.ready_path {
+            return Some(if gateway.is_ready() {
+                GatewayResponse::json(200, br#"{"status":"ready"}"#.to_vec())
+            } else {
+                GatewayResponse::error(503, "not_ready", "the gateway is not ready yet")
+            });
+        }
+        let path = match normalize_path(parts.path, gateway.allow_semicolon_in_path) {
+            Ok(path) => path,
+            Err(e) => return refuse(400, "invalid_path", e.message()),
+        };
+        ctx.path = Some(path.to_string());
+        let Ok(host) = host_of(request) else {
+            return refuse(400, "invalid_request", "the request has more than one Host");
+        };
+        let host = host.and_then(request_host);
+        let found = gateway.routes.find(host.as_deref(), &path, &request.method);
+        let route = match found {
+            RouteMatch::Found { route, .. } => route,
+            RouteMatch::MethodNotAllowed { allowed } => {
+                let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+                return refuse(
+                    405,
+                    "method_not_allowed",
+                    "the route does not allow this method",
+                )
+                .map(|r| r.with_header("allow", allow.join(", ")));
+            }
+            RouteMatch::NotFound => {
+                return refuse(404, "no_route", "no route matches this request")
+            }
+        };
+
+        if parts.absolute_form || matches!(path, Cow::Owned(_)) {
+            ctx.upstream_target = Some(match parts.query {
+                Some(q) => format!("{path}?{q}"),
+                None => path.to_string(),
+            });
+        }
+        ctx.route_name = Some(route.name.clone());
+        ctx.upstream = Some(route.target.upstream.clone());
+        ctx.gateway = Some(gateway);
+        None
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for GatewayProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        ctx.started = Instant::now();
+        ctx.request_id = match session.req_header().headers.get("x-request-id") {
+            Some(v) if forward::acceptable_request_id(v.as_bytes()) => {
+                String::from_utf8_lossy(v.as_bytes()).into_owned()
+            }
+            _ => forward::new_request_id(),
+        };
+        match self.decide(session, ctx) {
+            None => Ok(false),
+            Some(response) => {
+                response.send(session, &ctx.request_id).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let upstream = ctx
+            .upstream
+            .as_ref()
+            .ok_or_else(|| Error::explain(InternalError, "no route chosen"))?;
+        match upstream.peer() {
+            Some(peer) => Ok(Box::new(peer)),
+            None => Error::e_explain(
+                Custom("no healthy backend"),
+                format!("upstream {} has no healthy backend", upstream.name),
+            ),
+        }
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(target) = &ctx.upstream_target {
+            upstream_request.set_raw_path(target.as_bytes())?;
+        }
+        let gateway = ctx
+            .gateway
+            .as_ref()
+            .ok_or_else(|| Error::explain(InternalError, "no gateway snapshot"))?;
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let host = session
+            .req_header()
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string);
+        let facts = ClientFacts {
+            peer,
+            peer_is_trusted: gateway.is_trusted_proxy(peer),
+            tls: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
+            host: host.as_deref(),
+        };
+        forward::set_forwarding_headers(upstream_request, &facts);
+        upstream_request.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let (status, code, message) = failure_response(e);
+        if status > 0 && session.response_written().is_none() {
+            let response = GatewayResponse::error(status, code, message).closing();
+            if let Err(write_error) = response.send(session, &ctx.request_id).await {
+                tracing::debug!(error = %write_error, "could not send the error response");
+            }
+        }
+        FailToProxy {
+            error_code: status,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        let enabled = ctx
+            .gateway
+            .as_ref()
+            .map_or_else(|| self.gateway.load().access_log, |g| g.access_log);
+        if !enabled {
+            return;
+        }
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        AccessRecord {
+            request_id: &ctx.request_id,
+            method: session.req_header().method.as_str(),
+            path: ctx.path.as_deref(),
+            route: ctx.route_name.as_deref(),
+            upstream: ctx.upstream.as_ref().map(|u| u.name.as_str()),
+            status,
+            duration: ctx.started.elapsed(),
+            client: session
+                .client_addr()
+                .and_then(|a| a.as_inet())
+                .map(|a| a.ip()),
+            error: e.map(|e| e.etype().as_str()),
+        }
+        .emit();
+    }
+}
+
+/// Maps a proxying failure to (status, error code, message). Status 0: the client is gone.
+fn failure_response(e: &Error) -> (u16, &'static str, &'static str) {
+    use pingora::ErrorType::*;
+    match e.etype() {
+        ConnectTimedout | ReadTimedout | WriteTimedout => (
+            504,
+            "upstream_timeout",
+            "the upstream did not answer in time",
+        ),
+        HTTPStatus(code) if *code >= 400 => (*code, "upstream_error", "the request failed"),
+        Custom("no healthy backend") => {
+            (502, "upstream_unavailable", "no healthy upstream backend")
+        }
+        _ => match e.esource() {
+            ErrorSource::Upstream => (
+                502,
+                "upstream_unavailable",
+                "the upstream could not be reached",
+            ),
+            ErrorSource::Downstream => match e.etype() {
+                ReadError | WriteError | ConnectionClosed => (0, "", ""),
+                _ => (400, "invalid_request", "the request could not be read"),
+            },
+            ErrorSource::Internal | ErrorSource::Unset => (
+                500,
+                "internal_error",
+                "the gateway failed to handle the request",
+            ),
+        },
+    }
+}

@@ -1,0 +1,81 @@
+//! Answers the gateway writes itself: small JSON bodies, never cacheable.
+
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use pingora::proxy::Session;
+use serde::Serialize;
+
+/// A JSON answer made by the gateway (errors, health, built-in endpoints).
+pub struct GatewayResponse {
+    pub status: u16,
+    pub body: Bytes,
+    pub headers: Vec<(&'static str, String)>,
+    /// Close the connection after answering (framing errors, unread request bodies).
+    pub close: bool,
+}
+
+/// The body of every error the gateway makes itself.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl GatewayResponse {
+    /// `{"error": code, "message": message}`; `code` and `message` are fixed strings, never
+    /// request content.
+    pub fn error(status: u16, code: &str, message: &str) -> Self {
+        let body = serde_json::to_vec(&ErrorBody {
+            error: code,
+            message,
+        })
+        .expect("serializing two strings cannot fail");
+        Self::json(status, body)
+    }
+
+    pub fn json(status: u16, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            body: Bytes::from(body),
+            headers: Vec::new(),
+            close: false,
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
+    }
+
+    /// Writes the answer to the client.
+    pub async fn send(self, session: &mut Session, request_id: &str) -> Result<()> {
+        if self.close {
+            session.set_keepalive(None);
+        }
+        let mut header = ResponseHeader::build(self.status, Some(4 + self.headers.len()))?;
+        header.insert_header("content-type", "application/json")?;
+        header.insert_header("cache-control", "no-store")?;
+        header.insert_header("content-length", self.body.len().to_string())?;
+        header.insert_header("x-request-id", request_id)?;
+        if self.close {
+            header.insert_header("connection", "close")?;
+        }
+        for (name, value) in self.headers {
+            header.append_header(name, value)?;
+        }
+        let head_only = session.req_header().method == http::Method::HEAD;
+        session
+            .write_response_header(Box::new(header), head_only)
+            .await?;
+        if !head_only {
+            session.write_response_body(Some(self.body), true).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,123 @@
+//! Upstream pools: round-robin over healthy backends, with active TCP health checks.
+
+use crate::config::model::{HealthCheckConfig, UpstreamConfig};
+use crate::gateway::SharedGateway;
+use async_trait::async_trait;
+use pingora::lb::health_check::TcpHealthCheck;
+use pingora::lb::selection::RoundRobin;
+use pingora::lb::LoadBalancer;
+use pingora::prelude::HttpPeer;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// One `[upstreams.<name>]`: its backends and how to talk to them.
+pub struct Upstream {
+    pub name: String,
+    balancer: LoadBalancer<RoundRobin>,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    write_timeout: Duration,
+    idle_timeout: Duration,
+    health_interval: Option<Duration>,
+    /// When the last health check ran; only the background service touches it.
+    last_health_check: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl Upstream {
+    /// Builds the pool; addresses were validated as `SocketAddr`s by the caller.
+    pub fn new(name: &str, config: &UpstreamConfig, addresses: &[SocketAddr]) -> Self {
+        let mut balancer = LoadBalancer::<RoundRobin>::try_from_iter(addresses.iter().copied())
+            .expect("socket addresses resolve without I/O");
+        if let Some(HealthCheckConfig {
+            unhealthy_after,
+            healthy_after,
+            ..
+        }) = &config.health_check
+        {
+            let mut check = TcpHealthCheck::new();
+            check.consecutive_failure = (*unhealthy_after).max(1);
+            check.consecutive_success = (*healthy_after).max(1);
+            check.peer_template.options.connection_timeout = Some(config.connect_timeout.get());
+            balancer.set_health_check(check);
+        }
+        Self {
+            name: name.to_string(),
+            balancer,
+            connect_timeout: config.connect_timeout.get(),
+            read_timeout: config.read_timeout.get(),
+            write_timeout: config.write_timeout.get(),
+            idle_timeout: config.idle_timeout.get(),
+            health_interval: config.health_check.as_ref().map(|h| h.interval.get()),
+            last_health_check: Mutex::new(None),
+        }
+    }
+
+    /// The next healthy backend as a pingora peer, or `None` when all are down.
+    pub fn peer(&self) -> Option<HttpPeer> {
+        let backend = self.balancer.select(b"", 256)?;
+        let mut peer = HttpPeer::new(backend.addr, false, String::new());
+        peer.options.connection_timeout = Some(self.connect_timeout);
+        peer.options.read_timeout = Some(self.read_timeout);
+        peer.options.write_timeout = Some(self.write_timeout);
+        peer.options.idle_timeout = Some(self.idle_timeout);
+        Some(peer)
+    }
+
+    /// Runs a health check if one is configured and due.
+    async fn check_health_if_due(&self, now: Instant) {
+        let Some(interval) = self.health_interval else {
+            return;
+        };
+        {
+            let mut last = self.last_health_check.lock().expect("not poisoned");
+            if last.is_some_and(|at| now.duration_since(at) < interval) {
+                return;
+            }
+            *last = Some(now);
+        }
+        self.balancer.backends().run_health_check(true).await;
+    }
+}
+
+/// Runs the health checks of whatever gateway snapshot is current, so a reload needs no
+/// re-wiring: upstreams of a replaced snapshot simply stop being checked.
+pub struct HealthCheckService {
+    gateway: SharedGateway,
+}
+
+impl HealthCheckService {
+    pub fn new(gateway: SharedGateway) -> Self {
+        Self { gateway }
+    }
+}
+
+/// How often the service looks for due checks; intervals shorter than this are rounded up.
+const HEALTH_TICK: Duration = Duration::from_millis(100);
+
+#[async_trait]
+impl BackgroundService for HealthCheckService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        loop {
+            let snapshot = self.gateway.load_full();
+            let now = Instant::now();
+            for upstream in snapshot.upstreams() {
+                upstream.check_health_if_due(now).await;
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(HEALTH_TICK) => {}
+            }
+        }
+    }
+}

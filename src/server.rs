@@ -1,0 +1,77 @@
+//! Assembling the pingora server from a config: listeners, the proxy, the echo upstream and the
+//! background health checks.
+
+use crate::config::{self, Config, ConfigError};
+use crate::echo::EchoApp;
+use crate::gateway::{Gateway, SharedGateway};
+use crate::proxy::upstream::HealthCheckService;
+use crate::proxy::GatewayProxy;
+use arc_swap::ArcSwap;
+use pingora::apps::http_app::HttpServer;
+use pingora::proxy::http_proxy_service_with_name;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::Server;
+use pingora::services::background::background_service;
+use pingora::services::listening::Service;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Reads and validates a config file completely (what `portcullis check` runs).
+pub fn load(path: &Path) -> Result<(Config, Gateway), ConfigError> {
+    let (config, source) = config::read(path)?;
+    let gateway = Gateway::build(&config, &source).map_err(|problems| ConfigError {
+        file: path.to_path_buf(),
+        problems,
+    })?;
+    Ok((config, gateway))
+}
+
+/// Pingora's process settings from ours.
+fn server_conf(config: &Config) -> ServerConf {
+    ServerConf {
+        threads: config.server.threads,
+        grace_period_seconds: Some(config.server.grace_period.get().as_secs()),
+        graceful_shutdown_timeout_seconds: Some(
+            config.server.graceful_shutdown_timeout.get().as_secs(),
+        ),
+        upstream_keepalive_pool_size: config.server.upstream_keepalive_pool_size,
+        // One gateway process per host is the norm; keep pingora's files out of each other's way.
+        pid_file: "/tmp/portcullis.pid".to_string(),
+        upgrade_sock: "/tmp/portcullis_upgrade.sock".to_string(),
+        ..ServerConf::default()
+    }
+}
+
+/// Builds the pingora server for a loaded config. Call `run_forever` on the result.
+pub fn build_server(config: &Config, gateway: Gateway) -> pingora::Result<Server> {
+    let shared: SharedGateway = Arc::new(ArcSwap::from_pointee(gateway));
+    let mut server = Server::new_with_opt_and_conf(Opt::default(), server_conf(config));
+    server.bootstrap();
+
+    let mut proxy = http_proxy_service_with_name(
+        &server.configuration,
+        GatewayProxy::new(shared.clone()),
+        "portcullis",
+    );
+    for listener in &config.listeners {
+        let listener = listener.get_ref();
+        let address = listener.address.get_ref();
+        match &listener.tls {
+            Some(tls) => proxy.add_tls(address, tls.cert.get_ref(), tls.key.get_ref())?,
+            None => proxy.add_tcp(address),
+        }
+    }
+    server.add_service(proxy);
+    server.add_service(background_service(
+        "health checks",
+        HealthCheckService::new(shared),
+    ));
+
+    if let Some(echo) = &config.echo {
+        let mut service = Service::new("echo upstream".to_string(), HttpServer::new_app(EchoApp));
+        service.add_tcp(echo.address.get_ref());
+        service.threads = Some(echo.threads.max(1));
+        server.add_service(service);
+    }
+    Ok(server)
+}

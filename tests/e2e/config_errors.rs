@@ -1,0 +1,80 @@
+//! Bad configs: every problem named with file, line and key, exit 1, never a panic.
+
+use crate::support::*;
+
+#[test]
+fn the_bundled_config_is_valid() {
+    let path = repo_path("config/portcullis.toml");
+    let (code, out) = run_cli(&["check", "-c", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ok"), "{out}");
+}
+
+#[test]
+fn an_unknown_key_names_file_line_and_key() {
+    let (code, out) = check_config(
+        "[[listeners]]\naddress = \"127.0.0.1:1\"\n\n[[routes]]\npath_prefx = \"/\"\nupstream = \"x\"\n",
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("bad.toml:5:"), "{out}");
+    assert!(out.contains("path_prefx"), "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+}
+
+#[test]
+fn every_semantic_problem_is_listed_at_once() {
+    let (code, out) = check_config(
+        r#"
+[[listeners]]
+address = "not-an-address"
+
+[upstreams.app]
+addresses = ["127.0.0.1:80", "nowhere"]
+
+[[routes]]
+path_prefix = "/api/../x"
+methods = ["FETCH ME"]
+upstream = "missing"
+"#,
+    );
+    assert_eq!(code, 1, "{out}");
+    for expected in [
+        "bad.toml:3:11: listeners[0].address",
+        "bad.toml:6:",
+        "upstreams.app.addresses[1]",
+        "bad.toml:9:",
+        "routes[0].path_prefix",
+        "routes[0].methods[0]",
+        "bad.toml:11:",
+        "routes[0].upstream",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    assert_eq!(out.lines().count(), 5, "one line per problem:\n{out}");
+}
+
+#[test]
+fn syntax_errors_and_missing_files_are_reported() {
+    let (code, out) = check_config("[[listeners]\naddress = 1\n");
+    assert_eq!(code, 1);
+    assert!(out.contains("bad.toml:1:"), "{out}");
+
+    let (code, out) = run_cli(&["check", "-c", "/nonexistent/portcullis.toml"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("/nonexistent/portcullis.toml: cannot read"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn serve_refuses_a_bad_config_without_panicking() {
+    let err =
+        GatewayProcess::try_start("[[listeners]]\naddress = \"127.0.0.1:{port}\"\nbogus = 1\n")
+            .await
+            .err()
+            .expect("a bad config must not start");
+    assert!(err.contains("portcullis.toml:3:"), "{err}");
+    assert!(err.contains("bogus"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

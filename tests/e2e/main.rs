@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `portcullis` binary, real upstreams and real HTTP clients, all on
+//! 127.0.0.1 with ephemeral ports. One test binary, so pingora is linked once.
+
+mod config_errors;
+mod forwarding;
+mod framing;
+mod operations;
+mod routing;
+mod support;
+mod upstream_failures;
