@@ -4,10 +4,15 @@
 //! function over plain data ([`route`], …); [`proxy`] is the thin pingora glue that calls them.
 //! See `docs/ARCHITECTURE.md`.
 
+pub mod auth;
 pub mod config;
+pub mod credential;
 pub mod echo;
 pub mod gateway;
 pub mod observe;
+pub mod policy;
+pub mod principal;
 pub mod proxy;
 pub mod route;
 pub mod server;
+pub mod verify;

@@ -27,6 +27,194 @@ pub struct Config {
     /// Routes are tried in file order; the first match wins.
     #[serde(default)]
     pub routes: Vec<Spanned<RouteConfig>>,
+    #[serde(default)]
+    pub auth: AuthSettings,
+    /// Token issuers, by name.
+    #[serde(default)]
+    pub issuers: BTreeMap<String, Spanned<IssuerConfig>>,
+}
+
+/// Settings shared by every route's auth.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// `realm` of every `WWW-Authenticate` challenge.
+    pub realm: Spanned<String>,
+    /// Longest token accepted (bytes).
+    pub max_token_len: usize,
+    /// Longest `Authorization`, `Cookie` or custom credential header looked at (bytes).
+    pub max_header_len: usize,
+    /// Verified credentials kept in the cache.
+    pub cache_max_entries: u64,
+    /// Longest a verification result is cached (never past the token's `exp`).
+    pub cache_max_ttl: ConfigDuration,
+    pub identity_headers: IdentityHeaders,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            realm: Spanned::new(0..0, "portcullis".to_string()),
+            max_token_len: 8 * 1024,
+            max_header_len: 16 * 1024,
+            cache_max_entries: 100_000,
+            cache_max_ttl: ConfigDuration::from_secs(300),
+            identity_headers: IdentityHeaders::default(),
+        }
+    }
+}
+
+/// Names of the headers that tell the upstream who is calling.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityHeaders {
+    pub subject: String,
+    pub level: String,
+    pub scopes: String,
+    pub tenant: String,
+    pub issuer: String,
+}
+
+impl Default for IdentityHeaders {
+    fn default() -> Self {
+        Self {
+            subject: "x-auth-subject".into(),
+            level: "x-auth-level".into(),
+            scopes: "x-auth-scopes".into(),
+            tenant: "x-auth-tenant".into(),
+            issuer: "x-auth-issuer".into(),
+        }
+    }
+}
+
+/// `[issuers.<name>]`: where tokens come from and how to check them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// `jwt` (the only kind so far).
+    pub kind: Spanned<String>,
+    /// The exact `iss` value.
+    pub issuer: Spanned<String>,
+    /// Tokens must carry at least one of these in `aud`.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Fetch keys from this JWKS URL.
+    pub jwks_url: Option<Spanned<String>>,
+    /// Find the JWKS through OIDC discovery on `issuer`.
+    #[serde(default)]
+    pub discovery: bool,
+    /// Keys from a JWKS file (also the fallback while a remote source has not loaded).
+    pub jwks_file: Option<Spanned<String>>,
+    /// Keys written in the config.
+    #[serde(default)]
+    pub keys: Vec<Spanned<StaticKeyConfig>>,
+    /// `at+jwt` (RFC 9068, default) or `legacy`.
+    #[serde(default = "default_profile")]
+    pub profile: Spanned<String>,
+    #[serde(default = "default_leeway")]
+    pub leeway: ConfigDuration,
+    /// Algorithm for RSA JWKs that do not name one.
+    #[serde(default = "default_rsa_alg")]
+    pub rsa_default_alg: Spanned<String>,
+    #[serde(default = "default_refresh")]
+    pub refresh_every: ConfigDuration,
+    #[serde(default = "default_cooldown")]
+    pub unknown_kid_cooldown: ConfigDuration,
+    #[serde(default = "default_fetch_timeout")]
+    pub fetch_timeout: ConfigDuration,
+    /// How long past `refresh_every` the last good keys stay usable while fetches fail.
+    #[serde(default = "default_max_stale")]
+    pub max_stale: ConfigDuration,
+    /// Claims holding scopes, tried in order.
+    #[serde(default = "default_scope_claims")]
+    pub scope_claims: Vec<String>,
+    pub level_claim: Option<String>,
+    /// Claim value → level, e.g. `{ "urn:acr:2fa" = "verified" }`.
+    #[serde(default)]
+    pub level_values: BTreeMap<String, Spanned<String>>,
+    /// Level of tokens without the level claim.
+    #[serde(default = "default_level")]
+    pub default_level: Spanned<String>,
+    pub tenant_claim: Option<String>,
+}
+
+fn default_profile() -> Spanned<String> {
+    Spanned::new(0..0, "at+jwt".into())
+}
+fn default_leeway() -> ConfigDuration {
+    ConfigDuration::from_secs(60)
+}
+fn default_rsa_alg() -> Spanned<String> {
+    Spanned::new(0..0, "RS256".into())
+}
+fn default_refresh() -> ConfigDuration {
+    ConfigDuration::from_secs(600)
+}
+fn default_cooldown() -> ConfigDuration {
+    ConfigDuration::from_secs(30)
+}
+fn default_fetch_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(5)
+}
+fn default_max_stale() -> ConfigDuration {
+    ConfigDuration::from_secs(24 * 3600)
+}
+fn default_scope_claims() -> Vec<String> {
+    vec!["scope".into(), "scp".into()]
+}
+fn default_level() -> Spanned<String> {
+    Spanned::new(0..0, "verified".into())
+}
+
+/// A key written in the config: a PEM public key (inline or file) or an HMAC secret.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticKeyConfig {
+    pub kid: Option<String>,
+    pub alg: String,
+    pub pem: Option<String>,
+    pub pem_file: Option<String>,
+    pub secret: Option<String>,
+}
+
+/// `[routes.auth]`: who may use a route.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RouteAuthConfig {
+    /// `bearer`, `token`, `query`, `cookie`, `header:<Name>`. Default: `["bearer"]`.
+    #[serde(default)]
+    pub carriers: Vec<Spanned<String>>,
+    /// Issuer names accepted; default: all.
+    #[serde(default)]
+    pub issuers: Vec<Spanned<String>>,
+    /// Let requests without a credential through as `anonymous` (when the rule allows it).
+    #[serde(default)]
+    pub allow_anonymous: bool,
+    /// The token's `aud` must contain this.
+    pub audience: Option<String>,
+    /// Header that names the tenant, e.g. `tenant_hash`.
+    pub tenant_header: Option<String>,
+    /// The default rule: minimum level (`anonymous`, `identified`, `verified`).
+    pub level: Option<Spanned<String>>,
+    /// Scopes the default rule needs.
+    #[serde(default)]
+    pub scopes: Vec<Spanned<String>>,
+    /// `all` (default) or `any`.
+    pub scope_match: Option<Spanned<String>>,
+    /// Rules per method, e.g. `[routes.auth.methods.PUT]`.
+    #[serde(default)]
+    pub methods: BTreeMap<String, Spanned<RuleConfig>>,
+}
+
+/// A minimum level and scopes, for one method.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub level: Option<Spanned<String>>,
+    #[serde(default)]
+    pub scopes: Vec<Spanned<String>>,
+    /// `all` (default) or `any`.
+    pub scope_match: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,4 +375,6 @@ pub struct RouteConfig {
     pub methods: Vec<Spanned<String>>,
     /// Name of an `[upstreams.<name>]` table.
     pub upstream: Spanned<String>,
+    /// Who may use the route; omitted: anyone (no credential looked at).
+    pub auth: Option<RouteAuthConfig>,
 }

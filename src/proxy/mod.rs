@@ -2,10 +2,13 @@
 
 pub mod forward;
 pub mod framing;
+pub mod identity;
 pub mod respond;
 pub mod target;
 pub mod upstream;
 
+use crate::auth::Allowed;
+use crate::credential::{Carrier, RequestView};
 use crate::gateway::{Gateway, SharedGateway};
 use crate::observe::access::AccessRecord;
 use crate::route::{normalize_path, request_host, RouteMatch};
@@ -43,6 +46,12 @@ pub struct RequestCtx {
     upstream_target: Option<String>,
     /// The normalized path, for the access log.
     path: Option<String>,
+    query: Option<String>,
+    route_index: Option<usize>,
+    /// The tenant from the host pattern, if the route captures one.
+    host_tenant: Option<String>,
+    /// Set once the auth decision allowed the request.
+    allowed: Option<Allowed>,
 }
 
 impl RequestCtx {
@@ -55,6 +64,10 @@ impl RequestCtx {
             upstream: None,
             upstream_target: None,
             path: None,
+            query: None,
+            route_index: None,
+            host_tenant: None,
+            allowed: None,
         }
     }
 }
@@ -145,7 +158,15 @@ impl GatewayProxy {
         let host = host.and_then(request_host);
         let found = gateway.routes.find(host.as_deref(), &path, &request.method);
         let route = match found {
-            RouteMatch::Found { route, .. } => route,
+            RouteMatch::Found {
+                route,
+                index,
+                tenant,
+            } => {
+                ctx.route_index = Some(index);
+                ctx.host_tenant = tenant.map(str::to_string);
+                route
+            }
             RouteMatch::MethodNotAllowed { allowed } => {
                 let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
                 return refuse(
@@ -166,10 +187,82 @@ impl GatewayProxy {
                 None => path.to_string(),
             });
         }
+        ctx.query = parts.query.map(str::to_string);
         ctx.route_name = Some(route.name.clone());
         ctx.upstream = Some(route.target.upstream.clone());
         ctx.gateway = Some(gateway);
         None
+    }
+}
+
+impl GatewayProxy {
+    /// Runs the route's auth decision. `Ok(None)`: the route has no auth.
+    async fn authenticate(
+        &self,
+        session: &Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<Allowed>, GatewayResponse> {
+        let (Some(gateway), Some(index)) = (ctx.gateway.clone(), ctx.route_index) else {
+            return Ok(None);
+        };
+        let Some(policy) = gateway
+            .routes
+            .get(index)
+            .and_then(|r| r.target.policy.as_ref())
+        else {
+            return Ok(None);
+        };
+        let request = session.req_header();
+        let header_tenant = policy.tenant_header.as_ref().and_then(|name| {
+            request
+                .headers
+                .get(name.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        });
+        let tenant = ctx.host_tenant.clone().or(header_tenant);
+        let view = RequestView {
+            headers: &request.headers,
+            query: ctx.query.as_deref(),
+        };
+        let decision = crate::auth::decide(
+            policy,
+            &gateway.verifier,
+            &view,
+            &request.method,
+            tenant.as_deref(),
+            gateway.limits,
+            crate::principal::now_unix(),
+        )
+        .await;
+        match decision {
+            Ok(allowed) => {
+                if allowed.carrier == Some(Carrier::Query) {
+                    let path = ctx.path.clone().unwrap_or_else(|| "/".into());
+                    ctx.upstream_target = Some(
+                        match ctx.query.as_deref().and_then(identity::query_without_token) {
+                            Some(q) => format!("{path}?{q}"),
+                            None => path,
+                        },
+                    );
+                }
+                Ok(Some(allowed))
+            }
+            Err(error) => {
+                let answer = error.answer(&gateway.realm);
+                let mut response = GatewayResponse::json(answer.status, answer.body);
+                if let Some(challenge) = answer.www_authenticate {
+                    response = response.with_header("www-authenticate", challenge);
+                }
+                if let Some(seconds) = answer.retry_after {
+                    response = response.with_header("retry-after", seconds.to_string());
+                }
+                if framing::may_have_body(&request.headers) {
+                    response = response.closing();
+                }
+                Err(response)
+            }
+        }
     }
 }
 
@@ -189,9 +282,16 @@ impl ProxyHttp for GatewayProxy {
             }
             _ => forward::new_request_id(),
         };
-        match self.decide(session, ctx) {
-            None => Ok(false),
-            Some(response) => {
+        if let Some(response) = self.decide(session, ctx) {
+            response.send(session, &ctx.request_id).await?;
+            return Ok(true);
+        }
+        match self.authenticate(session, ctx).await {
+            Ok(allowed) => {
+                ctx.allowed = allowed;
+                Ok(false)
+            }
+            Err(response) => {
                 response.send(session, &ctx.request_id).await?;
                 Ok(true)
             }
@@ -246,6 +346,17 @@ impl ProxyHttp for GatewayProxy {
             host: host.as_deref(),
         };
         forward::set_forwarding_headers(upstream_request, &facts);
+        identity::strip_identity_headers(upstream_request, &gateway.identity_headers);
+        if let Some(allowed) = &ctx.allowed {
+            if let Some(carrier) = &allowed.carrier {
+                identity::remove_credential(upstream_request, carrier)?;
+            }
+            identity::add_identity_headers(
+                upstream_request,
+                &allowed.principal,
+                &gateway.identity_headers,
+            )?;
+        }
         upstream_request.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())
     }
@@ -257,6 +368,15 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        let token_in_query = ctx
+            .allowed
+            .as_ref()
+            .is_some_and(|a| a.carrier == Some(Carrier::Query));
+        if token_in_query && upstream_response.status.is_success() {
+            // RFC 6750 §2.3: a response to a URL that held a token must not be shared.
+            upstream_response.insert_header("cache-control", "private, no-store")?;
+            upstream_response.insert_header("referrer-policy", "no-referrer")?;
+        }
         Ok(())
     }
 

@@ -90,8 +90,8 @@ impl Upstream {
     }
 }
 
-/// Runs the health checks of whatever gateway snapshot is current, so a reload needs no
-/// re-wiring: upstreams of a replaced snapshot simply stop being checked.
+/// Runs the health checks and the JWKS refreshes of whatever gateway snapshot is current, so a
+/// reload needs no re-wiring: parts of a replaced snapshot simply stop being maintained.
 pub struct HealthCheckService {
     gateway: SharedGateway,
 }
@@ -111,6 +111,12 @@ impl BackgroundService for HealthCheckService {
         loop {
             let snapshot = self.gateway.load_full();
             let now = Instant::now();
+            for remote in snapshot.verifier.remote_key_sources() {
+                if remote.refresh_due() && !remote.is_refreshing() {
+                    let remote = remote.clone();
+                    tokio::spawn(async move { remote.refresh(None).await });
+                }
+            }
             for upstream in snapshot.upstreams() {
                 upstream.check_health_if_due(now).await;
             }

@@ -3,10 +3,15 @@
 //! Requests load the current snapshot once and finish on it; a reload swaps in a whole new one
 //! atomically (`arc-swap`), so no request ever sees half of each.
 
-use crate::config::model::Config;
+pub mod auth;
+
+use crate::config::model::{Config, IdentityHeaders};
 use crate::config::{ConfigProblem, SourceMap};
+use crate::credential::Limits;
+use crate::policy::RoutePolicy;
 use crate::proxy::upstream::Upstream;
 use crate::route::{HostPattern, PathMatch, Route, RouteTable};
+use crate::verify::Verifier;
 use arc_swap::ArcSwap;
 use http::Method;
 use ipnet::IpNet;
@@ -22,6 +27,8 @@ pub type SharedGateway = Arc<ArcSwap<Gateway>>;
 #[derive(Debug)]
 pub struct RouteTarget {
     pub upstream: Arc<Upstream>,
+    /// `None`: no credential is looked at (identity headers are still stripped).
+    pub policy: Option<RoutePolicy>,
 }
 
 /// Everything a request needs to be decided and forwarded.
@@ -35,6 +42,10 @@ pub struct Gateway {
     pub allow_semicolon_in_path: bool,
     /// Write one access-log event per request.
     pub access_log: bool,
+    pub verifier: Verifier,
+    pub realm: String,
+    pub limits: Limits,
+    pub identity_headers: IdentityHeaders,
 }
 
 impl Gateway {
@@ -44,6 +55,15 @@ impl Gateway {
         let mut problems = Vec::new();
         check_process_settings(config, &map, &mut problems);
 
+        let verifier = auth::build_verifier(config, &map, &mut problems);
+        let realm = config.auth.realm.get_ref();
+        if realm.is_empty() || crate::auth::challenge::sanitize(realm) != *realm {
+            problems.push(map.problem(
+                &config.auth.realm.span(),
+                "auth.realm",
+                "must be non-empty printable ASCII without '\"' or '\\'",
+            ));
+        }
         let mut upstreams_by_name: HashMap<&str, Arc<Upstream>> = HashMap::new();
         for (name, spanned) in &config.upstreams {
             let upstream = spanned.get_ref();
@@ -123,6 +143,9 @@ impl Gateway {
                     format!("no [upstreams.{}] is defined", route.upstream.get_ref()),
                 ));
             }
+            let policy = route.auth.as_ref().map(|a| {
+                auth::build_route_policy(a, config, &format!("{key}.auth"), &map, &mut problems)
+            });
             if let (Some(host), Some(path), Some(upstream)) = (host, path, upstream) {
                 routes.push(Route {
                     name: route
@@ -132,7 +155,7 @@ impl Gateway {
                     host,
                     path,
                     methods,
-                    target: RouteTarget { upstream },
+                    target: RouteTarget { upstream, policy },
                 });
             }
         }
@@ -175,6 +198,13 @@ impl Gateway {
             ready_path: config.server.ready_path.get_ref().clone(),
             allow_semicolon_in_path: config.server.allow_semicolon_in_path,
             access_log: config.log.access_log,
+            verifier,
+            realm: config.auth.realm.get_ref().clone(),
+            limits: Limits {
+                max_token_len: config.auth.max_token_len,
+                max_header_len: config.auth.max_header_len,
+            },
+            identity_headers: config.auth.identity_headers.clone(),
         })
     }
 
@@ -187,9 +217,9 @@ impl Gateway {
         peer.is_some_and(|ip| self.trusted_proxies.iter().any(|net| net.contains(&ip)))
     }
 
-    /// Ready to serve: routes compiled (and, once issuers exist, their keys loaded).
+    /// Ready to serve: routes compiled and every issuer's keys loaded.
     pub fn is_ready(&self) -> bool {
-        true
+        self.verifier.is_ready()
     }
 }
 

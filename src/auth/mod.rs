@@ -1,0 +1,57 @@
+//! The auth decision for one request: extract → verify → authorize. No pingora types here, so
+//! the decision is unit-testable, benchmarkable and embeddable in any proxy.
+
+pub mod challenge;
+
+use crate::credential::{self, Carrier, Limits, RequestView};
+use crate::policy::RoutePolicy;
+use crate::principal::Principal;
+use crate::verify::{Verifier, VerifyError};
+use challenge::AuthError;
+use http::Method;
+
+/// An allowed request: who, and how they proved it.
+#[derive(Debug, Clone)]
+pub struct Allowed {
+    pub principal: Principal,
+    /// Where the credential was found (to remove it before forwarding).
+    pub carrier: Option<Carrier>,
+    pub cache_hit: bool,
+}
+
+/// Decides a request on a route with `policy`. `tenant` is the tenant the request is for
+/// (from the host or the tenant header), if the route has one.
+pub async fn decide(
+    policy: &RoutePolicy,
+    verifier: &Verifier,
+    request: &RequestView<'_>,
+    method: &Method,
+    tenant: Option<&str>,
+    limits: Limits,
+    now: u64,
+) -> Result<Allowed, AuthError> {
+    let credential = credential::extract(request, &policy.carriers, limits)
+        .map_err(AuthError::InvalidRequest)?;
+    let Some(credential) = credential else {
+        policy.authorize(&Principal::Anonymous, method, tenant)?;
+        return Ok(Allowed {
+            principal: Principal::Anonymous,
+            carrier: None,
+            cache_hit: false,
+        });
+    };
+    let verified = verifier
+        .verify(&credential, &policy.issuers, now)
+        .await
+        .map_err(|e| match e {
+            VerifyError::Token(problem) => AuthError::InvalidToken(problem),
+            VerifyError::Unavailable => AuthError::Unavailable,
+        })?;
+    let principal = Principal::Authenticated(verified.identity);
+    policy.authorize(&principal, method, tenant)?;
+    Ok(Allowed {
+        principal,
+        carrier: Some(credential.carrier),
+        cache_hit: verified.cache_hit,
+    })
+}

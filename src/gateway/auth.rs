@@ -1,0 +1,365 @@
+//! Compiling the auth parts of a config: issuers into a [`Verifier`], route auth into
+//! [`RoutePolicy`]s. Every problem is reported with its line.
+
+use crate::auth::challenge::is_valid_scope_token;
+use crate::config::model::{Config, IssuerConfig, RouteAuthConfig, RuleConfig};
+use crate::config::{ConfigProblem, SourceMap};
+use crate::credential::Carrier;
+use crate::policy::{Requirement, RoutePolicy};
+use crate::principal::Level;
+use crate::verify::claims::ClaimMapping;
+use crate::verify::jwks::{check_fetch_url, JwksLocation, RemoteJwks, RemoteSettings};
+use crate::verify::jwt::{JwtIssuer, KeySource, TokenProfile};
+use crate::verify::keys::{key_from_pem, key_from_secret, keys_from_jwks, KeySet};
+use crate::verify::{CacheSettings, Verifier};
+use jsonwebtoken::Algorithm;
+use std::collections::HashMap;
+use std::sync::Arc;
+use toml::Spanned;
+
+type Problems = Vec<ConfigProblem>;
+
+/// Builds the verifier of every `[issuers.*]`.
+pub fn build_verifier(config: &Config, map: &SourceMap, problems: &mut Problems) -> Verifier {
+    let mut issuers = Vec::new();
+    for (name, spanned) in &config.issuers {
+        if let Some(issuer) = build_jwt_issuer(name, spanned, map, problems) {
+            issuers.push(Arc::new(issuer));
+        }
+    }
+    Verifier::new(
+        issuers,
+        CacheSettings {
+            max_entries: config.auth.cache_max_entries,
+            max_ttl: config.auth.cache_max_ttl.get(),
+        },
+    )
+}
+
+fn level(text: &Spanned<String>, key: &str, map: &SourceMap, problems: &mut Problems) -> Level {
+    Level::parse(text.get_ref()).unwrap_or_else(|| {
+        problems.push(map.problem(
+            &text.span(),
+            key,
+            format!(
+                "{:?} is not a level (anonymous, identified, verified)",
+                text.get_ref()
+            ),
+        ));
+        Level::Verified
+    })
+}
+
+fn build_jwt_issuer(
+    name: &str,
+    spanned: &Spanned<IssuerConfig>,
+    map: &SourceMap,
+    problems: &mut Problems,
+) -> Option<JwtIssuer> {
+    let config = spanned.get_ref();
+    let key = format!("issuers.{name}");
+    let before = problems.len();
+    if config.kind.get_ref() != "jwt" {
+        problems.push(map.problem(
+            &config.kind.span(),
+            format!("{key}.kind"),
+            format!("{:?} is not an issuer kind (jwt)", config.kind.get_ref()),
+        ));
+        return None;
+    }
+    if config.audiences.is_empty() {
+        problems.push(map.problem(
+            &spanned.span(),
+            format!("{key}.audiences"),
+            "at least one audience is required (RFC 9068 §4: tokens must be meant for us)",
+        ));
+    }
+    let profile = match config.profile.get_ref().as_str() {
+        "at+jwt" => TokenProfile::AtJwt,
+        "legacy" => TokenProfile::Legacy,
+        other => {
+            problems.push(map.problem(
+                &config.profile.span(),
+                format!("{key}.profile"),
+                format!("{other:?} is not a profile (at+jwt, legacy)"),
+            ));
+            TokenProfile::AtJwt
+        }
+    };
+    let rsa_default = match config.rsa_default_alg.get_ref().parse::<Algorithm>() {
+        Ok(
+            alg @ (Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512),
+        ) => alg,
+        _ => {
+            problems.push(map.problem(
+                &config.rsa_default_alg.span(),
+                format!("{key}.rsa_default_alg"),
+                "must be an RSA algorithm (RS256…PS512)",
+            ));
+            Algorithm::RS256
+        }
+    };
+
+    // Static keys: inline and file.
+    let mut static_keys = Vec::new();
+    for (i, spanned_key) in config.keys.iter().enumerate() {
+        let k = spanned_key.get_ref();
+        let key_name = format!("{key}.keys[{i}]");
+        let Ok(alg) = k.alg.parse::<Algorithm>() else {
+            problems.push(map.problem(
+                &spanned_key.span(),
+                format!("{key_name}.alg"),
+                format!("{:?} is not a supported algorithm", k.alg),
+            ));
+            continue;
+        };
+        let result = match (&k.pem, &k.pem_file, &k.secret) {
+            (Some(pem), None, None) => key_from_pem(k.kid.clone(), alg, pem.as_bytes()),
+            (None, Some(file), None) => std::fs::read(file)
+                .map_err(|e| format!("cannot read {file:?}: {e}"))
+                .and_then(|pem| key_from_pem(k.kid.clone(), alg, &pem)),
+            (None, None, Some(secret)) => key_from_secret(k.kid.clone(), alg, secret.as_bytes()),
+            _ => Err("set exactly one of pem, pem_file or secret".to_string()),
+        };
+        match result {
+            Ok(v) => static_keys.push(v),
+            Err(message) => problems.push(map.problem(&spanned_key.span(), key_name, message)),
+        }
+    }
+    let file_keys = config.jwks_file.as_ref().and_then(|file| {
+        match std::fs::read(file.get_ref())
+            .map_err(|e| format!("cannot read {:?}: {e}", file.get_ref()))
+            .and_then(|doc| keys_from_jwks(&doc, rsa_default))
+        {
+            Ok((keys, _)) if !keys.is_empty() => Some(keys),
+            Ok(_) => {
+                problems.push(map.problem(
+                    &file.span(),
+                    format!("{key}.jwks_file"),
+                    "holds no usable signing key",
+                ));
+                None
+            }
+            Err(message) => {
+                problems.push(map.problem(&file.span(), format!("{key}.jwks_file"), message));
+                None
+            }
+        }
+    });
+
+    let location = match (&config.jwks_url, config.discovery) {
+        (Some(url), false) => {
+            if let Err(m) = check_fetch_url(url.get_ref()) {
+                problems.push(map.problem(&url.span(), format!("{key}.jwks_url"), m));
+            }
+            Some(JwksLocation::Url(url.get_ref().clone()))
+        }
+        (None, true) => {
+            if let Err(m) = check_fetch_url(config.issuer.get_ref()) {
+                problems.push(map.problem(&config.issuer.span(), format!("{key}.issuer"), m));
+            }
+            Some(JwksLocation::Discovery {
+                issuer: config.issuer.get_ref().clone(),
+            })
+        }
+        (None, false) => None,
+        (Some(url), true) => {
+            problems.push(map.problem(
+                &url.span(),
+                format!("{key}.jwks_url"),
+                "set jwks_url or discovery, not both",
+            ));
+            None
+        }
+    };
+    let keys = match location {
+        Some(location) => {
+            if !static_keys.is_empty() {
+                problems.push(map.problem(
+                    &spanned.span(),
+                    format!("{key}.keys"),
+                    "inline keys cannot be combined with a remote JWKS",
+                ));
+            }
+            KeySource::Remote(Arc::new(RemoteJwks::new(
+                RemoteSettings {
+                    location,
+                    refresh_every: config.refresh_every.get(),
+                    cooldown: config.unknown_kid_cooldown.get(),
+                    fetch_timeout: config.fetch_timeout.get(),
+                    max_stale: config.max_stale.get(),
+                    rsa_default,
+                },
+                file_keys,
+            )))
+        }
+        None => {
+            let mut all = static_keys;
+            if let Some(file_keys) = file_keys {
+                all.extend(file_keys.into_keys());
+            }
+            if all.is_empty() && problems.len() == before {
+                problems.push(map.problem(
+                    &spanned.span(),
+                    key.clone(),
+                    "no keys: set jwks_url, discovery, jwks_file or keys",
+                ));
+            }
+            KeySource::Static(KeySet::new(all))
+        }
+    };
+
+    let mut level_values = HashMap::new();
+    for (value, target) in &config.level_values {
+        level_values.insert(
+            value.clone(),
+            level(target, &format!("{key}.level_values"), map, problems),
+        );
+    }
+    let mapping = ClaimMapping {
+        scope_claims: config.scope_claims.clone(),
+        level_claim: config.level_claim.clone(),
+        level_values,
+        default_level: level(
+            &config.default_level,
+            &format!("{key}.default_level"),
+            map,
+            problems,
+        ),
+        tenant_claim: config.tenant_claim.clone(),
+    };
+    (problems.len() == before).then(|| JwtIssuer {
+        name: Arc::from(name),
+        issuer: config.issuer.get_ref().clone(),
+        audiences: config.audiences.clone(),
+        leeway: config.leeway.get().as_secs(),
+        profile,
+        mapping,
+        keys,
+    })
+}
+
+fn requirement(
+    level_text: Option<&Spanned<String>>,
+    scopes: &[Spanned<String>],
+    scope_match: Option<&Spanned<String>>,
+    key: &str,
+    map: &SourceMap,
+    problems: &mut Problems,
+) -> Requirement {
+    let level = level_text.map_or(Level::Anonymous, |l| {
+        level(l, &format!("{key}.level"), map, problems)
+    });
+    for scope in scopes {
+        if !is_valid_scope_token(scope.get_ref()) {
+            problems.push(map.problem(
+                &scope.span(),
+                format!("{key}.scopes"),
+                format!("{:?} is not a valid scope token", scope.get_ref()),
+            ));
+        }
+    }
+    let all_scopes = match scope_match.map(|s| s.get_ref().as_str()) {
+        None | Some("all") => true,
+        Some("any") => false,
+        Some(other) => {
+            problems.push(map.problem(
+                &scope_match.unwrap().span(),
+                format!("{key}.scope_match"),
+                format!("{other:?} is not all or any"),
+            ));
+            true
+        }
+    };
+    Requirement {
+        level,
+        scopes: scopes.iter().map(|s| s.get_ref().clone()).collect(),
+        all_scopes,
+    }
+}
+
+/// Compiles `[routes.auth]`. `issuers` are the configured issuer names.
+pub fn build_route_policy(
+    auth: &RouteAuthConfig,
+    config: &Config,
+    key: &str,
+    map: &SourceMap,
+    problems: &mut Problems,
+) -> RoutePolicy {
+    let mut carriers = Vec::new();
+    for c in &auth.carriers {
+        match Carrier::parse(c.get_ref()) {
+            Ok(carrier) => carriers.push(carrier),
+            Err(m) => problems.push(map.problem(&c.span(), format!("{key}.carriers"), m)),
+        }
+    }
+    if auth.carriers.is_empty() {
+        carriers.push(Carrier::Bearer);
+    }
+    let mut issuers = Vec::new();
+    for name in &auth.issuers {
+        if config.issuers.contains_key(name.get_ref()) {
+            issuers.push(Arc::from(name.get_ref().as_str()));
+        } else {
+            problems.push(map.problem(
+                &name.span(),
+                format!("{key}.issuers"),
+                format!("no [issuers.{}] is defined", name.get_ref()),
+            ));
+        }
+    }
+    let default = requirement(
+        auth.level.as_ref(),
+        &auth.scopes,
+        auth.scope_match.as_ref(),
+        key,
+        map,
+        problems,
+    );
+    let mut per_method = Vec::new();
+    for (method, rule) in &auth.methods {
+        let method_key = format!("{key}.methods.{method}");
+        let RuleConfig {
+            level: l,
+            scopes,
+            scope_match,
+        } = rule.get_ref();
+        let parsed = http::Method::from_bytes(method.to_ascii_uppercase().as_bytes());
+        let Ok(parsed) = parsed else {
+            problems.push(map.problem(&rule.span(), method_key, "not an HTTP method"));
+            continue;
+        };
+        per_method.push((
+            parsed,
+            requirement(
+                l.as_ref(),
+                scopes,
+                scope_match.as_ref(),
+                &method_key,
+                map,
+                problems,
+            ),
+        ));
+    }
+    if config.issuers.is_empty() && (default.level > Level::Anonymous || !auth.allow_anonymous) {
+        problems.push(map.problem(
+            &(0..0),
+            key,
+            "the route needs credentials but no [issuers.*] is configured",
+        ));
+    }
+    RoutePolicy {
+        carriers,
+        issuers,
+        allow_anonymous: auth.allow_anonymous,
+        audience: auth.audience.clone(),
+        tenant_header: auth.tenant_header.as_ref().map(|h| h.to_ascii_lowercase()),
+        default,
+        per_method,
+    }
+}

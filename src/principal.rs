@@ -1,0 +1,128 @@
+//! Who is calling: the principal every request gets, and its security level.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+
+/// How much the gateway knows about the caller. Ordered: `Anonymous < Identified < Verified`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// A device or a caller with no identity.
+    Anonymous,
+    /// Email or partner id known: may add activity, may not read or change private data.
+    Identified,
+    /// Fully verified: full access.
+    Verified,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Anonymous => "anonymous",
+            Level::Identified => "identified",
+            Level::Verified => "verified",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Level> {
+        match text {
+            "anonymous" => Some(Level::Anonymous),
+            "identified" => Some(Level::Identified),
+            "verified" => Some(Level::Verified),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a verified credential says about its holder. Shared between the cache and requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The issuer config that verified it (its name in `[issuers.<name>]`).
+    pub issuer: Arc<str>,
+    pub subject: String,
+    pub tenant: Option<String>,
+    pub scopes: Vec<String>,
+    pub level: Level,
+    /// Audiences the credential was issued for (empty for application keys).
+    pub audiences: Vec<String>,
+    /// Seconds since the epoch; `None` for credentials that do not expire (application keys).
+    pub expires_at: Option<u64>,
+    pub not_before: Option<u64>,
+    /// Clock skew allowed around `expires_at` and `not_before`, in seconds.
+    pub leeway: u64,
+    /// `jti` or another stable id of the credential, when it has one.
+    pub token_id: Option<String>,
+}
+
+impl Identity {
+    /// Whether the credential is within its validity window at `now` (seconds since the epoch).
+    /// Checked on every request, cached or not.
+    pub fn is_current(&self, now: u64) -> Result<(), crate::auth::challenge::TokenProblem> {
+        use crate::auth::challenge::TokenProblem;
+        if self
+            .expires_at
+            .is_some_and(|exp| now >= exp.saturating_add(self.leeway))
+        {
+            return Err(TokenProblem::Expired);
+        }
+        if self
+            .not_before
+            .is_some_and(|nbf| now.saturating_add(self.leeway) < nbf)
+        {
+            return Err(TokenProblem::NotYetValid);
+        }
+        Ok(())
+    }
+}
+
+/// Seconds since the Unix epoch, by the wall clock (token times are wall-clock times).
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The caller of one request.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// No credential on a route that allows that.
+    Anonymous,
+    Authenticated(Arc<Identity>),
+}
+
+impl Principal {
+    pub fn level(&self) -> Level {
+        match self {
+            Principal::Anonymous => Level::Anonymous,
+            Principal::Authenticated(id) => id.level,
+        }
+    }
+
+    pub fn identity(&self) -> Option<&Identity> {
+        match self {
+            Principal::Anonymous => None,
+            Principal::Authenticated(id) => Some(id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_ordered_and_round_trip() {
+        assert!(Level::Anonymous < Level::Identified && Level::Identified < Level::Verified);
+        for l in [Level::Anonymous, Level::Identified, Level::Verified] {
+            assert_eq!(Level::parse(l.as_str()), Some(l));
+        }
+        assert_eq!(Level::parse("admin"), None);
+    }
+}

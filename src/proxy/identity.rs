@@ -1,0 +1,131 @@
+//! What the upstream learns about the caller: the credential removed from whatever carried it,
+//! client-sent identity headers removed in every spelling, the gateway's own added.
+
+use crate::config::model::IdentityHeaders;
+use crate::credential::Carrier;
+use crate::principal::Principal;
+use crate::proxy::forward::remove_protected;
+use pingora::http::RequestHeader;
+
+fn names(headers: &IdentityHeaders) -> [&str; 5] {
+    [
+        headers.subject.as_str(),
+        headers.level.as_str(),
+        headers.scopes.as_str(),
+        headers.tenant.as_str(),
+        headers.issuer.as_str(),
+    ]
+}
+
+/// Removes client-sent identity headers, whatever their case or `_` spelling (CVE-2025-64484).
+/// Runs on every route, public ones included (oauth2-proxy PR #624).
+pub fn strip_identity_headers(request: &mut RequestHeader, headers: &IdentityHeaders) {
+    let lower: Vec<String> = names(headers)
+        .iter()
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
+    let refs: Vec<&str> = lower.iter().map(String::as_str).collect();
+    remove_protected(request, &refs);
+}
+
+/// Adds the identity of an authenticated principal.
+pub fn add_identity_headers(
+    request: &mut RequestHeader,
+    principal: &Principal,
+    headers: &IdentityHeaders,
+) -> pingora::Result<()> {
+    let level = principal.level();
+    request.insert_header(headers.level.clone(), level.as_str())?;
+    if let Some(identity) = principal.identity() {
+        request.insert_header(headers.subject.clone(), identity.subject.as_str())?;
+        request.insert_header(headers.scopes.clone(), identity.scopes.join(" "))?;
+        request.insert_header(headers.issuer.clone(), &*identity.issuer)?;
+        if let Some(tenant) = &identity.tenant {
+            request.insert_header(headers.tenant.clone(), tenant.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the credential from the header or cookie that carried it. (A query-string token
+/// is removed from the target by [`query_without_token`].)
+pub fn remove_credential(request: &mut RequestHeader, carrier: &Carrier) -> pingora::Result<()> {
+    match carrier {
+        Carrier::Bearer | Carrier::TokenScheme => {
+            request.remove_header(&http::header::AUTHORIZATION);
+        }
+        Carrier::Header(name) => {
+            request.remove_header(name.as_str());
+        }
+        Carrier::Cookie => {
+            let kept: Vec<String> = request
+                .headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .flat_map(|v| v.to_str().unwrap_or("").split(';'))
+                .map(str::trim)
+                .filter(|pair| {
+                    !pair.is_empty()
+                        && pair.split('=').next().map(str::trim) != Some("access_token")
+                })
+                .map(str::to_string)
+                .collect();
+            request.remove_header(&http::header::COOKIE);
+            if !kept.is_empty() {
+                request.insert_header(http::header::COOKIE, kept.join("; "))?;
+            }
+        }
+        Carrier::Query => {}
+    }
+    Ok(())
+}
+
+/// The query without its `access_token` parameters; `None` when nothing is left.
+pub fn query_without_token(query: &str) -> Option<String> {
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("access_token"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_tokens_are_cut_out() {
+        assert_eq!(query_without_token("access_token=abc"), None);
+        assert_eq!(
+            query_without_token("a=1&access_token=abc&b=2").as_deref(),
+            Some("a=1&b=2")
+        );
+        assert_eq!(
+            query_without_token("access_tokenx=1").as_deref(),
+            Some("access_tokenx=1")
+        );
+    }
+
+    #[test]
+    fn cookie_tokens_are_cut_out_and_other_cookies_kept() {
+        let mut r = RequestHeader::build("GET", b"/", None).unwrap();
+        r.append_header("cookie", "a=1; access_token=secret")
+            .unwrap();
+        r.append_header("cookie", "b=2").unwrap();
+        remove_credential(&mut r, &Carrier::Cookie).unwrap();
+        let cookies: Vec<_> = r.headers.get_all("cookie").iter().collect();
+        assert_eq!(cookies.len(), 1);
+        assert_eq!(cookies[0], "a=1; b=2");
+    }
+
+    #[test]
+    fn identity_headers_are_stripped_in_every_spelling() {
+        let mut r = RequestHeader::build("GET", b"/", None).unwrap();
+        r.append_header("X-Auth-Subject", "admin").unwrap();
+        r.append_header("x_auth_level", "verified").unwrap();
+        r.append_header("X-AUTH_SCOPES", "all").unwrap();
+        r.append_header("x-other", "kept").unwrap();
+        strip_identity_headers(&mut r, &IdentityHeaders::default());
+        assert_eq!(r.headers.len(), 1);
+    }
+}

@@ -1,0 +1,367 @@
+//! Verification keys: loaded from a JWKS document, PEM files or config secrets, each bound to
+//! exactly one algorithm (RFC 8725 §3.1) that comes from the key, never from a token.
+
+use crate::auth::challenge::TokenProblem;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyOperations, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::Value;
+
+/// Smallest RSA modulus accepted (RFC 7518 §3.3).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// One key, usable with one algorithm.
+#[derive(Clone)]
+pub struct VerifyKey {
+    pub kid: Option<String>,
+    pub alg: Algorithm,
+    pub key: DecodingKey,
+}
+
+impl std::fmt::Debug for VerifyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish()
+    }
+}
+
+/// The keys of one issuer.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    keys: Vec<VerifyKey>,
+}
+
+/// How many keys a token without `kid` may be tried against.
+const MAX_KEYS_WITHOUT_KID: usize = 4;
+
+impl KeySet {
+    pub fn new(keys: Vec<VerifyKey>) -> Self {
+        Self { keys }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn into_keys(self) -> Vec<VerifyKey> {
+        self.keys
+    }
+
+    pub fn contains_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
+    }
+
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().filter_map(|k| k.kid.as_deref())
+    }
+
+    /// Verifies a signature with the key the header names. `alg` must be the key's own.
+    pub fn verify(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+        signing_input: &str,
+        signature: &str,
+    ) -> Result<(), TokenProblem> {
+        let mut candidates = self
+            .keys
+            .iter()
+            .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
+            .peekable();
+        if candidates.peek().is_none() {
+            return Err(TokenProblem::UnknownKey);
+        }
+        let mut tried = 0;
+        let mut algorithm_matched = false;
+        for key in candidates {
+            if key.alg != alg {
+                continue;
+            }
+            algorithm_matched = true;
+            tried += 1;
+            if tried > MAX_KEYS_WITHOUT_KID {
+                break;
+            }
+            if let Ok(true) =
+                jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &key.key, alg)
+            {
+                return Ok(());
+            }
+        }
+        Err(if algorithm_matched {
+            TokenProblem::BadSignature
+        } else {
+            TokenProblem::UnsupportedAlgorithm
+        })
+    }
+}
+
+/// Why a JWK was not loaded (logged, never fatal for the rest of the set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRejection {
+    Unparsable,
+    NotForSignatures,
+    SymmetricInJwks,
+    HasPrivateMembers,
+    UnknownAlgorithm,
+    AlgorithmMismatch,
+    WeakRsa,
+    DuplicateKid(String),
+}
+
+/// Loads the signing keys of a JWKS document. Bad keys are skipped and reported; symmetric
+/// (`oct`) keys are never taken from a JWKS (RFC 8725 §2.1: no HMAC key from public material).
+/// `rsa_default` is the algorithm for RSA keys that do not name one.
+pub fn keys_from_jwks(
+    document: &[u8],
+    rsa_default: Algorithm,
+) -> Result<(KeySet, Vec<KeyRejection>), String> {
+    let root: Value =
+        serde_json::from_slice(document).map_err(|_| "not a JSON document".to_string())?;
+    let entries = root
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or("no \"keys\" array")?;
+    let mut keys: Vec<VerifyKey> = Vec::new();
+    let mut rejected = Vec::new();
+    for entry in entries {
+        match key_from_jwk_value(entry, rsa_default) {
+            Ok(key) => {
+                if let Some(kid) = &key.kid {
+                    if keys.iter().any(|k| k.kid.as_ref() == Some(kid)) {
+                        rejected.push(KeyRejection::DuplicateKid(kid.clone()));
+                        continue;
+                    }
+                }
+                keys.push(key);
+            }
+            Err(r) => rejected.push(r),
+        }
+    }
+    Ok((KeySet::new(keys), rejected))
+}
+
+/// One JWK (as JSON) → a verification key, or why not.
+pub fn key_from_jwk_value(
+    value: &Value,
+    rsa_default: Algorithm,
+) -> Result<VerifyKey, KeyRejection> {
+    let object = value.as_object().ok_or(KeyRejection::Unparsable)?;
+    // A public JWKS that carries private members has leaked a key; do not use it.
+    if ["d", "p", "q", "dp", "dq", "qi", "k"]
+        .iter()
+        .any(|m| object.contains_key(*m))
+        && object.get("kty").and_then(Value::as_str) != Some("oct")
+    {
+        return Err(KeyRejection::HasPrivateMembers);
+    }
+    if object.get("kty").and_then(Value::as_str) == Some("oct") {
+        return Err(KeyRejection::SymmetricInJwks);
+    }
+    let jwk: Jwk = serde_json::from_value(value.clone()).map_err(|_| KeyRejection::Unparsable)?;
+    if jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|u| *u != PublicKeyUse::Signature)
+    {
+        return Err(KeyRejection::NotForSignatures);
+    }
+    if jwk
+        .common
+        .key_operations
+        .as_ref()
+        .is_some_and(|ops| !ops.contains(&KeyOperations::Verify))
+    {
+        return Err(KeyRejection::NotForSignatures);
+    }
+    let named_alg = object.get("alg").and_then(Value::as_str);
+    let alg = match (&jwk.algorithm, named_alg) {
+        (_, Some(name)) => name
+            .parse::<Algorithm>()
+            .map_err(|_| KeyRejection::UnknownAlgorithm)?,
+        (AlgorithmParameters::RSA(_), None) => rsa_default,
+        (AlgorithmParameters::EllipticCurve(ec), None) => match ec.curve {
+            jsonwebtoken::jwk::EllipticCurve::P256 => Algorithm::ES256,
+            jsonwebtoken::jwk::EllipticCurve::P384 => Algorithm::ES384,
+            _ => return Err(KeyRejection::UnknownAlgorithm),
+        },
+        (AlgorithmParameters::OctetKeyPair(_), None) => Algorithm::EdDSA,
+        (AlgorithmParameters::OctetKey(_), None) => return Err(KeyRejection::SymmetricInJwks),
+    };
+    let family_ok = matches!(
+        (&jwk.algorithm, alg),
+        (
+            AlgorithmParameters::RSA(_),
+            Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512
+        ) | (
+            AlgorithmParameters::EllipticCurve(_),
+            Algorithm::ES256 | Algorithm::ES384
+        ) | (AlgorithmParameters::OctetKeyPair(_), Algorithm::EdDSA)
+    );
+    if !family_ok {
+        return Err(KeyRejection::AlgorithmMismatch);
+    }
+    if let AlgorithmParameters::EllipticCurve(ec) = &jwk.algorithm {
+        let expected = match alg {
+            Algorithm::ES256 => jsonwebtoken::jwk::EllipticCurve::P256,
+            _ => jsonwebtoken::jwk::EllipticCurve::P384,
+        };
+        if ec.curve != expected {
+            return Err(KeyRejection::AlgorithmMismatch);
+        }
+    }
+    if let AlgorithmParameters::RSA(rsa) = &jwk.algorithm {
+        let modulus = URL_SAFE_NO_PAD
+            .decode(rsa.n.trim_end_matches('='))
+            .map_err(|_| KeyRejection::Unparsable)?;
+        let leading_zeros = modulus.iter().take_while(|&&b| b == 0).count();
+        if (modulus.len() - leading_zeros) * 8 < MIN_RSA_BITS {
+            return Err(KeyRejection::WeakRsa);
+        }
+    }
+    let key = DecodingKey::from_jwk(&jwk).map_err(|_| KeyRejection::Unparsable)?;
+    Ok(VerifyKey {
+        kid: jwk.common.key_id.clone(),
+        alg,
+        key,
+    })
+}
+
+/// A PEM public key (RSA, EC or Ed25519 SubjectPublicKeyInfo) for `alg`.
+pub fn key_from_pem(kid: Option<String>, alg: Algorithm, pem: &[u8]) -> Result<VerifyKey, String> {
+    let key = match alg {
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => DecodingKey::from_rsa_pem(pem),
+        Algorithm::ES256 | Algorithm::ES384 => DecodingKey::from_ec_pem(pem),
+        Algorithm::EdDSA => DecodingKey::from_ed_pem(pem),
+        _ => return Err(format!("{alg:?} keys are secrets, not PEM")),
+    }
+    .map_err(|e| format!("not a {alg:?} public key in PEM: {e}"))?;
+    Ok(VerifyKey { kid, alg, key })
+}
+
+/// Well-known example secrets (jwt.io defaults and the like) that are never a real key.
+const KNOWN_WEAK_SECRETS: &[&str] = &[
+    "secret",
+    "your-256-bit-secret",
+    "your-384-bit-secret",
+    "your-512-bit-secret",
+    "a-string-secret-at-least-256-bits-long",
+    "changeme",
+    "password",
+];
+
+/// An HMAC key from config. Refused when shorter than the hash (RFC 7518 §3.2), a known
+/// example secret, or a run of one repeated character.
+pub fn key_from_secret(
+    kid: Option<String>,
+    alg: Algorithm,
+    secret: &[u8],
+) -> Result<VerifyKey, String> {
+    let min = match alg {
+        Algorithm::HS256 => 32,
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => return Err(format!("{alg:?} does not use a shared secret")),
+    };
+    check_secret_strength(secret, min)?;
+    Ok(VerifyKey {
+        kid,
+        alg,
+        key: DecodingKey::from_secret(secret),
+    })
+}
+
+/// Refuses short, well-known or trivially repetitive secrets.
+pub fn check_secret_strength(secret: &[u8], min_len: usize) -> Result<(), String> {
+    if secret.len() < min_len {
+        return Err(format!(
+            "secret is {} bytes; at least {min_len} are required",
+            secret.len()
+        ));
+    }
+    if KNOWN_WEAK_SECRETS
+        .iter()
+        .any(|weak| weak.as_bytes().eq_ignore_ascii_case(secret))
+    {
+        return Err("secret is a well-known example value".into());
+    }
+    let distinct = {
+        let mut seen = [false; 256];
+        secret.iter().for_each(|&b| seen[usize::from(b)] = true);
+        seen.iter().filter(|&&s| s).count()
+    };
+    if distinct < 8 {
+        return Err("secret has too little variety to be random".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_secrets_are_refused() {
+        assert!(key_from_secret(None, Algorithm::HS256, b"short").is_err());
+        assert!(key_from_secret(
+            None,
+            Algorithm::HS256,
+            b"a-string-secret-at-least-256-bits-long"
+        )
+        .is_err());
+        assert!(key_from_secret(None, Algorithm::HS256, &[b'a'; 64]).is_err());
+        assert!(key_from_secret(None, Algorithm::HS256, b"").is_err());
+        assert!(key_from_secret(None, Algorithm::RS256, &[7u8; 64]).is_err());
+        assert!(
+            key_from_secret(None, Algorithm::HS256, b"k8Jd92hLq0Zx7Vb3Nw5Tr1Ys6Pa4Mc2E").is_ok()
+        );
+    }
+
+    #[test]
+    fn jwks_hygiene() {
+        let doc = br#"{"keys":[
+            {"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0","alg":"HS256"},
+            {"kty":"EC","crv":"P-256","use":"enc","kid":"enc","x":"04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY","y":"UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw"},
+            {"kty":"EC","crv":"P-256","kid":"ec1","x":"04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY","y":"UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw"},
+            {"kty":"EC","crv":"P-256","kid":"ec1","x":"04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY","y":"UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw"},
+            {"kty":"EC","crv":"P-256","alg":"RS256","kid":"mismatch","x":"04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY","y":"UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw"},
+            {"kty":"RSA","kid":"weak","n":"AQAB","e":"AQAB"},
+            {"kty":"XYZ","kid":"alien"}
+        ]}"#;
+        let (set, rejected) = keys_from_jwks(doc, Algorithm::RS256).unwrap();
+        assert_eq!(set.len(), 1);
+        assert!(set.contains_kid("ec1"));
+        assert!(rejected.contains(&KeyRejection::SymmetricInJwks));
+        assert!(rejected.contains(&KeyRejection::NotForSignatures));
+        assert!(rejected.contains(&KeyRejection::DuplicateKid("ec1".into())));
+        assert!(rejected.contains(&KeyRejection::AlgorithmMismatch));
+        assert!(rejected.contains(&KeyRejection::WeakRsa));
+        assert!(rejected.contains(&KeyRejection::Unparsable));
+    }
+
+    #[test]
+    fn garbage_jwks_is_an_error() {
+        assert!(keys_from_jwks(b"<html>", Algorithm::RS256).is_err());
+        assert!(keys_from_jwks(b"{}", Algorithm::RS256).is_err());
+        let (set, _) = keys_from_jwks(br#"{"keys":[]}"#, Algorithm::RS256).unwrap();
+        assert!(set.is_empty());
+    }
+}

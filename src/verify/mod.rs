@@ -1,0 +1,186 @@
+//! Verification: a credential in, an [`Identity`] (or why not) out.
+//!
+//! Results are cached in `moka`, keyed by SHA-256 of the validator kind and the exact token
+//! bytes (SECURITY.md LG-5, fast-jwt GHSA-rp9m-7r4c-75qg: never a truncated or custom key),
+//! and never kept past the token's `exp`. Only the *verification* is cached: time validity,
+//! the issuer allowed on the route, audience, level and scopes are checked on every request
+//! (Oathkeeper CVE-2021-32701, lua-resty-openidc #569).
+
+pub mod claims;
+pub mod jose;
+pub mod jwks;
+pub mod jwt;
+pub mod keys;
+
+use crate::auth::challenge::TokenProblem;
+use crate::credential::Credential;
+use crate::principal::Identity;
+use jwt::{JwtIssuer, KeySource};
+use moka::future::Cache;
+use moka::Expiry;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why verification did not produce an identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyError {
+    /// The credential is not good: 401 `invalid_token`.
+    Token(TokenProblem),
+    /// Whoever could tell was not reachable: 503, never 401 (SECURITY.md ER-7).
+    Unavailable,
+}
+
+impl From<TokenProblem> for VerifyError {
+    fn from(p: TokenProblem) -> Self {
+        VerifyError::Token(p)
+    }
+}
+
+/// A verified identity and whether it came from the cache.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub identity: Arc<Identity>,
+    pub cache_hit: bool,
+}
+
+/// Cache entries live until the credential's `exp`, and at most `max_ttl`.
+struct UntilExpiry {
+    max_ttl: Duration,
+}
+
+impl Expiry<[u8; 32], Arc<Identity>> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &[u8; 32],
+        identity: &Arc<Identity>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        let ttl = match identity.expires_at {
+            Some(exp) => Duration::from_secs(exp.saturating_sub(crate::principal::now_unix())),
+            None => self.max_ttl,
+        };
+        Some(ttl.min(self.max_ttl))
+    }
+}
+
+/// Cache sizing.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheSettings {
+    pub max_entries: u64,
+    pub max_ttl: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+            max_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+/// All issuers of a snapshot, and the cache of their results.
+pub struct Verifier {
+    jwt: Vec<Arc<JwtIssuer>>,
+    cache: Cache<[u8; 32], Arc<Identity>>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("jwt", &self.jwt).finish()
+    }
+}
+
+/// SHA-256(validator kind ‖ 0x00 ‖ token).
+pub fn cache_key(validator: &str, token: &str) -> [u8; 32] {
+    let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    context.update(validator.as_bytes());
+    context.update(&[0]);
+    context.update(token.as_bytes());
+    let digest = context.finish();
+    let mut key = [0u8; 32];
+    key.copy_from_slice(digest.as_ref());
+    key
+}
+
+impl Verifier {
+    pub fn new(jwt: Vec<Arc<JwtIssuer>>, cache: CacheSettings) -> Self {
+        Self {
+            jwt,
+            cache: Cache::builder()
+                .max_capacity(cache.max_entries)
+                .expire_after(UntilExpiry {
+                    max_ttl: cache.max_ttl,
+                })
+                .build(),
+        }
+    }
+
+    pub fn jwt_issuers(&self) -> &[Arc<JwtIssuer>] {
+        &self.jwt
+    }
+
+    /// Remote key sources, for the background refresher.
+    pub fn remote_key_sources(&self) -> impl Iterator<Item = &Arc<jwks::RemoteJwks>> {
+        self.jwt.iter().filter_map(|issuer| match &issuer.keys {
+            KeySource::Remote(remote) => Some(remote),
+            KeySource::Static(_) => None,
+        })
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.jwt.iter().all(|issuer| issuer.is_ready())
+    }
+
+    /// Verifies `credential` with one of the issuers in `allowed` (all when empty).
+    pub async fn verify(
+        &self,
+        credential: &Credential,
+        allowed: &[Arc<str>],
+        now: u64,
+    ) -> Result<Verified, VerifyError> {
+        let token = credential.secret.expose();
+        let key = cache_key("jwt", token);
+        let is_allowed = |name: &str| allowed.is_empty() || allowed.iter().any(|a| &**a == name);
+        if let Some(identity) = self.cache.get(&key).await {
+            if !is_allowed(&identity.issuer) {
+                return Err(TokenProblem::UnknownIssuer.into());
+            }
+            identity.is_current(now)?;
+            return Ok(Verified {
+                identity,
+                cache_hit: true,
+            });
+        }
+        let jws = jose::parse_compact(token)?;
+        let issuer = match claims::string_claim(&jws.claims, "iss")? {
+            Some(iss) => self
+                .jwt
+                .iter()
+                .find(|i| i.issuer == iss && is_allowed(&i.name))
+                .ok_or(TokenProblem::UnknownIssuer)?,
+            None => return Err(TokenProblem::MissingClaim.into()),
+        };
+        let identity = Arc::new(issuer.verify(&jws, now).await?);
+        self.cache.insert(key, identity.clone()).await;
+        Ok(Verified {
+            identity,
+            cache_hit: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_keys_separate_validators_and_never_collide_on_affixes() {
+        let a = cache_key("jwt", "abc");
+        assert_ne!(a, cache_key("introspection", "abc"));
+        assert_ne!(a, cache_key("jwt", "abcd"));
+        assert_ne!(a, cache_key("jw", "tabc"));
+        assert_ne!(cache_key("jwt", "x"), cache_key("jwt\0x", ""));
+        assert_eq!(a, cache_key("jwt", "abc"));
+    }
+}
