@@ -308,7 +308,11 @@ mod tests {
     }
 
     /// Headers, query, and the carrier expected to be found.
-    type Case = (Vec<(&'static str, &'static str)>, Option<&'static str>, Carrier);
+    type Case = (
+        Vec<(&'static str, &'static str)>,
+        Option<&'static str>,
+        Carrier,
+    );
 
     #[test]
     fn each_carrier_is_found() {

@@ -57,7 +57,7 @@ impl JwtIssuer {
             KeySource::Static(keys) => keys.verify(
                 header.kid.as_deref(),
                 header.alg,
-                jws.signing_input,
+                jws.signing_input.as_bytes(),
                 jws.signature,
             )?,
             KeySource::Remote(remote) => {
@@ -68,7 +68,7 @@ impl JwtIssuer {
                 loaded.keys.verify(
                     header.kid.as_deref(),
                     header.alg,
-                    jws.signing_input,
+                    jws.signing_input.as_bytes(),
                     jws.signature,
                 )?
             }

@@ -1,0 +1,3 @@
+//! Conformance suites from ../shared (CI has it beside the clone).
+
+mod wycheproof;
