@@ -91,13 +91,32 @@ impl Default for IdentityHeaders {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerConfig {
-    /// `jwt` (the only kind so far).
+    /// `jwt`, `introspection` or `app_keys`.
     pub kind: Spanned<String>,
-    /// The exact `iss` value.
-    pub issuer: Spanned<String>,
-    /// Tokens must carry at least one of these in `aud`.
+    /// The exact `iss` value (required for `jwt`; checked in answers for `introspection`).
+    pub issuer: Option<Spanned<String>>,
+    /// Tokens must carry at least one of these in `aud` (required for `jwt`).
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// `introspection`: the RFC 7662 endpoint.
+    pub introspection_url: Option<Spanned<String>>,
+    /// `introspection`: our client credentials at the endpoint.
+    pub client_id: Option<String>,
+    pub client_secret: Option<Spanned<String>>,
+    /// `introspection`: longest wait for an answer (503 after).
+    #[serde(default = "default_introspection_timeout")]
+    pub timeout: ConfigDuration,
+    /// `introspection`: how long an active answer is reused (never past `exp`).
+    #[serde(default = "default_introspection_ttl")]
+    pub cache_ttl: ConfigDuration,
+    /// `introspection`: how long an inactive answer is reused.
+    #[serde(default = "default_negative_ttl")]
+    pub negative_cache_ttl: ConfigDuration,
+    /// `app_keys`: the keys, inline.
+    #[serde(default)]
+    pub app_keys: Vec<Spanned<AppKeyConfig>>,
+    /// `app_keys`: a TOML file with `[[app_keys]]` entries.
+    pub app_keys_file: Option<Spanned<String>>,
     /// Fetch keys from this JWKS URL.
     pub jwks_url: Option<Spanned<String>>,
     /// Find the JWKS through OIDC discovery on `issuer`.
@@ -136,6 +155,44 @@ pub struct IssuerConfig {
     #[serde(default = "default_level")]
     pub default_level: Spanned<String>,
     pub tenant_claim: Option<String>,
+}
+
+fn default_introspection_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(2)
+}
+fn default_introspection_ttl() -> ConfigDuration {
+    ConfigDuration::from_secs(60)
+}
+fn default_negative_ttl() -> ConfigDuration {
+    ConfigDuration::from_secs(5)
+}
+
+/// One application key: who holds it and what it may do. Give the key as its SHA-256 digest
+/// (`sha256 = "hex"`) or, for development, as `key` (refused if weak).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppKeyConfig {
+    /// The client name (becomes the subject).
+    pub client: String,
+    pub sha256: Option<String>,
+    pub key: Option<String>,
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default = "default_app_key_level")]
+    pub level: Spanned<String>,
+}
+
+fn default_app_key_level() -> Spanned<String> {
+    Spanned::new(0..0, "anonymous".into())
+}
+
+/// The file named by `app_keys_file`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppKeysFile {
+    #[serde(default)]
+    pub app_keys: Vec<Spanned<AppKeyConfig>>,
 }
 
 fn default_profile() -> Spanned<String> {

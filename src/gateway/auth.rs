@@ -2,15 +2,22 @@
 //! [`RoutePolicy`]s. Every problem is reported with its line.
 
 use crate::auth::challenge::is_valid_scope_token;
-use crate::config::model::{Config, IssuerConfig, RouteAuthConfig, RuleConfig};
+use crate::config::model::{
+    AppKeyConfig, AppKeysFile, Config, IssuerConfig, RouteAuthConfig, RuleConfig,
+};
 use crate::config::{ConfigProblem, SourceMap};
 use crate::credential::Carrier;
+use crate::credential::Secret;
 use crate::policy::{Requirement, RoutePolicy};
+use crate::principal::Identity;
 use crate::principal::Level;
+use crate::verify::appkeys::{self, AppKeys};
 use crate::verify::claims::ClaimMapping;
+use crate::verify::introspect::{IntrospectionSettings, Introspector};
 use crate::verify::jwks::{check_fetch_url, JwksLocation, RemoteJwks, RemoteSettings};
 use crate::verify::jwt::{JwtIssuer, KeySource, TokenProfile};
 use crate::verify::keys::{key_from_pem, key_from_secret, keys_from_jwks, KeySet};
+use crate::verify::Issuers;
 use crate::verify::{CacheSettings, Verifier};
 use jsonwebtoken::Algorithm;
 use std::collections::HashMap;
@@ -21,10 +28,30 @@ type Problems = Vec<ConfigProblem>;
 
 /// Builds the verifier of every `[issuers.*]`.
 pub fn build_verifier(config: &Config, map: &SourceMap, problems: &mut Problems) -> Verifier {
-    let mut issuers = Vec::new();
+    let mut issuers = Issuers::default();
     for (name, spanned) in &config.issuers {
-        if let Some(issuer) = build_jwt_issuer(name, spanned, map, problems) {
-            issuers.push(Arc::new(issuer));
+        let issuer = spanned.get_ref();
+        match issuer.kind.get_ref().as_str() {
+            "jwt" => {
+                if let Some(i) = build_jwt_issuer(name, spanned, map, problems) {
+                    issuers.jwt.push(Arc::new(i));
+                }
+            }
+            "introspection" => {
+                if let Some(i) = build_introspector(name, spanned, config, map, problems) {
+                    issuers.introspectors.push(Arc::new(i));
+                }
+            }
+            "app_keys" => {
+                if let Some(i) = build_app_keys(name, spanned, map, problems) {
+                    issuers.app_keys.push(Arc::new(i));
+                }
+            }
+            other => problems.push(map.problem(
+                &issuer.kind.span(),
+                format!("issuers.{name}.kind"),
+                format!("{other:?} is not an issuer kind (jwt, introspection, app_keys)"),
+            )),
         }
     }
     Verifier::new(
@@ -59,14 +86,14 @@ fn build_jwt_issuer(
     let config = spanned.get_ref();
     let key = format!("issuers.{name}");
     let before = problems.len();
-    if config.kind.get_ref() != "jwt" {
+    let Some(issuer_value) = &config.issuer else {
         problems.push(map.problem(
-            &config.kind.span(),
-            format!("{key}.kind"),
-            format!("{:?} is not an issuer kind (jwt)", config.kind.get_ref()),
+            &spanned.span(),
+            format!("{key}.issuer"),
+            "a jwt issuer needs `issuer` (the exact iss value)",
         ));
         return None;
-    }
+    };
     if config.audiences.is_empty() {
         problems.push(map.problem(
             &spanned.span(),
@@ -160,11 +187,11 @@ fn build_jwt_issuer(
             Some(JwksLocation::Url(url.get_ref().clone()))
         }
         (None, true) => {
-            if let Err(m) = check_fetch_url(config.issuer.get_ref()) {
-                problems.push(map.problem(&config.issuer.span(), format!("{key}.issuer"), m));
+            if let Err(m) = check_fetch_url(issuer_value.get_ref()) {
+                problems.push(map.problem(&issuer_value.span(), format!("{key}.issuer"), m));
             }
             Some(JwksLocation::Discovery {
-                issuer: config.issuer.get_ref().clone(),
+                issuer: issuer_value.get_ref().clone(),
             })
         }
         (None, false) => None,
@@ -214,6 +241,24 @@ fn build_jwt_issuer(
         }
     };
 
+    let mapping = claim_mapping(config, &key, map, problems);
+    (problems.len() == before).then(|| JwtIssuer {
+        name: Arc::from(name),
+        issuer: issuer_value.get_ref().clone(),
+        audiences: config.audiences.clone(),
+        leeway: config.leeway.get().as_secs(),
+        profile,
+        mapping,
+        keys,
+    })
+}
+
+fn claim_mapping(
+    config: &IssuerConfig,
+    key: &str,
+    map: &SourceMap,
+    problems: &mut Problems,
+) -> ClaimMapping {
     let mut level_values = HashMap::new();
     for (value, target) in &config.level_values {
         level_values.insert(
@@ -221,7 +266,7 @@ fn build_jwt_issuer(
             level(target, &format!("{key}.level_values"), map, problems),
         );
     }
-    let mapping = ClaimMapping {
+    ClaimMapping {
         scope_claims: config.scope_claims.clone(),
         level_claim: config.level_claim.clone(),
         level_values,
@@ -232,16 +277,153 @@ fn build_jwt_issuer(
             problems,
         ),
         tenant_claim: config.tenant_claim.clone(),
+    }
+}
+
+fn build_introspector(
+    name: &str,
+    spanned: &Spanned<IssuerConfig>,
+    root: &Config,
+    map: &SourceMap,
+    problems: &mut Problems,
+) -> Option<Introspector> {
+    let config = spanned.get_ref();
+    let key = format!("issuers.{name}");
+    let before = problems.len();
+    let endpoint = match &config.introspection_url {
+        Some(url) => {
+            if let Err(m) = check_fetch_url(url.get_ref()) {
+                problems.push(map.problem(&url.span(), format!("{key}.introspection_url"), m));
+            }
+            url.get_ref().clone()
+        }
+        None => {
+            problems.push(map.problem(
+                &spanned.span(),
+                format!("{key}.introspection_url"),
+                "required for kind introspection",
+            ));
+            String::new()
+        }
     };
-    (problems.len() == before).then(|| JwtIssuer {
-        name: Arc::from(name),
-        issuer: config.issuer.get_ref().clone(),
-        audiences: config.audiences.clone(),
-        leeway: config.leeway.get().as_secs(),
-        profile,
-        mapping,
-        keys,
+    let client_id = config.client_id.clone().unwrap_or_default();
+    let secret = match &config.client_secret {
+        Some(secret) => {
+            if let Err(m) =
+                crate::verify::keys::check_secret_strength(secret.get_ref().as_bytes(), 16)
+            {
+                problems.push(map.problem(&secret.span(), format!("{key}.client_secret"), m));
+            }
+            secret.get_ref().clone()
+        }
+        None => String::new(),
+    };
+    if client_id.is_empty() || secret.is_empty() {
+        problems.push(map.problem(&spanned.span(), key.clone(), "client_id and client_secret are required: RFC 7662 §2.1 endpoints authenticate their callers"));
+    }
+    let mapping = claim_mapping(config, &key, map, problems);
+    (problems.len() == before).then(|| {
+        Introspector::new(
+            name,
+            IntrospectionSettings {
+                endpoint,
+                client_id,
+                client_secret: Secret::new(&secret),
+                timeout: config.timeout.get(),
+                cache_ttl: config.cache_ttl.get(),
+                negative_cache_ttl: config.negative_cache_ttl.get(),
+                issuer: config.issuer.as_ref().map(|i| i.get_ref().clone()),
+                audiences: config.audiences.clone(),
+                leeway: config.leeway.get().as_secs(),
+                max_entries: root.auth.cache_max_entries,
+            },
+            mapping,
+        )
     })
+}
+
+/// Least length of an application key given in plain text (~128 bits as base64/hex text).
+const MIN_APP_KEY_LEN: usize = 22;
+
+fn build_app_keys(
+    name: &str,
+    spanned: &Spanned<IssuerConfig>,
+    map: &SourceMap,
+    problems: &mut Problems,
+) -> Option<AppKeys> {
+    let config = spanned.get_ref();
+    let key = format!("issuers.{name}");
+    let before = problems.len();
+    let mut entries: Vec<(String, &Spanned<AppKeyConfig>)> = config
+        .app_keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (format!("{key}.app_keys[{i}]"), k))
+        .collect();
+    let from_file;
+    if let Some(file) = &config.app_keys_file {
+        match std::fs::read_to_string(file.get_ref())
+            .map_err(|e| format!("cannot read {:?}: {e}", file.get_ref()))
+            .and_then(|text| {
+                toml::from_str::<AppKeysFile>(&text)
+                    .map_err(|e| format!("{:?}: {}", file.get_ref(), e.message()))
+            }) {
+            Ok(parsed) => {
+                from_file = parsed;
+                entries.extend(
+                    from_file
+                        .app_keys
+                        .iter()
+                        .enumerate()
+                        .map(|(i, k)| (format!("{}[{i}]", file.get_ref()), k)),
+                );
+            }
+            Err(message) => {
+                problems.push(map.problem(&file.span(), format!("{key}.app_keys_file"), message))
+            }
+        }
+    }
+    let mut keys = Vec::new();
+    for (entry_key, spanned_entry) in entries {
+        let entry = spanned_entry.get_ref();
+        let digest = match (&entry.sha256, &entry.key) {
+            (Some(hex), None) => {
+                appkeys::parse_digest(hex).ok_or("sha256 must be 64 hex digits".to_string())
+            }
+            (None, Some(plain)) => {
+                crate::verify::keys::check_secret_strength(plain.as_bytes(), MIN_APP_KEY_LEN)
+                    .map(|()| appkeys::digest(plain))
+            }
+            _ => Err("set exactly one of sha256 or key".to_string()),
+        };
+        let level = level(&entry.level, &format!("{entry_key}.level"), map, problems);
+        match digest {
+            Ok(digest) => keys.push((
+                digest,
+                Identity {
+                    issuer: Arc::from(name),
+                    subject: entry.client.clone(),
+                    tenant: entry.tenant.clone(),
+                    scopes: entry.scopes.clone(),
+                    level,
+                    audiences: Vec::new(),
+                    expires_at: None,
+                    not_before: None,
+                    leeway: 0,
+                    token_id: None,
+                },
+            )),
+            Err(message) => problems.push(map.problem(&spanned_entry.span(), entry_key, message)),
+        }
+    }
+    if keys.is_empty() && problems.len() == before {
+        problems.push(map.problem(
+            &spanned.span(),
+            key,
+            "no application keys: set app_keys or app_keys_file",
+        ));
+    }
+    (problems.len() == before).then(|| AppKeys::new(name, keys))
 }
 
 fn requirement(

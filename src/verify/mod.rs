@@ -6,15 +6,19 @@
 //! the issuer allowed on the route, audience, level and scopes are checked on every request
 //! (Oathkeeper CVE-2021-32701, lua-resty-openidc #569).
 
+pub mod appkeys;
 pub mod claims;
+pub mod introspect;
 pub mod jose;
 pub mod jwks;
 pub mod jwt;
 pub mod keys;
 
 use crate::auth::challenge::TokenProblem;
-use crate::credential::Credential;
+use crate::credential::{Carrier, Credential};
 use crate::principal::Identity;
+use appkeys::AppKeys;
+use introspect::Introspector;
 use jwt::{JwtIssuer, KeySource};
 use moka::future::Cache;
 use moka::Expiry;
@@ -82,7 +86,22 @@ impl Default for CacheSettings {
 /// All issuers of a snapshot, and the cache of their results.
 pub struct Verifier {
     jwt: Vec<Arc<JwtIssuer>>,
+    introspectors: Vec<Arc<Introspector>>,
+    app_keys: Vec<Arc<AppKeys>>,
     cache: Cache<[u8; 32], Arc<Identity>>,
+}
+
+/// The issuers of each kind.
+#[derive(Default)]
+pub struct Issuers {
+    pub jwt: Vec<Arc<JwtIssuer>>,
+    pub introspectors: Vec<Arc<Introspector>>,
+    pub app_keys: Vec<Arc<AppKeys>>,
+}
+
+/// A compact JWS has three base64url segments; opaque tokens and keys rarely do.
+fn looks_like_jws(token: &str) -> bool {
+    token.bytes().filter(|&b| b == b'.').count() == 2 && token.starts_with("eyJ")
 }
 
 impl std::fmt::Debug for Verifier {
@@ -104,9 +123,11 @@ pub fn cache_key(validator: &str, token: &str) -> [u8; 32] {
 }
 
 impl Verifier {
-    pub fn new(jwt: Vec<Arc<JwtIssuer>>, cache: CacheSettings) -> Self {
+    pub fn new(issuers: Issuers, cache: CacheSettings) -> Self {
         Self {
-            jwt,
+            jwt: issuers.jwt,
+            introspectors: issuers.introspectors,
+            app_keys: issuers.app_keys,
             cache: Cache::builder()
                 .max_capacity(cache.max_entries)
                 .expire_after(UntilExpiry {
@@ -132,7 +153,9 @@ impl Verifier {
         self.jwt.iter().all(|issuer| issuer.is_ready())
     }
 
-    /// Verifies `credential` with one of the issuers in `allowed` (all when empty).
+    /// Verifies `credential` with one of the issuers in `allowed` (all when empty): application
+    /// keys for the `token` scheme; JWT issuers for JWS-shaped tokens; otherwise application
+    /// keys, then introspection.
     pub async fn verify(
         &self,
         credential: &Credential,
@@ -140,8 +163,38 @@ impl Verifier {
         now: u64,
     ) -> Result<Verified, VerifyError> {
         let token = credential.secret.expose();
-        let key = cache_key("jwt", token);
         let is_allowed = |name: &str| allowed.is_empty() || allowed.iter().any(|a| &**a == name);
+        let jwt_allowed = self.jwt.iter().any(|i| is_allowed(&i.name));
+        if credential.carrier != Carrier::TokenScheme && jwt_allowed && looks_like_jws(token) {
+            return self.verify_jwt(token, &is_allowed, now).await;
+        }
+        for keys in self.app_keys.iter().filter(|k| is_allowed(&k.name)) {
+            if let Some(identity) = keys.lookup(token) {
+                return Ok(Verified {
+                    identity,
+                    cache_hit: false,
+                });
+            }
+        }
+        if credential.carrier != Carrier::TokenScheme {
+            if let Some(introspector) = self.introspectors.iter().find(|i| is_allowed(&i.name)) {
+                let (identity, cache_hit) = introspector.verify(token, now).await?;
+                return Ok(Verified {
+                    identity,
+                    cache_hit,
+                });
+            }
+        }
+        Err(TokenProblem::UnknownIssuer.into())
+    }
+
+    async fn verify_jwt(
+        &self,
+        token: &str,
+        is_allowed: &impl Fn(&str) -> bool,
+        now: u64,
+    ) -> Result<Verified, VerifyError> {
+        let key = cache_key("jwt", token);
         if let Some(identity) = self.cache.get(&key).await {
             if !is_allowed(&identity.issuer) {
                 return Err(TokenProblem::UnknownIssuer.into());

@@ -1,9 +1,11 @@
 //! End-to-end tests: the real `portcullis` binary, real upstreams and real HTTP clients, all on
 //! 127.0.0.1 with ephemeral ports. One test binary, so pingora is linked once.
 
+mod auth;
 mod config_errors;
 mod forwarding;
 mod framing;
+mod idp;
 mod operations;
 mod routing;
 mod support;
