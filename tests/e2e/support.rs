@@ -53,11 +53,28 @@ impl GatewayProcess {
             .unwrap_or_else(|log| panic!("gateway did not start; its log:\n{log}"))
     }
 
+    /// As [`Self::start`], with extra files written into `{dir}` first.
+    pub async fn start_with_files(config: &str, files: &[(&str, &str)]) -> GatewayProcess {
+        Self::try_start_with_files(config, files)
+            .await
+            .unwrap_or_else(|log| panic!("gateway did not start; its log:\n{log}"))
+    }
+
     /// As [`Self::start`], but returns the log instead of panicking when it does not come up.
     pub async fn try_start(config: &str) -> Result<GatewayProcess, String> {
+        Self::try_start_with_files(config, &[]).await
+    }
+
+    async fn try_start_with_files(
+        config: &str,
+        files: &[(&str, &str)],
+    ) -> Result<GatewayProcess, String> {
         let port = free_port();
         let echo_port = free_port();
         let dir = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
         let text = config
             .replace("{port}", &port.to_string())
             .replace("{echo}", &echo_port.to_string())
