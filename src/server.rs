@@ -4,7 +4,7 @@
 use crate::config::{self, Config, ConfigError};
 use crate::echo::EchoApp;
 use crate::gateway::{Gateway, SharedGateway};
-use crate::proxy::upstream::HealthCheckService;
+use crate::proxy::upstream::MaintenanceService;
 use crate::proxy::GatewayProxy;
 use arc_swap::ArcSwap;
 use pingora::apps::http_app::HttpServer;
@@ -63,8 +63,8 @@ pub fn build_server(config: &Config, gateway: Gateway) -> pingora::Result<Server
     }
     server.add_service(proxy);
     server.add_service(background_service(
-        "health checks",
-        HealthCheckService::new(shared),
+        "maintenance",
+        MaintenanceService::new(shared),
     ));
 
     if let Some(echo) = &config.echo {

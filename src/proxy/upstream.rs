@@ -92,11 +92,11 @@ impl Upstream {
 
 /// Runs the health checks and the JWKS refreshes of whatever gateway snapshot is current, so a
 /// reload needs no re-wiring: parts of a replaced snapshot simply stop being maintained.
-pub struct HealthCheckService {
+pub struct MaintenanceService {
     gateway: SharedGateway,
 }
 
-impl HealthCheckService {
+impl MaintenanceService {
     pub fn new(gateway: SharedGateway) -> Self {
         Self { gateway }
     }
@@ -106,7 +106,7 @@ impl HealthCheckService {
 const HEALTH_TICK: Duration = Duration::from_millis(100);
 
 #[async_trait]
-impl BackgroundService for HealthCheckService {
+impl BackgroundService for MaintenanceService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         loop {
             let snapshot = self.gateway.load_full();

@@ -1173,11 +1173,23 @@ upstream = "echo"
     let gw = GatewayProcess::start(&config).await;
     let fresh = || key.mint(&claims(&idp.issuer(), AUD, "u", ""));
     let bearer = |t: String| get("/x", &[&format!("Authorization: Bearer {t}")]);
-    assert_eq!(raw_request(gw.addr(), &bearer(fresh())).await.unwrap().status, 200);
+    assert_eq!(
+        raw_request(gw.addr(), &bearer(fresh()))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
     idp.set_jwks_mode(JwksMode::Status(500));
     // Within refresh_every + max_stale the last good keys serve…
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_eq!(raw_request(gw.addr(), &bearer(fresh())).await.unwrap().status, 200);
+    assert_eq!(
+        raw_request(gw.addr(), &bearer(fresh()))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
     // …past it, verification is unavailable: 503, not an invalid-token 401.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let r = raw_request(gw.addr(), &bearer(fresh())).await.unwrap();
@@ -1186,7 +1198,13 @@ upstream = "echo"
     // The IdP recovers; so does the gateway, by itself.
     idp.set_jwks_mode(JwksMode::Serve);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(raw_request(gw.addr(), &bearer(fresh())).await.unwrap().status, 200);
+    assert_eq!(
+        raw_request(gw.addr(), &bearer(fresh()))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -1213,25 +1231,50 @@ upstream = "echo"
     let base = json!({"iss": "https://legacy.example", "aud": AUD, "sub": "u", "exp": now() + 600});
     let bearer = |t: String| get("/x", &[&format!("Authorization: Bearer {t}")]);
     let typ_jwt = key.mint_raw(&json!({"alg": "PS256", "kid": "p1", "typ": "JWT"}), &base);
-    assert_eq!(raw_request(gw.addr(), &bearer(typ_jwt)).await.unwrap().status, 200);
+    assert_eq!(
+        raw_request(gw.addr(), &bearer(typ_jwt))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
     let untyped = key.mint_raw(&json!({"alg": "PS256", "kid": "p1"}), &base);
-    assert_eq!(raw_request(gw.addr(), &bearer(untyped)).await.unwrap().status, 200);
+    assert_eq!(
+        raw_request(gw.addr(), &bearer(untyped))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
     // An ID token (it has a nonce) is not an access token (RFC 8725 §3.11, CL-9).
     let mut id_token = base.clone();
     id_token["nonce"] = json!("n-0S6_WzA2Mj");
-    let t = key.mint_raw(&json!({"alg": "PS256", "kid": "p1", "typ": "JWT"}), &id_token);
-    assert_invalid_token(&raw_request(gw.addr(), &bearer(t)).await.unwrap(), "ID token");
-    let t = key.mint_raw(&json!({"alg": "PS256", "kid": "p1", "typ": "logout+jwt"}), &base);
-    assert_invalid_token(&raw_request(gw.addr(), &bearer(t)).await.unwrap(), "logout token");
+    let t = key.mint_raw(
+        &json!({"alg": "PS256", "kid": "p1", "typ": "JWT"}),
+        &id_token,
+    );
+    assert_invalid_token(
+        &raw_request(gw.addr(), &bearer(t)).await.unwrap(),
+        "ID token",
+    );
+    let t = key.mint_raw(
+        &json!({"alg": "PS256", "kid": "p1", "typ": "logout+jwt"}),
+        &base,
+    );
+    assert_invalid_token(
+        &raw_request(gw.addr(), &bearer(t)).await.unwrap(),
+        "logout token",
+    );
 }
 
 #[tokio::test]
 async fn application_keys_from_a_file_of_digests() {
-    let digest: String = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"ak_file_9fK2mQ7xL4pR8vW1")
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest: String =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"ak_file_9fK2mQ7xL4pR8vW1")
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
     let config = config_with(
         r#"
 [issuers.guests]
@@ -1252,16 +1295,31 @@ scopes = ["segments"]
         "[[app_keys]]\nclient = \"partner-b\"\nsha256 = \"{digest}\"\ntenant = \"acme\"\nscopes = [\"basic\", \"segments\"]\nlevel = \"identified\"\n"
     );
     let gw = GatewayProcess::start_with_files(&config, &[("keys.toml", &keys)]).await;
-    let r = raw_request(gw.addr(), &get("/x", &["Authorization: token ak_file_9fK2mQ7xL4pR8vW1"])).await.unwrap();
+    let r = raw_request(
+        gw.addr(),
+        &get("/x", &["Authorization: token ak_file_9fK2mQ7xL4pR8vW1"]),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 200, "{}", r.head);
     let echoed = r.echoed();
     assert_eq!(echoed.header_values("x-auth-subject"), ["partner-b"]);
     assert_eq!(echoed.header_values("x-auth-tenant"), ["acme"]);
     assert_eq!(echoed.header_values("x-auth-scopes"), ["basic segments"]);
-    let r = raw_request(gw.addr(), &get("/x", &["Authorization: token ak_file_9fK2mQ7xL4pR8vW2"])).await.unwrap();
+    let r = raw_request(
+        gw.addr(),
+        &get("/x", &["Authorization: token ak_file_9fK2mQ7xL4pR8vW2"]),
+    )
+    .await
+    .unwrap();
     assert_invalid_token(&r, "wrong application key");
     // A bearer token is not read on a route that takes application keys only.
-    let r = raw_request(gw.addr(), &get("/x", &["Authorization: Bearer ak_file_9fK2mQ7xL4pR8vW1"])).await.unwrap();
+    let r = raw_request(
+        gw.addr(),
+        &get("/x", &["Authorization: Bearer ak_file_9fK2mQ7xL4pR8vW1"]),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 400, "{}", r.head);
 }
 
@@ -1269,7 +1327,10 @@ scopes = ["segments"]
 async fn item_14_introspection_results_are_per_endpoint() {
     let first = Idp::start().await;
     let second = Idp::start().await;
-    first.register_opaque("shared-token-1", json!({"active": true, "sub": "s", "scope": "read"}));
+    first.register_opaque(
+        "shared-token-1",
+        json!({"active": true, "sub": "s", "scope": "read"}),
+    );
     let issuer = |name: &str, idp: &Idp| {
         format!(
             r#"
@@ -1301,8 +1362,22 @@ issuers = ["two"]
     ));
     let gw = GatewayProcess::start(&config).await;
     let bearer = |p: &str| get(p, &["Authorization: Bearer shared-token-1"]);
-    assert_eq!(raw_request(gw.addr(), &bearer("/one/x")).await.unwrap().status, 200);
+    assert_eq!(
+        raw_request(gw.addr(), &bearer("/one/x"))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
     // Primed at endpoint one; endpoint two has never heard of it.
-    assert_invalid_token(&raw_request(gw.addr(), &bearer("/two/x")).await.unwrap(), "token of another endpoint");
-    assert_eq!(second.introspections.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_invalid_token(
+        &raw_request(gw.addr(), &bearer("/two/x")).await.unwrap(),
+        "token of another endpoint",
+    );
+    assert_eq!(
+        second
+            .introspections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
 }
