@@ -10,6 +10,7 @@ pub mod credential;
 pub mod echo;
 pub mod gateway;
 pub mod observe;
+pub mod odata;
 pub mod policy;
 pub mod principal;
 pub mod proxy;

@@ -1,3 +1,4 @@
 //! Conformance suites from ../shared (CI has it beside the clone).
 
+mod odata;
 mod wycheproof;
