@@ -28,6 +28,26 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// OData query tools.
+    Odata {
+        #[command(subcommand)]
+        command: OdataCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OdataCommand {
+    /// Parse a query string (without `?`): print its syntax tree as JSON, or the error and
+    /// exit 1.
+    Parse {
+        query: String,
+        /// Print the canonical query string instead of the tree.
+        #[arg(long)]
+        canonical: bool,
+        /// Read `+` as a space.
+        #[arg(long)]
+        plus_as_space: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -35,6 +55,34 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(&config),
         Command::Check { config } => check(&config),
+        Command::Odata {
+            command:
+                OdataCommand::Parse {
+                    query,
+                    canonical,
+                    plus_as_space,
+                },
+        } => odata_parse(&query, canonical, plus_as_space),
+    }
+}
+
+fn odata_parse(query: &str, canonical: bool, plus_as_space: bool) -> ExitCode {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    let settings = portcullis::odata::ParseOptions { plus_as_space };
+    match portcullis::odata::parse_query(query, settings) {
+        Ok(parsed) => {
+            if canonical {
+                println!("{}", portcullis::odata::to_canonical(&parsed));
+            } else {
+                let json = serde_json::to_string_pretty(&parsed).expect("the tree serializes");
+                println!("{json}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -434,4 +434,39 @@ pub struct RouteConfig {
     pub upstream: Spanned<String>,
     /// Who may use the route; omitted: anyone (no credential looked at).
     pub auth: Option<RouteAuthConfig>,
+    /// Parse and police OData query options on this route.
+    pub odata: Option<ODataConfig>,
+}
+
+/// `[routes.odata]`: limits and field rules for OData queries.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ODataConfig {
+    pub max_top: Option<u64>,
+    /// Lower a larger `$top` to `max_top` instead of refusing it.
+    #[serde(default)]
+    pub clamp_top: bool,
+    /// `$top` added when the client sends none.
+    pub default_top: Option<u64>,
+    pub max_skip: Option<u64>,
+    pub max_expand_depth: Option<u32>,
+    pub max_expand_items: Option<u32>,
+    pub max_filter_nodes: Option<u32>,
+    pub max_filter_depth: Option<u32>,
+    pub max_query_len: Option<usize>,
+    pub allow_search: Option<bool>,
+    pub allow_apply: Option<bool>,
+    /// Read `+` as a space (form encoding).
+    #[serde(default)]
+    pub plus_as_space: bool,
+    /// Properties only `private_level` (or `private_scope`) may select, filter, order or expand.
+    #[serde(default)]
+    pub private_fields: Vec<String>,
+    pub private_level: Option<Spanned<String>>,
+    pub private_scope: Option<String>,
+    pub select_allow: Option<Vec<String>>,
+    pub orderby_allow: Option<Vec<String>>,
+    pub expand_allow: Option<Vec<String>>,
+    /// `as_sent` (default) or `canonical`.
+    pub forward: Option<Spanned<String>>,
 }

@@ -29,6 +29,8 @@ pub struct RouteTarget {
     pub upstream: Arc<Upstream>,
     /// `None`: no credential is looked at (identity headers are still stripped).
     pub policy: Option<RoutePolicy>,
+    /// `None`: the query is not looked at.
+    pub odata: Option<crate::odata::policy::ODataPolicy>,
 }
 
 /// Everything a request needs to be decided and forwarded.
@@ -146,6 +148,10 @@ impl Gateway {
             let policy = route.auth.as_ref().map(|a| {
                 auth::build_route_policy(a, config, &format!("{key}.auth"), &map, &mut problems)
             });
+            let odata = route
+                .odata
+                .as_ref()
+                .map(|o| build_odata_policy(o, &format!("{key}.odata"), &map, &mut problems));
             if let (Some(host), Some(path), Some(upstream)) = (host, path, upstream) {
                 routes.push(Route {
                     name: route
@@ -155,7 +161,11 @@ impl Gateway {
                     host,
                     path,
                     methods,
-                    target: RouteTarget { upstream, policy },
+                    target: RouteTarget {
+                        upstream,
+                        policy,
+                        odata,
+                    },
                 });
             }
         }
@@ -220,6 +230,76 @@ impl Gateway {
     /// Ready to serve: routes compiled and every issuer's keys loaded.
     pub fn is_ready(&self) -> bool {
         self.verifier.is_ready()
+    }
+}
+
+/// Compiles `[routes.odata]`.
+fn build_odata_policy(
+    config: &crate::config::model::ODataConfig,
+    key: &str,
+    map: &SourceMap,
+    problems: &mut Vec<ConfigProblem>,
+) -> crate::odata::policy::ODataPolicy {
+    use crate::odata::policy::{Forwarding, ODataPolicy, PrivateAccess};
+    let defaults = ODataPolicy::default();
+    let level = config
+        .private_level
+        .as_ref()
+        .map_or(crate::principal::Level::Verified, |l| {
+            crate::principal::Level::parse(l.get_ref()).unwrap_or_else(|| {
+                problems.push(map.problem(
+                    &l.span(),
+                    format!("{key}.private_level"),
+                    "not a level (anonymous, identified, verified)",
+                ));
+                crate::principal::Level::Verified
+            })
+        });
+    let forwarding = match config.forward.as_ref().map(|f| (f, f.get_ref().as_str())) {
+        None | Some((_, "as_sent")) => Forwarding::AsSent,
+        Some((_, "canonical")) => Forwarding::Canonical,
+        Some((f, other)) => {
+            problems.push(map.problem(
+                &f.span(),
+                format!("{key}.forward"),
+                format!("{other:?} is not as_sent or canonical"),
+            ));
+            Forwarding::AsSent
+        }
+    };
+    if let (Some(default), Some(max)) = (config.default_top, config.max_top) {
+        if default > max {
+            problems.push(map.problem(
+                &(0..0),
+                format!("{key}.default_top"),
+                "is larger than max_top",
+            ));
+        }
+    }
+    ODataPolicy {
+        parse: crate::odata::ParseOptions {
+            plus_as_space: config.plus_as_space,
+        },
+        max_query_len: config.max_query_len.unwrap_or(defaults.max_query_len),
+        max_top: config.max_top,
+        clamp_top: config.clamp_top,
+        default_top: config.default_top,
+        max_skip: config.max_skip,
+        max_expand_depth: config.max_expand_depth.unwrap_or(defaults.max_expand_depth),
+        max_expand_items: config.max_expand_items.unwrap_or(defaults.max_expand_items),
+        max_filter_nodes: config.max_filter_nodes.unwrap_or(defaults.max_filter_nodes),
+        max_filter_depth: config.max_filter_depth.unwrap_or(defaults.max_filter_depth),
+        allow_search: config.allow_search.unwrap_or(defaults.allow_search),
+        allow_apply: config.allow_apply.unwrap_or(defaults.allow_apply),
+        private_fields: config.private_fields.clone(),
+        private_access: PrivateAccess {
+            level,
+            scope: config.private_scope.clone(),
+        },
+        select_allow: config.select_allow.clone(),
+        orderby_allow: config.orderby_allow.clone(),
+        expand_allow: config.expand_allow.clone(),
+        forwarding,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod expr;
 pub mod lex;
 pub mod literal;
 pub mod options;
+pub mod policy;
 pub mod print;
 pub mod rules;
 pub mod search;

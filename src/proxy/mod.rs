@@ -195,7 +195,45 @@ impl GatewayProxy {
     }
 }
 
+/// The normalized path with the current query.
+fn upstream_target(ctx: &RequestCtx) -> String {
+    let path = ctx.path.as_deref().unwrap_or("/");
+    match &ctx.query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    }
+}
+
 impl GatewayProxy {
+    /// Applies the route's OData policy to the (credential-free) query. `Some`: refused.
+    fn police_odata(&self, session: &Session, ctx: &mut RequestCtx) -> Option<GatewayResponse> {
+        let gateway = ctx.gateway.clone()?;
+        let policy = gateway
+            .routes
+            .get(ctx.route_index?)?
+            .target
+            .odata
+            .as_ref()?;
+        let anonymous = crate::principal::Principal::Anonymous;
+        let principal = ctx.allowed.as_ref().map_or(&anonymous, |a| &a.principal);
+        match policy.check(ctx.query.as_deref().unwrap_or(""), principal) {
+            Ok(None) => None,
+            Ok(Some(rewritten)) => {
+                ctx.query = (!rewritten.is_empty()).then_some(rewritten);
+                ctx.upstream_target = Some(upstream_target(ctx));
+                None
+            }
+            Err(refusal) => {
+                let response = GatewayResponse::json(refusal.status, refusal.body());
+                Some(if framing::may_have_body(&session.req_header().headers) {
+                    response.closing()
+                } else {
+                    response
+                })
+            }
+        }
+    }
+
     /// Runs the route's auth decision. `Ok(None)`: the route has no auth.
     async fn authenticate(
         &self,
@@ -238,13 +276,8 @@ impl GatewayProxy {
         match decision {
             Ok(allowed) => {
                 if allowed.carrier == Some(Carrier::Query) {
-                    let path = ctx.path.clone().unwrap_or_else(|| "/".into());
-                    ctx.upstream_target = Some(
-                        match ctx.query.as_deref().and_then(identity::query_without_token) {
-                            Some(q) => format!("{path}?{q}"),
-                            None => path,
-                        },
-                    );
+                    ctx.query = ctx.query.as_deref().and_then(identity::query_without_token);
+                    ctx.upstream_target = Some(upstream_target(ctx));
                 }
                 Ok(Some(allowed))
             }
@@ -287,15 +320,17 @@ impl ProxyHttp for GatewayProxy {
             return Ok(true);
         }
         match self.authenticate(session, ctx).await {
-            Ok(allowed) => {
-                ctx.allowed = allowed;
-                Ok(false)
-            }
+            Ok(allowed) => ctx.allowed = allowed,
             Err(response) => {
                 response.send(session, &ctx.request_id).await?;
-                Ok(true)
+                return Ok(true);
             }
         }
+        if let Some(response) = self.police_odata(session, ctx) {
+            response.send(session, &ctx.request_id).await?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     async fn upstream_peer(
