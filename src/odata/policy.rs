@@ -344,55 +344,46 @@ impl ODataPolicy {
     }
 
     fn check_allow_lists(&self, o: &ExpandOptions) -> Result<(), Refusal> {
-        let lists: [(&str, &Option<Vec<String>>, Vec<&str>); 3] = [
-            (
-                "$select",
-                &self.select_allow,
-                o.select
-                    .iter()
-                    .flatten()
-                    .filter_map(|i| i.path.first().map(String::as_str))
-                    .collect(),
-            ),
-            (
-                "$orderby",
-                &self.orderby_allow,
-                o.orderby
-                    .iter()
-                    .flatten()
-                    .flat_map(|i| {
-                        let mut names = Vec::new();
-                        expr_names(&i.expr, &mut names);
-                        names.into_iter().take(1)
-                    })
-                    .collect(),
-            ),
-            (
-                "$expand",
-                &self.expand_allow,
-                o.expand
-                    .iter()
-                    .flatten()
-                    .filter_map(|i| i.path.first().map(String::as_str))
-                    .collect(),
-            ),
-        ];
-        for (option, allow, used) in lists {
-            let Some(allow) = allow else { continue };
-            if let Some(name) = used
+        fn check<'a>(
+            option: &str,
+            allow: &Option<Vec<String>>,
+            used: impl IntoIterator<Item = &'a str>,
+        ) -> Result<(), Refusal> {
+            let Some(allow) = allow else { return Ok(()) };
+            match used
                 .into_iter()
                 .find(|n| *n != "*" && !allow.iter().any(|a| a == n))
             {
-                return Err(Refusal::field(
+                Some(name) => Err(Refusal::field(
                     400,
                     "invalid_odata",
                     option,
                     name,
                     "this field may not be used here",
-                ));
+                )),
+                None => Ok(()),
             }
         }
-        Ok(())
+        fn first(path: &[String]) -> Option<&str> {
+            path.first().map(String::as_str)
+        }
+        check(
+            "$select",
+            &self.select_allow,
+            o.select.iter().flatten().filter_map(|i| first(&i.path)),
+        )?;
+        check(
+            "$expand",
+            &self.expand_allow,
+            o.expand.iter().flatten().filter_map(|i| first(&i.path)),
+        )?;
+        let mut ordered = Vec::new();
+        for item in o.orderby.iter().flatten() {
+            let mut names = Vec::new();
+            expr_names(&item.expr, &mut names);
+            ordered.extend(names.into_iter().take(1));
+        }
+        check("$orderby", &self.orderby_allow, ordered)
     }
 
     /// Checks a request's raw query (without `?`, credentials already removed) for
@@ -570,6 +561,22 @@ mod tests {
         );
         let body: serde_json::Value = serde_json::from_slice(&r.body()).unwrap();
         assert_eq!(body["option"], "$filter");
+    }
+
+    #[test]
+    fn allow_lists_name_the_field() {
+        let mut p = policy();
+        p.select_allow = Some(vec!["id".into(), "age".into()]);
+        p.orderby_allow = Some(vec!["age".into()]);
+        let v = principal(Level::Verified, &[]);
+        assert_eq!(p.check("$select=id,age,*", &v), Ok(None));
+        let r = p.check("$select=id,email", &v).unwrap_err();
+        assert_eq!((r.status, r.field.as_deref()), (400, Some("email")));
+        let r = p.check("$orderby=id%20desc", &v).unwrap_err();
+        assert_eq!(
+            (r.option.as_str(), r.field.as_deref()),
+            ("$orderby", Some("id"))
+        );
     }
 
     #[test]
