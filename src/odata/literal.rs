@@ -509,6 +509,15 @@ pub fn primitive_literal(i: &str) -> PResult<'_, Literal> {
         }
     }
     let first = i.as_bytes().first().copied().unwrap_or(0);
+    // A GUID may start with a hex letter (`a02e8710-…`); nothing else in an expression matches
+    // its 8-4-4-4-12 shape, so it goes first.
+    if first.is_ascii_hexdigit() {
+        if let Ok((r, g)) = guid(i) {
+            if no_name_char_follows(r) {
+                return Ok((r, Literal::Guid(g.to_ascii_lowercase())));
+            }
+        }
+    }
     if first.is_ascii_digit()
         || first == b'-'
         || first == b'+'
@@ -516,11 +525,6 @@ pub fn primitive_literal(i: &str) -> PResult<'_, Literal> {
         || first == b'N'
         || first == b'I'
     {
-        if let Ok((r, g)) = guid(i) {
-            if no_name_char_follows(r) {
-                return Ok((r, Literal::Guid(g.to_ascii_lowercase())));
-            }
-        }
         if let Ok((r, t)) = date_time_offset(i, true) {
             if no_name_char_follows(r) {
                 return Ok((r, Literal::DateTimeOffset(decode(t).unwrap_or_default())));
@@ -605,6 +609,10 @@ mod tests {
         assert_eq!(lit("binary'Zm9vYg=='"), Literal::Binary("Zm9vYg".into()));
         assert!(matches!(
             lit("01234567-89ab-cdef-0123-456789abcdef"),
+            Literal::Guid(_)
+        ));
+        assert!(matches!(
+            lit("a02e8710-0eac-e7bc-70aa-8f73c31efa85"),
             Literal::Guid(_)
         ));
         assert!(matches!(
