@@ -65,23 +65,20 @@ pub fn common_expr(i: &str) -> PResult<'_, Expr> {
 /// The binary operator (with its surrounding whitespace) at the start of `i`, if any.
 fn operator(i: &str) -> Option<(&str, BinaryOp)> {
     let (after_ws, ()) = rws(i).ok()?;
-    const OPS: [(&str, BinaryOp); 14] = [
-        ("or", BinaryOp::Or),
-        ("and", BinaryOp::And),
-        ("eq", BinaryOp::Eq),
-        ("ne", BinaryOp::Ne),
-        ("gt", BinaryOp::Gt),
-        ("ge", BinaryOp::Ge),
-        ("lt", BinaryOp::Lt),
-        ("le", BinaryOp::Le),
-        ("add", BinaryOp::Add),
-        ("sub", BinaryOp::Sub),
-        ("mul", BinaryOp::Mul),
-        ("divby", BinaryOp::DivBy),
-        ("div", BinaryOp::Div),
-        ("mod", BinaryOp::Mod),
-    ];
-    for (word, op) in OPS {
+    // Dispatch on the first letter: at most two keywords share one.
+    let candidates: &[(&str, BinaryOp)] = match after_ws.as_bytes().first()?.to_ascii_lowercase() {
+        b'o' => &[("or", BinaryOp::Or)],
+        b'a' => &[("and", BinaryOp::And), ("add", BinaryOp::Add)],
+        b'e' => &[("eq", BinaryOp::Eq)],
+        b'n' => &[("ne", BinaryOp::Ne)],
+        b'g' => &[("gt", BinaryOp::Gt), ("ge", BinaryOp::Ge)],
+        b'l' => &[("lt", BinaryOp::Lt), ("le", BinaryOp::Le)],
+        b's' => &[("sub", BinaryOp::Sub)],
+        b'm' => &[("mul", BinaryOp::Mul), ("mod", BinaryOp::Mod)],
+        b'd' => &[("divby", BinaryOp::DivBy), ("div", BinaryOp::Div)],
+        _ => return None,
+    };
+    for &(word, op) in candidates {
         if let Ok((after_word, ())) = lex::keyword(word)(after_ws) {
             if let Ok((after, ())) = rws(after_word) {
                 return Some((after, op));
@@ -112,10 +109,13 @@ fn dangling_operator(i: &str) -> Option<&str> {
 
 fn binary(i: &str, min_precedence: u8) -> PResult<'_, Expr> {
     let (mut rest, mut left) = unary(i)?;
-    if let Some(at) = dangling_operator(rest) {
-        return PErr::cut(at, "an operand");
-    }
-    while let Some((after_op, op)) = operator(rest) {
+    loop {
+        let Some((after_op, op)) = operator(rest) else {
+            if let Some(at) = dangling_operator(rest) {
+                return PErr::cut(at, "an operand");
+            }
+            break;
+        };
         if op.precedence() < min_precedence {
             break;
         }

@@ -498,33 +498,97 @@ pub fn geo_literal(i: &str, url: bool) -> PResult<'_, Literal> {
     ))
 }
 
-/// Any primitive literal as written in a URL.
+/// Whether `i` starts with `n` digits followed by `next` (cheap look-ahead before a full parse).
+fn digits_then(i: &str, n: usize, next: u8) -> bool {
+    let b = i.as_bytes();
+    b.len() > n && b[..n].iter().all(u8::is_ascii_digit) && b[n] == next
+}
+
+/// Any primitive literal as written in a URL. Dispatches on the first byte, so an operand
+/// that is a plain property name costs a couple of comparisons.
 pub fn primitive_literal(i: &str) -> PResult<'_, Literal> {
-    if let Ok((r, ())) = lex::exact("null")(i) {
-        return Ok((r, Literal::Null));
+    let first = i.as_bytes().first().copied().unwrap_or(0);
+    match first {
+        b'\'' => return string(i, true).map(|(r, s)| (r, Literal::String(s))),
+        b'%' => {
+            return match escaped_byte(i) {
+                Some(b'\'') => string(i, true).map(|(r, s)| (r, Literal::String(s))),
+                Some(b'+') => number(i, true).map(|(r, n)| (r, Literal::Number(n))),
+                _ => PErr::fail(i, "a literal"),
+            }
+        }
+        b'0'..=b'9' | b'-' | b'+' => return numeric_literal(i),
+        b'n' => {
+            if let Ok((r, ())) = lex::exact("null")(i) {
+                return Ok((r, Literal::Null));
+            }
+        }
+        b'N' | b'I' => {
+            if let Ok((r, n)) = number(i, true) {
+                return Ok((r, Literal::Number(n)));
+            }
+        }
+        _ => {}
     }
-    for (w, v) in [("true", true), ("false", false)] {
-        if let Ok((r, ())) = lex::keyword(w)(i) {
-            return Ok((r, Literal::Boolean(v)));
+    let lower = first.to_ascii_lowercase();
+    if lower == b't' || lower == b'f' {
+        for (w, v) in [("true", true), ("false", false)] {
+            if let Ok((r, ())) = lex::keyword(w)(i) {
+                return Ok((r, Literal::Boolean(v)));
+            }
         }
     }
-    let first = i.as_bytes().first().copied().unwrap_or(0);
-    // A GUID may start with a hex letter (`a02e8710-…`); nothing else in an expression matches
-    // its 8-4-4-4-12 shape, so it goes first.
-    if first.is_ascii_hexdigit() {
+    // A GUID may start with a hex letter (`a02e8710-…`).
+    if first.is_ascii_hexdigit() && i.as_bytes().get(8) == Some(&b'-') {
         if let Ok((r, g)) = guid(i) {
             if no_name_char_follows(r) {
                 return Ok((r, Literal::Guid(g.to_ascii_lowercase())));
             }
         }
     }
-    if first.is_ascii_digit()
-        || first == b'-'
-        || first == b'+'
-        || first == b'%'
-        || first == b'N'
-        || first == b'I'
-    {
+    match lower {
+        b'd' => {
+            if let Ok((r, ())) = word("duration")(i) {
+                if let Ok((r, ())) = d(b'\'', true)(r) {
+                    let (r, value) = duration_value(r)?;
+                    let (r, ()) = d(b'\'', true)(r)?;
+                    return Ok((r, Literal::Duration(value.to_string())));
+                }
+            }
+        }
+        b'b' => {
+            if let Ok((r, b)) = binary(i, true) {
+                return Ok((r, Literal::Binary(b)));
+            }
+        }
+        b'g' => {
+            if let Ok((r, g)) = geo_literal(i, true) {
+                return Ok((r, g));
+            }
+        }
+        _ => {}
+    }
+    // `Ns.Type'Member'`: only when a dotted name is directly followed by a quote.
+    if let Ok((after, name)) = lex::dotted_name(i) {
+        if name.contains('.') && (after.starts_with('\'') || escaped_byte(after) == Some(b'\'')) {
+            return enum_literal(i, true);
+        }
+    }
+    PErr::fail(i, "a literal")
+}
+
+/// Literals that start with a digit or a sign: GUID, date-time, date, time of day, number.
+fn numeric_literal(i: &str) -> PResult<'_, Literal> {
+    if i.as_bytes().get(8) == Some(&b'-') {
+        if let Ok((r, g)) = guid(i) {
+            if no_name_char_follows(r) {
+                return Ok((r, Literal::Guid(g.to_ascii_lowercase())));
+            }
+        }
+    }
+    let unsigned = i.strip_prefix('-').unwrap_or(i);
+    let year_digits = unsigned.bytes().take_while(u8::is_ascii_digit).count();
+    if year_digits >= 4 && unsigned.as_bytes().get(year_digits) == Some(&b'-') {
         if let Ok((r, t)) = date_time_offset(i, true) {
             if no_name_char_follows(r) {
                 return Ok((r, Literal::DateTimeOffset(decode(t).unwrap_or_default())));
@@ -535,39 +599,15 @@ pub fn primitive_literal(i: &str) -> PResult<'_, Literal> {
                 return Ok((r, Literal::Date(t.to_string())));
             }
         }
+    }
+    if digits_then(i, 2, b':') || (digits_then(i, 2, b'%') && escaped_byte(&i[2..]) == Some(b':')) {
         if let Ok((r, t)) = time_of_day(i, true) {
             if no_name_char_follows(r) {
                 return Ok((r, Literal::TimeOfDay(decode(t).unwrap_or_default())));
             }
         }
-        if first != b'%' || escaped_byte(i) == Some(b'+') {
-            if let Ok((r, n)) = number(i, true) {
-                return Ok((r, Literal::Number(n)));
-            }
-        }
     }
-    if first == b'\'' || first == b'%' {
-        if let Ok((r, s)) = string(i, true) {
-            return Ok((r, Literal::String(s)));
-        }
-    }
-    if let Ok((r, ())) = word("duration")(i) {
-        if let Ok((r, ())) = d(b'\'', true)(r) {
-            let (r, value) = duration_value(r)?;
-            let (r, ()) = d(b'\'', true)(r)?;
-            return Ok((r, Literal::Duration(value.to_string())));
-        }
-    }
-    if let Ok((r, b)) = binary(i, true) {
-        return Ok((r, Literal::Binary(b)));
-    }
-    if let Ok((r, g)) = geo_literal(i, true) {
-        return Ok((r, g));
-    }
-    if let Ok((r, e)) = enum_literal(i, true) {
-        return Ok((r, e));
-    }
-    PErr::fail(i, "a literal")
+    number(i, true).map(|(r, n)| (r, Literal::Number(n)))
 }
 
 #[cfg(test)]

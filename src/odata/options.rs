@@ -46,27 +46,30 @@ pub enum SystemOption {
 impl SystemOption {
     pub fn from_name(name: &str) -> Option<SystemOption> {
         use SystemOption::*;
-        Some(match name.to_ascii_lowercase().as_str() {
-            "filter" => Filter,
-            "select" => Select,
-            "expand" => Expand,
-            "orderby" => OrderBy,
-            "top" => Top,
-            "skip" => Skip,
-            "count" => Count,
-            "inlinecount" => InlineCount,
-            "search" => Search,
-            "format" => Format,
-            "skiptoken" => SkipToken,
-            "deltatoken" => DeltaToken,
-            "compute" => Compute,
-            "apply" => Apply,
-            "index" => Index,
-            "schemaversion" => SchemaVersion,
-            "levels" => Levels,
-            "id" => Id,
-            _ => return None,
-        })
+        const NAMES: [(&str, SystemOption); 18] = [
+            ("filter", Filter),
+            ("select", Select),
+            ("expand", Expand),
+            ("orderby", OrderBy),
+            ("top", Top),
+            ("skip", Skip),
+            ("count", Count),
+            ("inlinecount", InlineCount),
+            ("search", Search),
+            ("format", Format),
+            ("skiptoken", SkipToken),
+            ("deltatoken", DeltaToken),
+            ("compute", Compute),
+            ("apply", Apply),
+            ("index", Index),
+            ("schemaversion", SchemaVersion),
+            ("levels", Levels),
+            ("id", Id),
+        ];
+        NAMES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|&(_, option)| option)
     }
 
     /// The canonical spelling, for messages and printing.
@@ -455,7 +458,7 @@ fn syntax_error(option: &str, at: usize, expected: &str) -> ODataError {
 /// Parses a whole raw query string (without the `?`).
 pub fn parse_query(raw: &str, settings: ParseOptions) -> Result<Query, ODataError> {
     let converted;
-    let raw = if settings.plus_as_space && raw.contains('+') {
+    let raw = if settings.plus_as_space && raw.as_bytes().contains(&b'+') {
         converted = raw.replace('+', "%20");
         converted.as_str()
     } else {
@@ -470,7 +473,9 @@ pub fn parse_query(raw: &str, settings: ParseOptions) -> Result<Query, ODataErro
         if part.is_empty() {
             continue;
         }
-        if let Some(bad) = part.find(|c: char| c == '#' || (c != '\t' && !(' '..='~').contains(&c)))
+        if let Some(bad) = part
+            .bytes()
+            .position(|b| b == b'#' || (b != b'\t' && !(b' '..=b'~').contains(&b)))
         {
             return Err(syntax_error(
                 "",
@@ -482,8 +487,11 @@ pub fn parse_query(raw: &str, settings: ParseOptions) -> Result<Query, ODataErro
             Some((n, v)) => (n, Some(v)),
             None => (part, None),
         };
-        let name =
-            decode(raw_name).ok_or_else(|| syntax_error("", part_at, "a UTF-8 option name"))?;
+        let name = if raw_name.as_bytes().contains(&b'%') {
+            decode(raw_name).ok_or_else(|| syntax_error("", part_at, "a UTF-8 option name"))?
+        } else {
+            raw_name.to_string()
+        };
         let piece = Piece {
             name,
             raw_name,
@@ -557,12 +565,10 @@ fn apply_piece(
     use SystemOption::*;
     match option {
         Filter | Select | Expand | OrderBy | Top | Skip | Count | Search | Compute => {
-            let mut nested = std::mem::take(&mut query.options);
-            let result = run(label, value, value_at, |v| {
-                set_option(&mut nested, option, v, v)
-            });
-            query.options = nested;
-            result?;
+            let options = &mut query.options;
+            run(label, value, value_at, |v| {
+                set_option(options, option, v, v)
+            })?;
         }
         Levels => return Err(syntax_error(label, name_at, "$levels only inside $expand")),
         InlineCount => {
