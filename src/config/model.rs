@@ -405,11 +405,15 @@ pub struct HealthCheckConfig {
     #[serde(default = "default_health_interval")]
     pub interval: ConfigDuration,
     /// Failed probes in a row before a backend is taken out.
-    #[serde(default = "one")]
+    #[serde(default = "two")]
     pub unhealthy_after: usize,
     /// Successful probes in a row before a backend is put back.
-    #[serde(default = "one")]
+    #[serde(default = "two")]
     pub healthy_after: usize,
+}
+
+fn two() -> usize {
+    2
 }
 
 fn default_health_interval() -> ConfigDuration {

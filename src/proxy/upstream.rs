@@ -59,7 +59,10 @@ impl Upstream {
             write_timeout: config.write_timeout.get(),
             idle_timeout: config.idle_timeout.get(),
             health_interval: config.health_check.as_ref().map(|h| h.interval.get()),
-            last_health_check: Mutex::new(None),
+            // Backends start healthy and are first probed one interval later: a probe fired while
+            // everything is still starting (the in-process echo upstream, a sidecar) would take a
+            // good backend out for a whole interval.
+            last_health_check: Mutex::new(Some(Instant::now())),
         }
     }
 

@@ -77,7 +77,7 @@ async fn health_checks_take_dead_backends_out_of_rotation() {
 [upstreams.mixed]
 addresses = ["127.0.0.1:{dead}", "127.0.0.1:{{echo}}"]
 connect_timeout = "300ms"
-health_check = {{ interval = "100ms" }}
+health_check = {{ interval = "100ms", unhealthy_after = 1 }}
 
 [[routes]]
 path_prefix = "/"
@@ -91,5 +91,33 @@ upstream = "mixed"
     for i in 0..10 {
         let r = client.get(gw.url(&format!("/r{i}"))).send().await.unwrap();
         assert_eq!(r.status(), 200, "request {i}");
+    }
+}
+
+#[tokio::test]
+async fn a_health_checked_upstream_is_not_taken_out_while_starting() {
+    // The in-process echo upstream starts alongside the proxy; a probe fired at boot used to
+    // catch it before it listened and take it out for a whole interval.
+    let gw = GatewayProcess::start(&config_with(
+        r#"
+[upstreams.checked]
+addresses = ["127.0.0.1:{echo}"]
+health_check = { interval = "3s" }
+
+[[routes]]
+path_prefix = "/"
+upstream = "checked"
+"#,
+    ))
+    .await;
+    let client = reqwest::Client::new();
+    for i in 0..10 {
+        let r = client
+            .get(gw.url(&format!("/boot/{i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "request {i} right after start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
