@@ -16,4 +16,5 @@ pub mod principal;
 pub mod proxy;
 pub mod route;
 pub mod server;
+pub mod signing;
 pub mod verify;

@@ -519,6 +519,13 @@ fn apply_piece(
     } = piece;
     // Parameter aliases: `@name=value`.
     if let Some(alias) = name.strip_prefix('@') {
+        if !matches!(lex::identifier(alias), Ok(("", _))) {
+            return Err(syntax_error(
+                "",
+                name_at,
+                "a parameter alias: '@' and a name",
+            ));
+        }
         let value = value.ok_or_else(|| syntax_error(&name, name_at + raw_name.len(), "'='"))?;
         if query.options.aliases.iter().any(|(n, _)| n == alias) {
             return Err(ODataError {
@@ -731,6 +738,14 @@ mod tests {
         assert!(parse("$expand=Customer/$ref($levels=4)").is_err());
         assert!(parse("$expand=Items/$count($count=true)").is_err());
         assert!(parse("$expand=Category($levels=04)").is_err());
+    }
+
+    #[test]
+    fn alias_names_must_be_identifiers() {
+        // Found by the fuzz target: a decoded alias name with a space and a control character.
+        let e = parse("$search=blue&@tNed%20e%1conu=0").unwrap_err();
+        assert_eq!((e.kind, e.position), (ErrorKind::Syntax, 13));
+        assert!(parse("@p=5&$filter=Age%20gt%20@p").is_ok());
     }
 
     #[test]

@@ -4,143 +4,17 @@
 
 #![allow(dead_code)]
 
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::signature::KeyPair as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+pub use portcullis::signing::SigningKey;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A signing key and its public JWK.
-#[derive(Clone)]
-pub struct SigningKey {
-    pub kid: String,
-    pub alg: Algorithm,
-    pub encoding: EncodingKey,
-    pub jwk: Value,
-    /// For RSA keys: the public key as PEM bytes (the key-confusion test signs HS256 with it).
-    pub public_pem: Option<String>,
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
-}
-
-impl SigningKey {
-    /// A fresh key for `alg` (RSA 2048, P-256, P-384, Ed25519, or a random HMAC secret).
-    pub fn generate(alg: Algorithm, kid: &str) -> SigningKey {
-        use aws_lc_rs::signature;
-        let alg_name = format!("{alg:?}");
-        let (encoding, jwk, public_pem) = match alg {
-            Algorithm::RS256
-            | Algorithm::RS384
-            | Algorithm::RS512
-            | Algorithm::PS256
-            | Algorithm::PS384
-            | Algorithm::PS512 => {
-                let pair =
-                    aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-                let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).unwrap();
-                let encoding =
-                    EncodingKey::from_rsa_pem(pem("PRIVATE KEY", pkcs8.as_ref()).as_bytes())
-                        .unwrap();
-                let public = pair.public_key();
-                let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
-                let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
-                let spki = AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(public).unwrap();
-                (
-                    encoding,
-                    json!({"kty": "RSA", "kid": kid, "alg": alg_name, "use": "sig", "n": n, "e": e}),
-                    Some(pem("PUBLIC KEY", spki.as_ref())),
-                )
-            }
-            Algorithm::ES256 | Algorithm::ES384 => {
-                let (signing, crv, size) = if alg == Algorithm::ES256 {
-                    (&signature::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256", 32)
-                } else {
-                    (&signature::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384", 48)
-                };
-                let pair = signature::EcdsaKeyPair::generate(signing).unwrap();
-                let pkcs8 = pair.to_pkcs8v1().unwrap();
-                let point = pair.public_key().as_ref().to_vec();
-                let x = URL_SAFE_NO_PAD.encode(&point[1..1 + size]);
-                let y = URL_SAFE_NO_PAD.encode(&point[1 + size..]);
-                (
-                    EncodingKey::from_ec_der(pkcs8.as_ref()),
-                    json!({"kty": "EC", "kid": kid, "alg": alg_name, "use": "sig", "crv": crv, "x": x, "y": y}),
-                    None,
-                )
-            }
-            Algorithm::EdDSA => {
-                let pair = signature::Ed25519KeyPair::generate().unwrap();
-                let pkcs8 = pair.to_pkcs8().unwrap();
-                let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-                (
-                    EncodingKey::from_ed_der(pkcs8.as_ref()),
-                    json!({"kty": "OKP", "kid": kid, "alg": "EdDSA", "use": "sig", "crv": "Ed25519", "x": x}),
-                    None,
-                )
-            }
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-                let secret: [u8; 64] = rand_bytes();
-                let secret_text = URL_SAFE_NO_PAD.encode(secret);
-                (
-                    EncodingKey::from_secret(secret_text.as_bytes()),
-                    json!({"kty": "oct", "kid": kid, "alg": alg_name, "secret": secret_text}),
-                    None,
-                )
-            }
-        };
-        SigningKey {
-            kid: kid.to_string(),
-            alg,
-            encoding,
-            jwk,
-            public_pem,
-        }
-    }
-
-    /// The HMAC secret text (for `keys = [{ secret = … }]` in the config).
-    pub fn secret(&self) -> &str {
-        self.jwk["secret"].as_str().expect("an HMAC key")
-    }
-
-    /// Signs `claims` with this key and a header of `typ` `at+jwt`.
-    pub fn mint(&self, claims: &Value) -> String {
-        let mut header = Header::new(self.alg);
-        header.kid = Some(self.kid.clone());
-        header.typ = Some("at+jwt".into());
-        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
-    }
-
-    /// Signs with an arbitrary header JSON (for hostile headers).
-    pub fn mint_raw(&self, header: &Value, claims: &Value) -> String {
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let signature =
-            jsonwebtoken::crypto::sign(input.as_bytes(), &self.encoding, self.alg).unwrap();
-        format!("{input}.{signature}")
-    }
-}
 
 pub fn rand_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
