@@ -6,6 +6,7 @@ mod config_errors;
 mod forwarding;
 mod framing;
 mod idp;
+mod loadgen;
 mod odata;
 mod operations;
 mod routing;

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Portcullis beside its peers, in one run: an echo upstream, a bare pingora passthrough (the
+# limit for this architecture), Portcullis (no auth, JWT per algorithm with cached tokens, all
+# tokens unique, an invalid-token flood, an OData route), and — when installed from Debian —
+# HAProxy 2.6 with jwt_verify on the same RS256 key and nginx as a plain proxy.
+#
+# Proxies run on one core (PROXY_CORE), the load generator and the upstream on the other
+# (LOAD_CORE); each proxy has one worker thread. Systems are interleaved, ROUNDS times; the
+# table shows the median round. Results: $OUT/results.json, $OUT/table.txt, $OUT/chart.svg.
+#
+#   bench/compare.sh                      # defaults: DURATION=10s ROUNDS=3 CONNECTIONS=32
+#   DURATION=5s ROUNDS=1 bench/compare.sh # a quick look
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-32}
+PROXY_CORE=${PROXY_CORE:-1}
+LOAD_CORE=${LOAD_CORE:-0}
+OUT=${OUT:-bench/results}
+UNIQUE_TOKENS=${UNIQUE_TOKENS:-60000}
+
+mkdir -p "$OUT"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build --release --quiet --bin portcullis --example echo --example passthrough --example loadgen
+bin=target/release
+loadgen="taskset -c $LOAD_CORE $bin/examples/loadgen"
+
+ECHO=19000 PASS=19001 PORT=19002 HAPROXY=19003 NGINX=19004
+
+for alg in RS256 ES256 EdDSA HS256; do
+  $bin/examples/loadgen keys --alg "$alg" --out "$work/$alg" --kid "k-$alg" 2>/dev/null
+done
+hs_secret=$(python3 -c "import json;print(json.load(open('$work/HS256/key.json'))['private'])")
+
+cat > "$work/portcullis.toml" <<EOF
+[server]
+threads = 1
+[log]
+level = "warn"
+access_log = false
+[[listeners]]
+address = "127.0.0.1:$PORT"
+[upstreams.echo]
+addresses = ["127.0.0.1:$ECHO"]
+$(for alg in RS256 ES256 EdDSA; do printf '[issuers.%s]\nkind = "jwt"\nissuer = "https://%s.bench"\naudiences = ["bench"]\njwks_file = "%s/%s/jwks.json"\n' "$alg" "$alg" "$work" "$alg"; done)
+[issuers.HS256]
+kind = "jwt"
+issuer = "https://HS256.bench"
+audiences = ["bench"]
+keys = [{ kid = "k-HS256", alg = "HS256", secret = "$hs_secret" }]
+[[routes]]
+path_prefix = "/none"
+upstream = "echo"
+$(for alg in RS256 ES256 EdDSA HS256; do printf '[[routes]]\npath_prefix = "/%s"\nupstream = "echo"\n[routes.auth]\nissuers = ["%s"]\nscopes = ["bench"]\n' "$alg" "$alg"; done)
+[[routes]]
+path_prefix = "/odata"
+upstream = "echo"
+[routes.auth]
+issuers = ["RS256"]
+[routes.odata]
+max_top = 100
+default_top = 20
+private_fields = ["secret"]
+EOF
+$bin/portcullis check -c "$work/portcullis.toml" >/dev/null
+
+start() { # name core command...
+  local name=$1 core=$2; shift 2
+  taskset -c "$core" "$@" > "$work/$name.log" 2>&1 &
+  pids+=($!)
+}
+wait_port() {
+  for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "port $1 did not open" >&2; return 1
+}
+
+start echo "$LOAD_CORE" $bin/examples/echo "127.0.0.1:$ECHO" 1
+start passthrough "$PROXY_CORE" $bin/examples/passthrough "127.0.0.1:$PASS" "127.0.0.1:$ECHO" 1
+start portcullis "$PROXY_CORE" $bin/portcullis serve -c "$work/portcullis.toml"
+systems=(passthrough portcullis)
+for p in $ECHO $PASS $PORT; do wait_port "$p"; done
+
+if command -v haproxy >/dev/null; then
+  cat > "$work/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  log stderr format short alert
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:$HAPROXY
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+  http-request deny deny_status 401 unless { var(txn.alg) -m str RS256 }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"$work/RS256/public.pem") -m int 1 }
+  default_backend be
+backend be
+  server s1 127.0.0.1:$ECHO
+EOF
+  start haproxy "$PROXY_CORE" haproxy -f "$work/haproxy.cfg"
+  wait_port $HAPROXY && systems+=(haproxy)
+fi
+if command -v nginx >/dev/null; then
+  cat > "$work/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log stderr crit;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream echo { server 127.0.0.1:$ECHO; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGINX;
+    location / { proxy_pass http://echo; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+EOF
+  start nginx "$PROXY_CORE" nginx -c "$work/nginx.conf" -p "$work"
+  wait_port $NGINX && systems+=(nginx)
+fi
+
+# scenario name | system | url | loadgen options
+scenarios() {
+  local rs="--key $work/RS256/key.json --iss https://RS256.bench --aud bench --scope bench"
+  echo "no auth|passthrough|http://127.0.0.1:$PASS/none|"
+  echo "no auth|portcullis|http://127.0.0.1:$PORT/none|"
+  [[ " ${systems[*]} " == *" nginx "* ]] && echo "no auth|nginx|http://127.0.0.1:$NGINX/none|"
+  echo "RS256 cached|portcullis|http://127.0.0.1:$PORT/RS256|$rs --tokens 1000"
+  [[ " ${systems[*]} " == *" haproxy "* ]] && echo "RS256 cached|haproxy|http://127.0.0.1:$HAPROXY/RS256|$rs --tokens 1000"
+  for alg in ES256 EdDSA HS256; do
+    echo "$alg cached|portcullis|http://127.0.0.1:$PORT/$alg|--key $work/$alg/key.json --iss https://$alg.bench --aud bench --scope bench --tokens 1000"
+  done
+  echo "RS256 unique|portcullis|http://127.0.0.1:$PORT/RS256|$rs --tokens $UNIQUE_TOKENS"
+  echo "RS256 + 10% invalid|portcullis|http://127.0.0.1:$PORT/RS256|$rs --tokens 1000 --invalid 0.1"
+  echo "OData route|portcullis|http://127.0.0.1:$PORT/odata/People?\$filter=Age%20gt%2030%20and%20startswith(Name,'A')&\$orderby=Name&\$select=Id,Name|$rs --tokens 1000"
+}
+
+: > "$work/all.jsonl"
+for round in $(seq "$ROUNDS"); do
+  while IFS='|' read -r scenario system url options; do
+    label="$system / $scenario"
+    # shellcheck disable=SC2086
+    $loadgen run --url "$url" --connections "$CONNECTIONS" --duration "$DURATION" --label "$label" \
+      --json "$work/one.json" --quiet $options
+    python3 - "$work/one.json" "$scenario" "$system" "$round" >> "$work/all.jsonl" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); r.update(scenario=sys.argv[2], system=sys.argv[3], round=int(sys.argv[4]))
+print(json.dumps(r))
+PY
+  done < <(scenarios)
+done
+
+python3 bench/summarize.py "$work/all.jsonl" "$OUT"

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Summarize bench/compare.sh runs: median round per (scenario, system), ratios to the bare
+pingora passthrough, a table (table.txt), the data (results.json) and a chart (chart.svg).
+
+usage: summarize.py RUNS.jsonl OUT_DIR
+"""
+import json
+import math
+import statistics
+import sys
+from collections import defaultdict
+
+runs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+out = sys.argv[2]
+
+groups = defaultdict(list)
+for r in runs:
+    groups[(r["scenario"], r["system"])].append(r)
+
+rows = []
+for (scenario, system), rs in groups.items():
+    median = sorted(rs, key=lambda r: r["rps"])[len(rs) // 2]
+    rows.append({
+        "scenario": scenario,
+        "system": system,
+        "rps": median["rps"],
+        "rps_rounds": [round(r["rps"]) for r in rs],
+        "latency_ms": median["latency_ms"],
+        "statuses": median["statuses"],
+        "errors": median["errors"],
+    })
+
+order = []
+for r in runs:
+    key = (r["scenario"], r["system"])
+    if key not in order:
+        order.append(key)
+rows.sort(key=lambda r: order.index((r["scenario"], r["system"])))
+
+base = next((r for r in rows if r["system"] == "passthrough"), None)
+for r in rows:
+    if base:
+        r["rps_vs_passthrough"] = r["rps"] / base["rps"]
+        r["p99_vs_passthrough"] = r["latency_ms"]["p99"] / base["latency_ms"]["p99"]
+
+header = f"{'scenario':<22} {'system':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'vs pass req/s':>14} {'vs pass p99':>12}  statuses"
+lines = [header, "-" * len(header)]
+for r in rows:
+    lat = r["latency_ms"]
+    lines.append(
+        f"{r['scenario']:<22} {r['system']:<12} {r['rps']:>9.0f} {lat['p50']:>8.3f} {lat['p99']:>8.3f} {lat['p999']:>9.3f} "
+        f"{r.get('rps_vs_passthrough', 0):>13.2f}x {r.get('p99_vs_passthrough', 0):>11.2f}x  {r['statuses']}"
+    )
+haproxy = next((r for r in rows if r["system"] == "haproxy"), None)
+ours = next((r for r in rows if r["system"] == "portcullis" and r["scenario"] == "RS256 cached"), None)
+if haproxy and ours:
+    lines.append("")
+    lines.append(f"Portcullis RS256 cached vs HAProxy jwt_verify: {ours['rps'] / haproxy['rps']:.2f}x requests/s")
+table = "\n".join(lines)
+print(table)
+open(f"{out}/table.txt", "w").write(table + "\n")
+json.dump(rows, open(f"{out}/results.json", "w"), indent=2)
+
+# --- chart.svg: requests/s per system and scenario; latency percentiles on a log axis ---
+W, ROW, LEFT = 980, 22, 260
+colors = {"passthrough": "#888888", "portcullis": "#1f6feb", "haproxy": "#d1242f", "nginx": "#2da44e"}
+top = 40
+height = top + ROW * len(rows) + 60 + ROW * len(rows) + 60
+svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" font-family="sans-serif" font-size="12">',
+       '<rect width="100%" height="100%" fill="white"/>',
+       f'<text x="{LEFT}" y="24" font-size="15" font-weight="bold">Requests per second (median of rounds; one proxy core)</text>']
+max_rps = max(r["rps"] for r in rows) or 1
+for i, r in enumerate(rows):
+    y = top + i * ROW
+    w = (W - LEFT - 120) * r["rps"] / max_rps
+    svg.append(f'<text x="{LEFT - 8}" y="{y + 14}" text-anchor="end">{r["system"]} / {r["scenario"]}</text>')
+    svg.append(f'<rect x="{LEFT}" y="{y + 3}" width="{w:.1f}" height="{ROW - 6}" fill="{colors.get(r["system"], "#444")}"/>')
+    svg.append(f'<text x="{LEFT + w + 6:.1f}" y="{y + 14}">{r["rps"]:,.0f}</text>')
+
+y0 = top + ROW * len(rows) + 50
+svg.append(f'<text x="{LEFT}" y="{y0 - 16}" font-size="15" font-weight="bold">Latency (ms, log scale): p50 ● p99 ▲ p99.9 ■</text>')
+all_lat = [v for r in rows for k, v in r["latency_ms"].items() if k in ("p50", "p99", "p999") and v > 0]
+lo, hi = math.log10(min(all_lat)), math.log10(max(all_lat))
+hi = hi if hi > lo else lo + 1
+span = W - LEFT - 60
+def x_of(v):
+    return LEFT + span * (math.log10(max(v, 1e-6)) - lo) / (hi - lo)
+for tick in range(math.floor(lo), math.ceil(hi) + 1):
+    for m in (1, 2, 5):
+        v = m * 10 ** tick
+        if lo <= math.log10(v) <= hi:
+            x = x_of(v)
+            svg.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0}" y2="{y0 + ROW * len(rows)}" stroke="#ddd"/>')
+            svg.append(f'<text x="{x:.1f}" y="{y0 + ROW * len(rows) + 14}" text-anchor="middle" fill="#666">{v:g}</text>')
+for i, r in enumerate(rows):
+    y = y0 + i * ROW + ROW / 2
+    c = colors.get(r["system"], "#444")
+    lat = r["latency_ms"]
+    svg.append(f'<text x="{LEFT - 8}" y="{y + 4}" text-anchor="end">{r["system"]} / {r["scenario"]}</text>')
+    svg.append(f'<line x1="{x_of(lat["p50"]):.1f}" x2="{x_of(lat["p999"]):.1f}" y1="{y}" y2="{y}" stroke="{c}"/>')
+    svg.append(f'<circle cx="{x_of(lat["p50"]):.1f}" cy="{y}" r="4" fill="{c}"/>')
+    x99 = x_of(lat["p99"])
+    svg.append(f'<path d="M{x99 - 5:.1f},{y + 4} L{x99 + 5:.1f},{y + 4} L{x99:.1f},{y - 5} Z" fill="{c}"/>')
+    svg.append(f'<rect x="{x_of(lat["p999"]) - 4:.1f}" y="{y - 4}" width="8" height="8" fill="{c}"/>')
+svg.append("</svg>")
+open(f"{out}/chart.svg", "w").write("\n".join(svg))
+print(f"\nwrote {out}/table.txt, {out}/results.json, {out}/chart.svg")
