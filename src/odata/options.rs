@@ -749,6 +749,14 @@ mod tests {
     }
 
     #[test]
+    fn search_words_with_encoded_delimiters_round_trip() {
+        // Found by the fuzz target: `%3B` is a search-word character, a raw `;` is not.
+        let q = parse("$search=blD_20NOTrde%20(%20AND%3bDlD__20NOgseen)").unwrap();
+        let printed = super::super::print::query(&q);
+        assert_eq!(parse(&printed).unwrap(), q, "{printed}");
+    }
+
+    #[test]
     fn plus_as_space_is_a_switch() {
         assert!(parse("$filter=a+eq+1").is_err());
         let q = parse_query(

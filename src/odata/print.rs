@@ -22,6 +22,20 @@ fn encode_into(out: &mut String, text: &str, keep: &[u8]) {
 
 const SP: &str = "%20";
 
+/// A search word: only `searchChar`s stay plain (no `;`, parentheses or quotes); a quote may
+/// follow the first character.
+fn search_word(out: &mut String, text: &str) {
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        let plain =
+            b.is_ascii_alphanumeric() || b"-._~!*+,:@/?$=".contains(&b) || (b == b'\'' && i > 0);
+        if plain {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
 fn literal(out: &mut String, l: &Literal) {
     match l {
         Literal::Null => out.push_str("null"),
@@ -218,7 +232,7 @@ pub fn expr(out: &mut String, e: &Expr) {
 
 fn search(out: &mut String, s: &SearchExpr) {
     match s {
-        SearchExpr::Word { text } => encode_into(out, text, b"'+"),
+        SearchExpr::Word { text } => search_word(out, text),
         SearchExpr::Phrase { text } => {
             out.push_str("%22");
             encode_into(out, text, b"");
