@@ -5,7 +5,7 @@
 
 pub mod auth;
 
-use crate::config::model::{Config, IdentityHeaders};
+use crate::config::model::Config;
 use crate::config::{ConfigProblem, SourceMap};
 use crate::credential::Limits;
 use crate::policy::RoutePolicy;
@@ -47,7 +47,7 @@ pub struct Gateway {
     pub verifier: Verifier,
     pub realm: String,
     pub limits: Limits,
-    pub identity_headers: IdentityHeaders,
+    pub identity_headers: crate::proxy::identity::IdentityHeaderNames,
 }
 
 impl Gateway {
@@ -58,6 +58,10 @@ impl Gateway {
         check_process_settings(config, &map, &mut problems);
 
         let verifier = auth::build_verifier(config, &map, &mut problems);
+        let identity_headers =
+            crate::proxy::identity::IdentityHeaderNames::new(&config.auth.identity_headers)
+                .map_err(|m| problems.push(map.problem(&(0..0), "auth.identity_headers", m)))
+                .ok();
         let realm = config.auth.realm.get_ref();
         if realm.is_empty() || crate::auth::challenge::sanitize(realm) != *realm {
             problems.push(map.problem(
@@ -214,7 +218,7 @@ impl Gateway {
                 max_token_len: config.auth.max_token_len,
                 max_header_len: config.auth.max_header_len,
             },
-            identity_headers: config.auth.identity_headers.clone(),
+            identity_headers: identity_headers.expect("problems were reported above"),
         })
     }
 

@@ -757,6 +757,16 @@ mod tests {
     }
 
     #[test]
+    fn negated_numbers_round_trip() {
+        // Found by the fuzz target: `-(-(20))` printed as `--20`, which reads as `-(-20)`.
+        for raw in ["$filter=--%20%2020", "$filter=-%2020", "$filter=-%20INF"] {
+            let q = parse(raw).unwrap();
+            let printed = super::super::print::query(&q);
+            assert_eq!(parse(&printed).unwrap(), q, "{raw} printed as {printed}");
+        }
+    }
+
+    #[test]
     fn plus_as_space_is_a_switch() {
         assert!(parse("$filter=a+eq+1").is_err());
         let q = parse_query(

@@ -173,16 +173,27 @@ pub fn expr(out: &mut String, e: &Expr) {
             }
             out.push(')');
         }
-        Expr::Unary { op, operand } => {
-            match op {
-                UnaryOp::Neg => out.push('-'),
-                UnaryOp::Not => {
-                    out.push_str("not");
+        Expr::Unary { op, operand } => match op {
+            UnaryOp::Neg => {
+                let mut inner = String::new();
+                expr(&mut inner, operand);
+                out.push('-');
+                // `-` directly before a number (or another `-`) would read as a negative literal.
+                let fuses = inner.starts_with(|c: char| c.is_ascii_digit() || c == '-')
+                    || inner.starts_with("%2B")
+                    || inner.starts_with("INF")
+                    || inner.starts_with("NaN");
+                if fuses {
                     out.push_str(SP);
                 }
+                out.push_str(&inner);
             }
-            expr(out, operand);
-        }
+            UnaryOp::Not => {
+                out.push_str("not");
+                out.push_str(SP);
+                expr(out, operand);
+            }
+        },
         Expr::Binary { op, left, right } => {
             expr(out, left);
             out.push_str(SP);

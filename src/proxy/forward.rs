@@ -52,6 +52,9 @@ fn is_underscore_variant(name: &str, protected: &[&str]) -> bool {
 
 /// Removes every header whose (lower-case) name satisfies `doomed`, all of its values.
 fn remove_headers_where(request: &mut RequestHeader, doomed: impl Fn(&str) -> bool) {
+    if !request.headers.keys().any(|k| doomed(k.as_str())) {
+        return;
+    }
     let names: Vec<String> = request
         .headers
         .keys()

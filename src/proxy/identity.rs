@@ -5,26 +5,48 @@ use crate::config::model::IdentityHeaders;
 use crate::credential::Carrier;
 use crate::principal::Principal;
 use crate::proxy::forward::remove_protected;
+use http::HeaderName;
 use pingora::http::RequestHeader;
 
-fn names(headers: &IdentityHeaders) -> [&str; 5] {
-    [
-        headers.subject.as_str(),
-        headers.level.as_str(),
-        headers.scopes.as_str(),
-        headers.tenant.as_str(),
-        headers.issuer.as_str(),
-    ]
+/// The identity header names, parsed once when the config is loaded.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaderNames {
+    subject: HeaderName,
+    level: HeaderName,
+    scopes: HeaderName,
+    tenant: HeaderName,
+    issuer: HeaderName,
+    /// The same five, lower-case, for removal in every spelling.
+    lower: [String; 5],
+}
+
+impl IdentityHeaderNames {
+    pub fn new(headers: &IdentityHeaders) -> Result<Self, String> {
+        let parse = |name: &str| {
+            HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("{name:?} is not a header name"))
+        };
+        Ok(Self {
+            subject: parse(&headers.subject)?,
+            level: parse(&headers.level)?,
+            scopes: parse(&headers.scopes)?,
+            tenant: parse(&headers.tenant)?,
+            issuer: parse(&headers.issuer)?,
+            lower: [
+                headers.subject.to_ascii_lowercase(),
+                headers.level.to_ascii_lowercase(),
+                headers.scopes.to_ascii_lowercase(),
+                headers.tenant.to_ascii_lowercase(),
+                headers.issuer.to_ascii_lowercase(),
+            ],
+        })
+    }
 }
 
 /// Removes client-sent identity headers, whatever their case or `_` spelling (CVE-2025-64484).
 /// Runs on every route, public ones included (oauth2-proxy PR #624).
-pub fn strip_identity_headers(request: &mut RequestHeader, headers: &IdentityHeaders) {
-    let lower: Vec<String> = names(headers)
-        .iter()
-        .map(|n| n.to_ascii_lowercase())
-        .collect();
-    let refs: Vec<&str> = lower.iter().map(String::as_str).collect();
+pub fn strip_identity_headers(request: &mut RequestHeader, names: &IdentityHeaderNames) {
+    let refs = names.lower.each_ref().map(String::as_str);
     remove_protected(request, &refs);
 }
 
@@ -32,16 +54,15 @@ pub fn strip_identity_headers(request: &mut RequestHeader, headers: &IdentityHea
 pub fn add_identity_headers(
     request: &mut RequestHeader,
     principal: &Principal,
-    headers: &IdentityHeaders,
+    names: &IdentityHeaderNames,
 ) -> pingora::Result<()> {
-    let level = principal.level();
-    request.insert_header(headers.level.clone(), level.as_str())?;
+    request.insert_header(names.level.clone(), principal.level().as_str())?;
     if let Some(identity) = principal.identity() {
-        request.insert_header(headers.subject.clone(), identity.subject.as_str())?;
-        request.insert_header(headers.scopes.clone(), identity.scopes.join(" "))?;
-        request.insert_header(headers.issuer.clone(), &*identity.issuer)?;
+        request.insert_header(names.subject.clone(), identity.subject.as_str())?;
+        request.insert_header(names.scopes.clone(), identity.scopes.join(" "))?;
+        request.insert_header(names.issuer.clone(), &*identity.issuer)?;
         if let Some(tenant) = &identity.tenant {
-            request.insert_header(headers.tenant.clone(), tenant.as_str())?;
+            request.insert_header(names.tenant.clone(), tenant.as_str())?;
         }
     }
     Ok(())
@@ -125,7 +146,10 @@ mod tests {
         r.append_header("x_auth_level", "verified").unwrap();
         r.append_header("X-AUTH_SCOPES", "all").unwrap();
         r.append_header("x-other", "kept").unwrap();
-        strip_identity_headers(&mut r, &IdentityHeaders::default());
+        strip_identity_headers(
+            &mut r,
+            &IdentityHeaderNames::new(&IdentityHeaders::default()).unwrap(),
+        );
         assert_eq!(r.headers.len(), 1);
     }
 }

@@ -75,14 +75,15 @@ impl RequestCtx {
 /// The raw request-target as the client wrote it. HTTP/1 keeps the request line, where a raw
 /// `#` is still visible (pingora drops fragments when it builds the URI); other protocols fall
 /// back to pingora's raw path.
-fn raw_request_target(session: &Session) -> Cow<'_, [u8]> {
+fn raw_request_target(session: &Session) -> bytes::Bytes {
     if let Some(h1) = session.as_downstream().as_http1() {
         let raw = h1.get_headers_raw_bytes();
         if let Some(target) = target::request_line_target(&raw) {
-            return Cow::Owned(target.to_vec());
+            // A slice of the refcounted header buffer: no copy.
+            return raw.slice_ref(target);
         }
     }
-    Cow::Borrowed(session.req_header().raw_path())
+    bytes::Bytes::copy_from_slice(session.req_header().raw_path())
 }
 
 /// The request's host: the absolute-form authority if any, else the single `Host` header.
