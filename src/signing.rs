@@ -4,6 +4,7 @@
 //! Used by the load generator and benchmarks and by the tests' identity provider; the built-in
 //! token service signs with them too.
 
+use crate::verify::keys::is_hmac;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{self, KeyPair as _};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -67,10 +68,6 @@ fn is_rsa(alg: Algorithm) -> bool {
             | Algorithm::PS384
             | Algorithm::PS512
     )
-}
-
-fn is_hmac(alg: Algorithm) -> bool {
-    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
 fn ec_signing(

@@ -120,7 +120,8 @@ impl KeySet {
     }
 }
 
-fn is_hmac(alg: Algorithm) -> bool {
+/// Whether `alg` is a shared-secret (HMAC) algorithm.
+pub fn is_hmac(alg: Algorithm) -> bool {
     matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
