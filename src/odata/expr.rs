@@ -274,18 +274,12 @@ fn primary(i: &str) -> PResult<'_, Expr> {
     }
     if let Ok((after_at, ())) = lex::at(i) {
         let (rest, name) = annotation_name(after_at)?;
-        // `@name` alone is a parameter alias; `@Ns.Term` or `@name/…` is an annotation path.
-        if !name.contains('.') && !rest.starts_with('/') {
-            return Ok((
-                rest,
-                Expr::Alias {
-                    name: name.to_string(),
-                },
-            ));
+        // `@name` alone is a parameter alias; `@Ns.Term`, `@Term#Q` or `@name/…` is an
+        // annotation path.
+        if !name.contains(['.', '#']) && !rest.starts_with('/') {
+            return Ok((rest, Expr::Alias { name }));
         }
-        let first = Segment::Annotation {
-            name: name.to_string(),
-        };
+        let first = Segment::Annotation { name };
         return path_from(rest, vec![first]);
     }
     if let Ok((rest, literal)) = literal::primitive_literal(i) {
@@ -321,8 +315,10 @@ fn primary(i: &str) -> PResult<'_, Expr> {
 }
 
 /// An annotation name: `Ns.Term`, `Term`, with an optional `#Qualifier` (`%23` encoded).
-fn annotation_name(i: &str) -> PResult<'_, &str> {
-    let (mut rest, _) = lex::dotted_name(i)?;
+/// An annotation name: `Ns.Term` or `Term`, with an optional `#Qualifier` (`#` may be written
+/// `%23`); returned decoded (`Term#Qualifier`).
+fn annotation_name(i: &str) -> PResult<'_, String> {
+    let (mut rest, term) = lex::dotted_name(i)?;
     let hash = if rest.starts_with('#') {
         Some(1)
     } else if lex::escaped_byte(rest) == Some(b'#') {
@@ -330,11 +326,14 @@ fn annotation_name(i: &str) -> PResult<'_, &str> {
     } else {
         None
     };
+    let mut name = term.to_string();
     if let Some(n) = hash {
-        let (after, _) = lex::identifier(&rest[n..])?;
+        let (after, qualifier) = lex::identifier(&rest[n..])?;
+        name.push('#');
+        name.push_str(qualifier);
         rest = after;
     }
-    Ok((rest, &i[..i.len() - rest.len()]))
+    Ok((rest, name))
 }
 
 fn function<'a>(
@@ -568,12 +567,7 @@ fn segment<'a>(i: &'a str, first: bool) -> PResult<'a, Segment> {
         }
         if let Ok((rest, ())) = lex::at(i) {
             let (rest, name) = annotation_name(rest)?;
-            return Ok((
-                rest,
-                Segment::Annotation {
-                    name: name.to_string(),
-                },
-            ));
+            return Ok((rest, Segment::Annotation { name }));
         }
     }
     let (rest, name) = lex::dotted_name(i).map_err(|_| nom::Err::Error(PErr::new(i, "a name")))?;

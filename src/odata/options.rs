@@ -767,6 +767,20 @@ mod tests {
     }
 
     #[test]
+    fn annotation_qualifiers_round_trip() {
+        // Found by the fuzz target: `%23` in a qualifier was kept raw and escaped again.
+        for raw in [
+            "$filter=contains(x,@q%23nd0)",
+            "$filter=@q%23nmItNa/m%20eq%201",
+            "$filter=Price/@Measures.Currency%23Reporting%20eq%20'EUR'",
+        ] {
+            let q = parse(raw).unwrap();
+            let printed = super::super::print::query(&q);
+            assert_eq!(parse(&printed).unwrap(), q, "{raw} printed as {printed}");
+        }
+    }
+
+    #[test]
     fn plus_as_space_is_a_switch() {
         assert!(parse("$filter=a+eq+1").is_err());
         let q = parse_query(
