@@ -781,6 +781,20 @@ mod tests {
     }
 
     #[test]
+    fn nested_search_parses_in_linear_time() {
+        // Found by the fuzz target (slow units): look-ahead that parsed each operand twice made
+        // nested groups exponential. 40 nested groups (within the nesting bound) parse at once.
+        let q = format!("$search={}x{}", "a%20OR%20(".repeat(40), ")".repeat(40));
+        let started = std::time::Instant::now();
+        assert!(parse(&q).is_ok());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
     fn plus_as_space_is_a_switch() {
         assert!(parse("$filter=a+eq+1").is_err());
         let q = parse_query(

@@ -20,12 +20,17 @@ pub fn search_expr(i: &str) -> PResult<'_, SearchExpr> {
     Ok((rest, left))
 }
 
-/// `RWS keyword RWS` followed by something: the rest after it.
+/// Whether a search term can start at `i` (a cheap look-ahead: operands are parsed once).
+fn starts_term(i: &str) -> bool {
+    is_word_char(i).is_some() || lex::dquote(i).is_ok() || open(i).is_ok() || lex::squote(i).is_ok()
+}
+
+/// `RWS keyword RWS` followed by the start of a term: the rest after it.
 fn operator<'a>(i: &'a str, word: &'static str) -> Option<&'a str> {
     let (after, ()) = rws(i).ok()?;
     let after = after.strip_prefix(word)?;
     let (after, ()) = rws(after).ok()?;
-    unary(after).ok().map(|_| after)
+    starts_term(after).then_some(after)
 }
 
 fn and_expr(i: &str) -> PResult<'_, SearchExpr> {
@@ -37,7 +42,7 @@ fn and_expr(i: &str) -> PResult<'_, SearchExpr> {
         let next = if let Some(after) = operator(rest, "AND") {
             after
         } else if let Ok((after, ())) = rws(rest) {
-            if unary(after).is_err() {
+            if !starts_term(after) {
                 break;
             }
             after
