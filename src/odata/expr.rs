@@ -344,26 +344,11 @@ fn function<'a>(
     max: usize,
 ) -> PResult<'a, Expr> {
     let _guard = lex::nest(start)?;
-    let (mut rest, ()) = open(after_name)?;
-    rest = bws(rest)?.0;
-    let mut args = Vec::new();
-    if let Ok((after, ())) = close(rest) {
-        rest = after;
-    } else {
-        loop {
-            let (after, arg) = common_expr(rest).map_err(|e| commit(e, rest, "an argument"))?;
-            args.push(arg);
-            let (after, ()) = bws(after)?;
-            if let Ok((after, ())) = comma(after) {
-                rest = bws(after)?.0;
-                continue;
-            }
-            let (after, ()) =
-                close(after).map_err(|_| nom::Err::Failure(PErr::new(after, "',' or ')'")))?;
-            rest = after;
-            break;
-        }
-    }
+    let (rest, ()) = open(after_name)?;
+    let (rest, ()) = bws(rest)?;
+    let (rest, args) = delimited_list(rest, true, close, "',' or ')'", |r| {
+        common_expr(r).map_err(|e| commit(e, r, "an argument"))
+    })?;
     if args.len() < min || args.len() > max {
         return PErr::cut(after_name, "the right number of arguments");
     }
@@ -379,24 +364,44 @@ fn function<'a>(
 /// `case(cond:value, …)`
 fn case(after_name: &str) -> PResult<'_, Expr> {
     let _guard = lex::nest(after_name)?;
-    let (mut rest, ()) = open(after_name)?;
-    let mut branches = Vec::new();
-    loop {
-        rest = bws(rest)?.0;
-        let (after, condition) = common_expr(rest).map_err(|e| commit(e, rest, "a condition"))?;
+    let (rest, ()) = open(after_name)?;
+    let (rest, ()) = bws(rest)?;
+    let (rest, branches) = delimited_list(rest, false, close, "',' or ')'", |r| {
+        let (after, condition) = common_expr(r).map_err(|e| commit(e, r, "a condition"))?;
         let (after, ()) = bws(after)?;
         let (after, ()) = colon(after).map_err(|_| nom::Err::Failure(PErr::new(after, "':'")))?;
         let (after, ()) = bws(after)?;
         let (after, value) = common_expr(after).map_err(|e| commit(e, after, "a value"))?;
-        branches.push((condition, value));
+        Ok((after, (condition, value)))
+    })?;
+    Ok((rest, Expr::Case { branches }))
+}
+
+/// `item *( BWS "," BWS item ) BWS end`, from just after the opening delimiter and its
+/// whitespace; with `empty`, the list may be empty. `expected` names what may follow an item.
+fn delimited_list<'a, T>(
+    mut rest: &'a str,
+    empty: bool,
+    end: fn(&'a str) -> PResult<'a, ()>,
+    expected: &'static str,
+    mut item: impl FnMut(&'a str) -> PResult<'a, T>,
+) -> PResult<'a, Vec<T>> {
+    let mut items = Vec::new();
+    if empty {
+        if let Ok((after, ())) = end(rest) {
+            return Ok((after, items));
+        }
+    }
+    loop {
+        let (after, value) = item(rest)?;
+        items.push(value);
         let (after, ()) = bws(after)?;
         if let Ok((after, ())) = comma(after) {
-            rest = after;
+            rest = bws(after)?.0;
             continue;
         }
-        let (after, ()) =
-            close(after).map_err(|_| nom::Err::Failure(PErr::new(after, "',' or ')'")))?;
-        return Ok((after, Expr::Case { branches }));
+        let (after, ()) = end(after).map_err(|_| nom::Err::Failure(PErr::new(after, expected)))?;
+        return Ok((after, items));
     }
 }
 
@@ -404,84 +409,48 @@ fn case(after_name: &str) -> PResult<'_, Expr> {
 fn array(i: &str) -> PResult<'_, Expr> {
     let _guard = lex::nest(i)?;
     let (rest, ()) = lex::begin_array(i)?;
-    let (mut rest, ()) = bws(rest)?;
-    let mut items = Vec::new();
-    if let Ok((after, ())) = lex::end_array(rest) {
-        return Ok((after, Expr::Array { items }));
-    }
-    loop {
-        let (after, item) = common_expr(rest).map_err(|e| commit(e, rest, "an array item"))?;
-        items.push(item);
-        let (after, ()) = bws(after)?;
-        if let Ok((after, ())) = comma(after) {
-            rest = bws(after)?.0;
-            continue;
-        }
-        let (after, ()) =
-            lex::end_array(after).map_err(|_| nom::Err::Failure(PErr::new(after, "',' or ']'")))?;
-        return Ok((after, Expr::Array { items }));
-    }
+    let (rest, ()) = bws(rest)?;
+    let (rest, items) = delimited_list(rest, true, lex::end_array, "',' or ']'", |r| {
+        common_expr(r).map_err(|e| commit(e, r, "an array item"))
+    })?;
+    Ok((rest, Expr::Array { items }))
 }
 
 /// `{ "name": value, … }`
 fn object(i: &str) -> PResult<'_, Expr> {
     let _guard = lex::nest(i)?;
     let (rest, ()) = lex::begin_object(i)?;
-    let (mut rest, ()) = bws(rest)?;
-    let mut members = Vec::new();
-    if let Ok((after, ())) = lex::end_object(rest) {
-        return Ok((after, Expr::Object { members }));
-    }
-    loop {
-        let (after, name) =
-            literal::json_string(rest).map_err(|e| commit(e, rest, "a member name"))?;
+    let (rest, ()) = bws(rest)?;
+    let (rest, members) = delimited_list(rest, true, lex::end_object, "',' or '}'", |r| {
+        let (after, name) = literal::json_string(r).map_err(|e| commit(e, r, "a member name"))?;
         let (after, ()) = bws(after)?;
         let (after, ()) = colon(after).map_err(|_| nom::Err::Failure(PErr::new(after, "':'")))?;
         let (after, ()) = bws(after)?;
         let (after, value) = common_expr(after).map_err(|e| commit(e, after, "a member value"))?;
-        members.push((name, value));
-        let (after, ()) = bws(after)?;
-        if let Ok((after, ())) = comma(after) {
-            rest = bws(after)?.0;
-            continue;
-        }
-        let (after, ()) = lex::end_object(after)
-            .map_err(|_| nom::Err::Failure(PErr::new(after, "',' or '}'")))?;
-        return Ok((after, Expr::Object { members }));
-    }
+        Ok((after, (name, value)))
+    })?;
+    Ok((rest, Expr::Object { members }))
 }
 
 /// `( [name=]value, … )` after a name: function arguments or a key predicate.
 fn arguments(i: &str) -> PResult<'_, Vec<Argument>> {
     let _guard = lex::nest(i)?;
     let (rest, ()) = open(i)?;
-    let (mut rest, ()) = bws(rest)?;
-    let mut args = Vec::new();
-    if let Ok((after, ())) = close(rest) {
-        return Ok((after, args));
-    }
-    loop {
-        let named = lex::identifier(rest).ok().and_then(|(after, name)| {
+    let (rest, ()) = bws(rest)?;
+    delimited_list(rest, true, close, "',' or ')'", |r| {
+        let named = lex::identifier(r).ok().and_then(|(after, name)| {
             let (after, ()) = bws(after).ok()?;
             let after = after.strip_prefix('=')?;
             Some((bws(after).ok()?.0, name))
         });
         let (value_start, name) = match named {
             Some((after, name)) => (after, Some(name.to_string())),
-            None => (rest, None),
+            None => (r, None),
         };
         let (after, value) =
             common_expr(value_start).map_err(|e| commit(e, value_start, "an argument"))?;
-        args.push(Argument { name, value });
-        let (after, ()) = bws(after)?;
-        if let Ok((after, ())) = comma(after) {
-            rest = bws(after)?.0;
-            continue;
-        }
-        let (after, ()) =
-            close(after).map_err(|_| nom::Err::Failure(PErr::new(after, "',' or ')'")))?;
-        return Ok((after, args));
-    }
+        Ok((after, Argument { name, value }))
+    })
 }
 
 /// A lambda after `any`/`all`: `()` (any only) or `(x:predicate)`.
