@@ -184,6 +184,17 @@ pub enum Expr {
     },
 }
 
+impl Expr {
+    /// `left op right`.
+    pub fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
+        Expr::Binary {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+        }
+    }
+}
+
 /// `asc`/`desc` of an `$orderby` item; `None` when not written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OrderItem {

@@ -121,11 +121,7 @@ fn binary(i: &str, min_precedence: u8) -> PResult<'_, Expr> {
         }
         let (after, right) =
             binary(after_op, op.precedence() + 1).map_err(|e| commit(e, after_op, "an operand"))?;
-        left = Expr::Binary {
-            op,
-            left: Box::new(left),
-            right: Box::new(right),
-        };
+        left = Expr::binary(op, left, right);
         rest = after;
     }
     Ok((rest, left))
@@ -199,11 +195,7 @@ fn postfix(mut rest: &str, mut left: Expr) -> PResult<'_, Expr> {
             primary(after_op)
         }
         .map_err(|e| commit(e, after_op, "an operand"))?;
-        left = Expr::Binary {
-            op,
-            left: Box::new(left),
-            right: Box::new(right),
-        };
+        left = Expr::binary(op, left, right);
         rest = after;
     }
     Ok((rest, left))

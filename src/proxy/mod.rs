@@ -9,9 +9,9 @@ pub mod upstream;
 
 use crate::auth::Allowed;
 use crate::credential::{Carrier, RequestView};
-use crate::gateway::{Gateway, SharedGateway};
+use crate::gateway::{Gateway, RouteTarget, SharedGateway};
 use crate::observe::access::AccessRecord;
-use crate::route::{normalize_path, request_host, RouteMatch};
+use crate::route::{normalize_path, request_host, Route, RouteMatch};
 use async_trait::async_trait;
 use forward::ClientFacts;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -21,7 +21,6 @@ use respond::GatewayResponse;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
-use upstream::Upstream;
 
 /// The proxy service: holds the shared snapshot, nothing per-request.
 pub struct GatewayProxy {
@@ -40,8 +39,6 @@ pub struct RequestCtx {
     request_id: String,
     /// The snapshot this request is decided and forwarded on, loaded once.
     gateway: Option<Arc<Gateway>>,
-    route_name: Option<String>,
-    upstream: Option<Arc<Upstream>>,
     /// The request-target to send upstream when it differs from what the client sent.
     upstream_target: Option<String>,
     /// The normalized path, for the access log.
@@ -55,13 +52,16 @@ pub struct RequestCtx {
 }
 
 impl RequestCtx {
+    /// The matched route, derived from the snapshot and the route index.
+    fn route(&self) -> Option<&Route<RouteTarget>> {
+        self.gateway.as_ref()?.routes.get(self.route_index?)
+    }
+
     fn new() -> Self {
         Self {
             started: Instant::now(),
             request_id: String::new(),
             gateway: None,
-            route_name: None,
-            upstream: None,
             upstream_target: None,
             path: None,
             query: None,
@@ -158,15 +158,10 @@ impl GatewayProxy {
         };
         let host = host.and_then(request_host);
         let found = gateway.routes.find(host.as_deref(), &path, &request.method);
-        let route = match found {
-            RouteMatch::Found {
-                route,
-                index,
-                tenant,
-            } => {
+        match found {
+            RouteMatch::Found { index, tenant, .. } => {
                 ctx.route_index = Some(index);
                 ctx.host_tenant = tenant.map(str::to_string);
-                route
             }
             RouteMatch::MethodNotAllowed { allowed } => {
                 let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
@@ -180,17 +175,13 @@ impl GatewayProxy {
             RouteMatch::NotFound => {
                 return refuse(404, "no_route", "no route matches this request")
             }
-        };
-
-        if parts.absolute_form || matches!(path, Cow::Owned(_)) {
-            ctx.upstream_target = Some(match parts.query {
-                Some(q) => format!("{path}?{q}"),
-                None => path.to_string(),
-            });
         }
+
+        let rewrite_target = parts.absolute_form || matches!(path, Cow::Owned(_));
         ctx.query = parts.query.map(str::to_string);
-        ctx.route_name = Some(route.name.clone());
-        ctx.upstream = Some(route.target.upstream.clone());
+        if rewrite_target {
+            ctx.upstream_target = Some(upstream_target(ctx));
+        }
         ctx.gateway = Some(gateway);
         None
     }
@@ -340,8 +331,8 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
         let upstream = ctx
-            .upstream
-            .as_ref()
+            .route()
+            .map(|r| &r.target.upstream)
             .ok_or_else(|| Error::explain(InternalError, "no route chosen"))?;
         match upstream.peer() {
             Some(peer) => Ok(Box::new(peer)),
@@ -448,8 +439,8 @@ impl ProxyHttp for GatewayProxy {
             request_id: &ctx.request_id,
             method: session.req_header().method.as_str(),
             path: ctx.path.as_deref(),
-            route: ctx.route_name.as_deref(),
-            upstream: ctx.upstream.as_ref().map(|u| u.name.as_str()),
+            route: ctx.route().map(|r| r.name.as_str()),
+            upstream: ctx.route().map(|r| r.target.upstream.name.as_str()),
             status,
             duration: ctx.started.elapsed(),
             client: session
