@@ -446,11 +446,7 @@ fn arguments(i: &str) -> PResult<'_, Vec<Argument>> {
 }
 
 /// A lambda after `any`/`all`: `()` (any only) or `(x:predicate)`.
-pub fn lambda_after_keyword(i: &str, all: bool) -> PResult<'_, Segment> {
-    lambda(i, all)
-}
-
-fn lambda(i: &str, all: bool) -> PResult<'_, Segment> {
+pub fn lambda(i: &str, all: bool) -> PResult<'_, Segment> {
     let _guard = lex::nest(i)?;
     let (rest, ()) = open(i)?;
     let (rest, ()) = bws(rest)?;

@@ -2,7 +2,7 @@
 //! construct). Only the rules of query options and the expressions and literals under them
 //! are here; resource paths, headers, `context` and preferences are not the gateway's.
 
-use super::error::{ErrorKind, ODataError, PErr, PResult};
+use super::error::{ODataError, PErr, PResult};
 use super::expr::common_expr;
 use super::lex::{self, bws};
 use super::literal;
@@ -106,7 +106,7 @@ pub fn parse_rule(rule: &str, input: &str) -> Option<Result<(), ODataError>> {
         | "propertyPathExpr" | "isofExpr" | "notExpr" => parse_whole(input, unit(common_expr)),
         "anyExpr" => parse_whole(input, |i| {
             let (rest, ()) = lex::keyword("any")(i)?;
-            let (rest, _) = super::expr::lambda_after_keyword(rest, false)?;
+            let (rest, _) = super::expr::lambda(rest, false)?;
             Ok((rest, ()))
         }),
         "searchExpr" => parse_whole(input, |i| {
@@ -164,16 +164,4 @@ pub fn parse_rule(rule: &str, input: &str) -> Option<Result<(), ODataError>> {
         }
         _ => return None,
     })
-}
-
-/// Whether an error means "refused" (every kind does; kept for clarity at call sites).
-pub fn is_refusal(e: &ODataError) -> bool {
-    matches!(
-        e.kind,
-        ErrorKind::Syntax
-            | ErrorKind::UnknownOption
-            | ErrorKind::DuplicateOption
-            | ErrorKind::BadValue
-            | ErrorKind::TooComplex
-    )
 }

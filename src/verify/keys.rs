@@ -58,10 +58,6 @@ impl KeySet {
         self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
     }
 
-    pub fn kids(&self) -> impl Iterator<Item = &str> {
-        self.keys.iter().filter_map(|k| k.kid.as_deref())
-    }
-
     /// A key set written by the operator (config keys, key files): refused when it mixes
     /// shared secrets with public keys — a token could then pick the family (Wycheproof
     /// "MixedKeySet", RFC 8725 §2.1) — or repeats a `kid`.
