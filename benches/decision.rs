@@ -72,6 +72,7 @@ fn policy() -> RoutePolicy {
         carriers: vec![Carrier::Bearer, Carrier::Cookie],
         issuers: vec![],
         allow_anonymous: false,
+        issue_device_token: false,
         audience: None,
         tenant_header: None,
         default: Requirement {

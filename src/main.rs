@@ -28,10 +28,45 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// The built-in token service, offline: mint and revoke tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// OData query tools.
     Odata {
         #[command(subcommand)]
         command: OdataCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a token that a gateway on this config accepts (for development and load tests).
+    /// JWTs need only the signing-key file, so this works while the gateway runs.
+    Mint {
+        #[arg(short, long)]
+        config: PathBuf,
+        #[arg(long)]
+        sub: String,
+        /// Space-separated scopes.
+        #[arg(long, default_value = "")]
+        scope: String,
+        /// anonymous, identified or verified.
+        #[arg(long, default_value = "verified")]
+        level: String,
+        /// Lifetime, e.g. 15m, 1h, 7d.
+        #[arg(long, default_value = "15m")]
+        ttl: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a token. With a redb store, stop the gateway first (it holds the database) or
+    /// use the revocation endpoint.
+    Revoke {
+        #[arg(short, long)]
+        config: PathBuf,
+        token: String,
     },
 }
 
@@ -55,6 +90,20 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(&config),
         Command::Check { config } => check(&config),
+        Command::Token {
+            command:
+                TokenCommand::Mint {
+                    config,
+                    sub,
+                    scope,
+                    level,
+                    ttl,
+                    tenant,
+                },
+        } => report(token_mint(&config, sub, &scope, &level, &ttl, tenant)),
+        Command::Token {
+            command: TokenCommand::Revoke { config, token },
+        } => report(token_revoke(&config, &token)),
         Command::Odata {
             command:
                 OdataCommand::Parse {
@@ -86,8 +135,120 @@ fn odata_parse(query: &str, canonical: bool, plus_as_space: bool) -> ExitCode {
     }
 }
 
+/// Prints a command's error (if any) and turns it into the exit status.
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The token-service settings of a valid config.
+fn token_settings(path: &std::path::Path) -> Result<portcullis::tokens::Settings, String> {
+    portcullis::server::load(path).map_err(|e| e.to_string())?;
+    let (config, source) = portcullis::config::read(path).map_err(|e| e.to_string())?;
+    let map = portcullis::config::SourceMap::new(&source);
+    portcullis::tokens::settings::compile(&config, &map, &mut Vec::new())
+        .ok_or_else(|| format!("{}: no [token_service] in this config", path.display()))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn token_mint(
+    path: &std::path::Path,
+    sub: String,
+    scope: &str,
+    level: &str,
+    ttl: &str,
+    tenant: Option<String>,
+) -> Result<(), String> {
+    use portcullis::principal::{now_unix, Level};
+    use portcullis::tokens::records::TokenRecord;
+    let settings = token_settings(path)?;
+    let level = Level::parse(level).ok_or_else(|| format!("{level:?} is not a level"))?;
+    let ttl = portcullis::config::duration::parse_duration(ttl)?
+        .as_secs()
+        .max(1);
+    let now = now_unix();
+    let record = TokenRecord {
+        sub,
+        level,
+        scopes: scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        tenant,
+        client_id: None,
+        device: None,
+        grant: None,
+        issued_at: now,
+        expires_at: now + ttl,
+        revoked: false,
+    };
+    let token = match settings.format {
+        portcullis::tokens::TokenFormat::Jwt => {
+            let ring = portcullis::tokens::keyring::KeyRing::open(
+                &settings.keys_file,
+                settings.algorithm,
+                settings.rotate_after,
+                settings.longest_token_life(),
+            )?;
+            let jti = portcullis::tokens::random_id(16);
+            portcullis::tokens::mint_with(&ring.current().current, &settings, &record, &jti)
+        }
+        portcullis::tokens::TokenFormat::Opaque => {
+            // Opaque tokens exist only as store records.
+            let service = portcullis::tokens::TokenService::open(settings)?;
+            let (issued, _) = runtime()
+                .block_on(service.issue(record))
+                .map_err(|e| e.to_string())?;
+            issued.token
+        }
+    };
+    println!("{token}");
+    Ok(())
+}
+
+fn token_revoke(path: &std::path::Path, token: &str) -> Result<(), String> {
+    let service = portcullis::tokens::TokenService::open(token_settings(path)?)?;
+    runtime().block_on(async {
+        if let Some(refresh) = service
+            .find_refresh(token)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            service
+                .revoke_grant(&refresh.grant)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("revoked the refresh token's grant");
+            return Ok(());
+        }
+        match service.find(token).await.map_err(|e| e.to_string())? {
+            Some(found) => {
+                service
+                    .revoke_access(found)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                eprintln!("revoked");
+                Ok(())
+            }
+            None => Err("not a token of this token service".to_string()),
+        }
+    })
+}
+
 fn serve(path: &std::path::Path) -> ExitCode {
-    let (config, gateway) = match portcullis::server::load(path) {
+    let (config, gateway) = match portcullis::server::load_for_serving(path) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{e}");

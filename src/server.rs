@@ -6,6 +6,7 @@ use crate::echo::EchoApp;
 use crate::gateway::{Gateway, SharedGateway};
 use crate::proxy::upstream::MaintenanceService;
 use crate::proxy::GatewayProxy;
+use crate::tokens::TokenService;
 use arc_swap::ArcSwap;
 use pingora::apps::http_app::HttpServer;
 use pingora::proxy::http_proxy_service_with_name;
@@ -16,12 +17,63 @@ use pingora::services::listening::Service;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Reads and validates a config file completely (what `portcullis check` runs).
+/// Reads and validates a config file completely (what `portcullis check` runs). Opens
+/// nothing: no store, no key file.
 pub fn load(path: &Path) -> Result<(Config, Gateway), ConfigError> {
     let (config, source) = config::read(path)?;
-    let gateway = Gateway::build(&config, &source).map_err(|problems| ConfigError {
+    let gateway = Gateway::build(&config, &source, None).map_err(|problems| ConfigError {
         file: path.to_path_buf(),
         problems,
+    })?;
+    Ok((config, gateway))
+}
+
+/// Why the gateway could not start.
+#[derive(Debug)]
+pub enum StartError {
+    Config(ConfigError),
+    /// The token service's store or key file could not be opened.
+    TokenService(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Config(e) => write!(f, "{e}"),
+            StartError::TokenService(e) => write!(f, "token service: {e}"),
+        }
+    }
+}
+
+/// The config's token service, opened (store and signing keys), if it has one.
+pub fn open_token_service(
+    config: &Config,
+    source: &str,
+) -> Result<Option<Arc<TokenService>>, String> {
+    let mut problems = Vec::new();
+    let map = config::SourceMap::new(source);
+    let Some(settings) = crate::tokens::settings::compile(config, &map, &mut problems) else {
+        return Ok(None);
+    };
+    TokenService::open(settings).map(|s| Some(Arc::new(s)))
+}
+
+/// Loads a config for serving: validated, with the token service opened.
+pub fn load_for_serving(path: &Path) -> Result<(Config, Gateway), StartError> {
+    let (config, source) = config::read(path).map_err(StartError::Config)?;
+    // Validate first, so that a broken config never touches the store.
+    Gateway::build(&config, &source, None).map_err(|problems| {
+        StartError::Config(ConfigError {
+            file: path.to_path_buf(),
+            problems,
+        })
+    })?;
+    let service = open_token_service(&config, &source).map_err(StartError::TokenService)?;
+    let gateway = Gateway::build(&config, &source, service).map_err(|problems| {
+        StartError::Config(ConfigError {
+            file: path.to_path_buf(),
+            problems,
+        })
     })?;
     Ok((config, gateway))
 }

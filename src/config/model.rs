@@ -32,6 +32,170 @@ pub struct Config {
     /// Token issuers, by name.
     #[serde(default)]
     pub issuers: BTreeMap<String, Spanned<IssuerConfig>>,
+    /// The built-in token service (its issuer is named by `token_service.name`).
+    pub token_service: Option<Spanned<TokenServiceConfig>>,
+}
+
+/// `[token_service]`: the gateway as its own token issuer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenServiceConfig {
+    /// The issuer's name in routes' `issuers` lists.
+    #[serde(default = "default_service_name")]
+    pub name: String,
+    /// Where the endpoints live on the listeners.
+    #[serde(default = "default_service_prefix")]
+    pub prefix: Spanned<String>,
+    /// The exact `iss` of the tokens (and of the discovery document).
+    pub issuer: Spanned<String>,
+    /// The `aud` of access tokens.
+    #[serde(default = "default_service_audience")]
+    pub audience: String,
+    /// `jwt` (default: signed, with a `jti` looked up in the store) or `opaque`.
+    #[serde(default = "default_token_format")]
+    pub format: Spanned<String>,
+    /// `ES256` (default) or `EdDSA`.
+    #[serde(default = "default_signing_alg")]
+    pub algorithm: Spanned<String>,
+    pub store: Spanned<StoreConfig>,
+    /// The signing keys (mode 0600). Default: the redb path with `.keys.json`; required with Redis.
+    pub keys_file: Option<Spanned<String>>,
+    /// A new signing key after this long; the old one stays published until its tokens expire.
+    #[serde(default = "default_rotate_after")]
+    pub rotate_after: ConfigDuration,
+    /// Lifetime of access tokens from the OAuth2 endpoints and of identified/verified devices.
+    #[serde(default = "default_access_ttl")]
+    pub access_ttl: ConfigDuration,
+    /// Lifetime of anonymous device tokens.
+    #[serde(default = "default_device_ttl")]
+    pub device_ttl: ConfigDuration,
+    #[serde(default = "default_refresh_ttl")]
+    pub refresh_ttl: ConfigDuration,
+    /// Live refresh-token grants per client and user; beyond it the oldest stop working.
+    #[serde(default = "default_max_grants")]
+    pub max_refresh_grants: usize,
+    /// `token/create`: default and longest `validity`, in minutes.
+    #[serde(default = "default_validity")]
+    pub default_validity_minutes: u64,
+    #[serde(default = "default_max_validity")]
+    pub max_validity_minutes: u64,
+    /// Name of the device-token cookie.
+    #[serde(default = "default_cookie_name")]
+    pub cookie_name: String,
+    /// OAuth2 clients by `client_id`.
+    #[serde(default)]
+    pub clients: BTreeMap<String, Spanned<ClientConfig>>,
+    /// Tenants by `tenant_hash`.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, Spanned<TenantConfig>>,
+}
+
+/// Where the token service keeps its state.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `redb` (default) or `redis`.
+    #[serde(default = "default_store_kind")]
+    pub kind: Spanned<String>,
+    /// `redb`: the database file.
+    pub path: Option<Spanned<String>>,
+    /// `redis`: e.g. `redis://127.0.0.1:6379/0`.
+    pub url: Option<Spanned<String>>,
+    /// `redis`: prefix of every key.
+    #[serde(default = "default_redis_prefix")]
+    pub key_prefix: String,
+    /// Longest wait for the store (503 after).
+    #[serde(default = "default_store_timeout")]
+    pub timeout: ConfigDuration,
+}
+
+/// An OAuth2 client of the token service.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// SHA-256 (hex) of the client secret: `printf %s "$SECRET" | sha256sum`.
+    pub secret_sha256: Spanned<String>,
+    /// Scopes the client may ask for.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// `client_credentials`, `refresh_token`.
+    #[serde(default)]
+    pub grants: Vec<Spanned<String>>,
+    /// Level of the client's own tokens.
+    #[serde(default = "default_client_level")]
+    pub level: Spanned<String>,
+    /// `client_credentials` also returns a refresh token (off by default, RFC 6749 §4.4.3).
+    #[serde(default)]
+    pub issue_refresh_tokens: bool,
+    /// May raise device tokens to `verified` (`token/verify`).
+    #[serde(default)]
+    pub may_verify: bool,
+}
+
+/// A tenant of `token/create` and `token/update`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// SHA-256 (hex) of the `oauth_key_secret` header; when set, the header is required.
+    pub oauth_key_secret_sha256: Option<Spanned<String>>,
+    /// Resources (scopes) the tenant may grant.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// Level of the tenant's tokens.
+    #[serde(default = "default_client_level")]
+    pub level: Spanned<String>,
+}
+
+fn default_service_name() -> String {
+    "portcullis".into()
+}
+fn default_service_prefix() -> Spanned<String> {
+    Spanned::new(0..0, "/auth".into())
+}
+fn default_service_audience() -> String {
+    "portcullis".into()
+}
+fn default_token_format() -> Spanned<String> {
+    Spanned::new(0..0, "jwt".into())
+}
+fn default_signing_alg() -> Spanned<String> {
+    Spanned::new(0..0, "ES256".into())
+}
+fn default_rotate_after() -> ConfigDuration {
+    ConfigDuration::from_secs(30 * 86_400)
+}
+fn default_access_ttl() -> ConfigDuration {
+    ConfigDuration::from_secs(15 * 60)
+}
+fn default_device_ttl() -> ConfigDuration {
+    ConfigDuration::from_secs(30 * 86_400)
+}
+fn default_refresh_ttl() -> ConfigDuration {
+    ConfigDuration::from_secs(30 * 86_400)
+}
+fn default_max_grants() -> usize {
+    5
+}
+fn default_validity() -> u64 {
+    15
+}
+fn default_max_validity() -> u64 {
+    24 * 60
+}
+fn default_cookie_name() -> String {
+    "access_token".into()
+}
+fn default_store_kind() -> Spanned<String> {
+    Spanned::new(0..0, "redb".into())
+}
+fn default_redis_prefix() -> String {
+    "portcullis:".into()
+}
+fn default_store_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(1)
+}
+fn default_client_level() -> Spanned<String> {
+    Spanned::new(0..0, "verified".into())
 }
 
 /// Settings shared by every route's auth.
@@ -247,6 +411,10 @@ pub struct RouteAuthConfig {
     /// Let requests without a credential through as `anonymous` (when the rule allows it).
     #[serde(default)]
     pub allow_anonymous: bool,
+    /// Give requests without a credential a new anonymous device token from the token service
+    /// (set as a cookie) and let them through as `anonymous`.
+    #[serde(default)]
+    pub issue_device_token: bool,
     /// The token's `aud` must contain this.
     pub audience: Option<String>,
     /// Header that names the tenant, e.g. `tenant_hash`.

@@ -11,6 +11,7 @@ use crate::credential::Secret;
 use crate::policy::{Requirement, RoutePolicy};
 use crate::principal::Identity;
 use crate::principal::Level;
+use crate::tokens::TokenService;
 use crate::verify::appkeys::{self, AppKeys};
 use crate::verify::claims::ClaimMapping;
 use crate::verify::introspect::{IntrospectionSettings, Introspector};
@@ -27,8 +28,22 @@ use toml::Spanned;
 type Problems = Vec<ConfigProblem>;
 
 /// Builds the verifier of every `[issuers.*]`.
-pub fn build_verifier(config: &Config, map: &SourceMap, problems: &mut Problems) -> Verifier {
+/// `token_service` is the opened built-in service; `None` where only the config is checked.
+pub fn build_verifier(
+    config: &Config,
+    map: &SourceMap,
+    problems: &mut Problems,
+    token_service: Option<Arc<TokenService>>,
+) -> Verifier {
     let mut issuers = Issuers::default();
+    if let Some(settings) = crate::tokens::settings::compile(config, map, problems) {
+        let keys = match &token_service {
+            Some(service) => KeySource::Local(service.keys.clone()),
+            None => KeySource::Static(KeySet::new(Vec::new())),
+        };
+        issuers.jwt.push(Arc::new(builtin_issuer(&settings, keys)));
+        issuers.builtin = token_service;
+    }
     for (name, spanned) in &config.issuers {
         let issuer = spanned.get_ref();
         match issuer.kind.get_ref().as_str() {
@@ -61,6 +76,25 @@ pub fn build_verifier(config: &Config, map: &SourceMap, problems: &mut Problems)
             max_ttl: config.auth.cache_max_ttl.get(),
         },
     )
+}
+
+/// The built-in token service's tokens are checked like any other issuer's JWTs.
+fn builtin_issuer(settings: &crate::tokens::Settings, keys: KeySource) -> JwtIssuer {
+    JwtIssuer {
+        name: settings.name.clone(),
+        issuer: settings.issuer.clone(),
+        audiences: vec![settings.audience.clone()],
+        leeway: 0,
+        profile: TokenProfile::AtJwt,
+        mapping: ClaimMapping {
+            scope_claims: vec!["scope".into()],
+            level_claim: Some("level".into()),
+            level_values: HashMap::new(),
+            default_level: Level::Anonymous,
+            tenant_claim: Some("tenant".into()),
+        },
+        keys,
+    }
 }
 
 fn level(text: &Spanned<String>, key: &str, map: &SourceMap, problems: &mut Problems) -> Level {
@@ -484,8 +518,12 @@ pub fn build_route_policy(
         carriers.push(Carrier::Bearer);
     }
     let mut issuers = Vec::new();
+    let builtin = config
+        .token_service
+        .as_ref()
+        .map(|t| t.get_ref().name.as_str());
     for name in &auth.issuers {
-        if config.issuers.contains_key(name.get_ref()) {
+        if config.issuers.contains_key(name.get_ref()) || builtin == Some(name.get_ref().as_str()) {
             issuers.push(Arc::from(name.get_ref().as_str()));
         } else {
             problems.push(map.problem(
@@ -528,7 +566,17 @@ pub fn build_route_policy(
             ),
         ));
     }
-    if config.issuers.is_empty() && (default.level > Level::Anonymous || !auth.allow_anonymous) {
+    if auth.issue_device_token && builtin.is_none() {
+        problems.push(map.problem(
+            &(0..0),
+            format!("{key}.issue_device_token"),
+            "needs a [token_service]",
+        ));
+    }
+    if config.issuers.is_empty()
+        && builtin.is_none()
+        && (default.level > Level::Anonymous || !auth.allow_anonymous)
+    {
         problems.push(map.problem(
             &(0..0),
             key,
@@ -538,7 +586,8 @@ pub fn build_route_policy(
     RoutePolicy {
         carriers,
         issuers,
-        allow_anonymous: auth.allow_anonymous,
+        allow_anonymous: auth.allow_anonymous || auth.issue_device_token,
+        issue_device_token: auth.issue_device_token,
         audience: auth.audience.clone(),
         tenant_header: auth.tenant_header.as_ref().map(|h| h.to_ascii_lowercase()),
         default,

@@ -11,6 +11,7 @@ use crate::credential::Limits;
 use crate::policy::RoutePolicy;
 use crate::proxy::upstream::Upstream;
 use crate::route::{HostPattern, PathMatch, Route, RouteTable};
+use crate::tokens::TokenService;
 use crate::verify::Verifier;
 use arc_swap::ArcSwap;
 use http::Method;
@@ -48,16 +49,22 @@ pub struct Gateway {
     pub realm: String,
     pub limits: Limits,
     pub identity_headers: crate::proxy::identity::IdentityHeaderNames,
+    pub token_service: Option<Arc<TokenService>>,
 }
 
 impl Gateway {
     /// Validates the whole config and compiles it, reporting every problem found.
-    pub fn build(config: &Config, source: &str) -> Result<Gateway, Vec<ConfigProblem>> {
+    /// `token_service`: the opened built-in service, `None` when only checking the config.
+    pub fn build(
+        config: &Config,
+        source: &str,
+        token_service: Option<Arc<TokenService>>,
+    ) -> Result<Gateway, Vec<ConfigProblem>> {
         let map = SourceMap::new(source);
         let mut problems = Vec::new();
         check_process_settings(config, &map, &mut problems);
 
-        let verifier = auth::build_verifier(config, &map, &mut problems);
+        let verifier = auth::build_verifier(config, &map, &mut problems, token_service.clone());
         let identity_headers =
             crate::proxy::identity::IdentityHeaderNames::new(&config.auth.identity_headers)
                 .map_err(|m| problems.push(map.problem(&(0..0), "auth.identity_headers", m)))
@@ -219,6 +226,7 @@ impl Gateway {
                 max_header_len: config.auth.max_header_len,
             },
             identity_headers: identity_headers.expect("problems were reported above"),
+            token_service,
         })
     }
 
@@ -383,7 +391,7 @@ mod tests {
 
     fn build(text: &str) -> Result<Gateway, Vec<ConfigProblem>> {
         let config = crate::config::parse(text).expect("parses");
-        Gateway::build(&config, text)
+        Gateway::build(&config, text, None)
     }
 
     const GOOD: &str = r#"

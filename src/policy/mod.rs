@@ -33,6 +33,8 @@ pub struct RoutePolicy {
     pub issuers: Vec<Arc<str>>,
     /// Requests without a credential go on as `anonymous` (if the requirement allows it).
     pub allow_anonymous: bool,
+    /// Requests without a credential get a new anonymous device token (token service).
+    pub issue_device_token: bool,
     /// When set, the token's `aud` must contain it (on top of the issuer's own audiences).
     pub audience: Option<String>,
     /// Header that names the tenant (when the host does not).
@@ -122,6 +124,7 @@ mod tests {
             carriers: vec![Carrier::Bearer],
             issuers: vec![],
             allow_anonymous: false,
+            issue_device_token: false,
             audience: None,
             tenant_header: None,
             default: Requirement {

@@ -49,6 +49,10 @@ pub struct RequestCtx {
     host_tenant: Option<String>,
     /// Set once the auth decision allowed the request.
     allowed: Option<Allowed>,
+    /// The request is for the built-in token service, not a route.
+    token_service: bool,
+    /// A `Set-Cookie` for the response (a new device token).
+    set_cookie: Option<String>,
 }
 
 impl RequestCtx {
@@ -68,6 +72,8 @@ impl RequestCtx {
             route_index: None,
             host_tenant: None,
             allowed: None,
+            token_service: false,
+            set_cookie: None,
         }
     }
 }
@@ -153,6 +159,13 @@ impl GatewayProxy {
             Err(e) => return refuse(400, "invalid_path", e.message()),
         };
         ctx.path = Some(path.to_string());
+        if let Some(service) = &gateway.token_service {
+            if crate::tokens::endpoints::is_service_path(&service.settings.prefix, &path) {
+                ctx.token_service = true;
+                ctx.gateway = Some(gateway);
+                return None;
+            }
+        }
         let Ok(host) = host_of(request) else {
             return refuse(400, "invalid_request", "the request has more than one Host");
         };
@@ -265,6 +278,12 @@ impl GatewayProxy {
             crate::principal::now_unix(),
         )
         .await;
+        let decision = match decision {
+            Ok(allowed) if allowed.carrier.is_none() && policy.issue_device_token => {
+                self.new_device(&gateway, session, ctx).await
+            }
+            other => other,
+        };
         match decision {
             Ok(allowed) => {
                 if allowed.carrier == Some(Carrier::Query) {
@@ -291,6 +310,84 @@ impl GatewayProxy {
     }
 }
 
+impl GatewayProxy {
+    /// A request without a credential on a device-token route: a new anonymous device token,
+    /// sent back as a cookie; the request goes on as that device.
+    async fn new_device(
+        &self,
+        gateway: &Gateway,
+        session: &Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Allowed, crate::auth::challenge::AuthError> {
+        let service = gateway
+            .token_service
+            .as_ref()
+            .ok_or(crate::auth::challenge::AuthError::Unavailable)?;
+        let issued = service.issue_device_token().await.map_err(|e| {
+            tracing::error!(error = %e, "token store");
+            crate::auth::challenge::AuthError::Unavailable
+        })?;
+        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        ctx.set_cookie = Some(crate::tokens::endpoints::device_cookie(
+            service,
+            &issued.token,
+            tls,
+        ));
+        let identity = service.identity_of(&issued.record, None);
+        Ok(Allowed {
+            principal: crate::principal::Principal::Authenticated(Arc::new(identity)),
+            carrier: None,
+            cache_hit: false,
+        })
+    }
+
+    /// Reads the (small) body of a token-service request and answers it.
+    async fn serve_token_service(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+    ) -> Result<GatewayResponse> {
+        use crate::tokens::endpoints::{self, ServiceRequest, MAX_BODY};
+        let gateway = ctx
+            .gateway
+            .clone()
+            .ok_or_else(|| Error::explain(InternalError, "no gateway snapshot"))?;
+        let service = gateway
+            .token_service
+            .clone()
+            .ok_or_else(|| Error::explain(InternalError, "no token service"))?;
+        let mut body = Vec::new();
+        while let Some(chunk) = session.read_request_body().await? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Ok(GatewayResponse::error(
+                    413,
+                    "payload_too_large",
+                    "the request body is too large",
+                )
+                .closing());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let request = session.req_header();
+        let answer = endpoints::handle(
+            &service,
+            &ServiceRequest {
+                method: &request.method,
+                path: ctx.path.as_deref().unwrap_or("/"),
+                headers: &request.headers,
+                body: &body,
+                tls: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
+            },
+        )
+        .await;
+        let mut response = GatewayResponse::json(answer.status, answer.body);
+        for (name, value) in answer.headers {
+            response = response.with_header(name, value);
+        }
+        Ok(response)
+    }
+}
+
 #[async_trait]
 impl ProxyHttp for GatewayProxy {
     type CTX = RequestCtx;
@@ -308,6 +405,11 @@ impl ProxyHttp for GatewayProxy {
             _ => forward::new_request_id(),
         };
         if let Some(response) = self.decide(session, ctx) {
+            response.send(session, &ctx.request_id).await?;
+            return Ok(true);
+        }
+        if ctx.token_service {
+            let response = self.serve_token_service(session, ctx).await?;
             response.send(session, &ctx.request_id).await?;
             return Ok(true);
         }
@@ -395,6 +497,9 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        if let Some(cookie) = ctx.set_cookie.take() {
+            upstream_response.append_header("set-cookie", cookie)?;
+        }
         let token_in_query = ctx
             .allowed
             .as_ref()

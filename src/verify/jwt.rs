@@ -25,6 +25,8 @@ pub enum KeySource {
     /// From the config (inline PEM, secrets) or a JWKS file, fixed for the snapshot's life.
     Static(KeySet),
     Remote(Arc<RemoteJwks>),
+    /// The built-in token service's keys, which rotate while the gateway runs.
+    Local(Arc<crate::tokens::keyring::KeyRing>),
 }
 
 #[derive(Debug)]
@@ -45,7 +47,7 @@ impl JwtIssuer {
     /// Ready when some keys are loaded.
     pub fn is_ready(&self) -> bool {
         match &self.keys {
-            KeySource::Static(_) => true,
+            KeySource::Static(_) | KeySource::Local(_) => true,
             KeySource::Remote(remote) => remote.has_keys(),
         }
     }
@@ -55,6 +57,12 @@ impl JwtIssuer {
         let header = &jws.header;
         match &self.keys {
             KeySource::Static(keys) => keys.verify(
+                header.kid.as_deref(),
+                header.alg,
+                jws.signing_input.as_bytes(),
+                jws.signature,
+            )?,
+            KeySource::Local(ring) => ring.current().verify.verify(
                 header.kid.as_deref(),
                 header.alg,
                 jws.signing_input.as_bytes(),

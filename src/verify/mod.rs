@@ -17,6 +17,7 @@ pub mod keys;
 use crate::auth::challenge::TokenProblem;
 use crate::credential::{Carrier, Credential};
 use crate::principal::Identity;
+use crate::tokens::{TokenFormat, TokenService};
 use appkeys::AppKeys;
 use introspect::Introspector;
 use jwt::{JwtIssuer, KeySource};
@@ -88,6 +89,7 @@ pub struct Verifier {
     jwt: Vec<Arc<JwtIssuer>>,
     introspectors: Vec<Arc<Introspector>>,
     app_keys: Vec<Arc<AppKeys>>,
+    builtin: Option<Arc<TokenService>>,
     cache: Cache<[u8; 32], Arc<Identity>>,
 }
 
@@ -97,6 +99,8 @@ pub struct Issuers {
     pub jwt: Vec<Arc<JwtIssuer>>,
     pub introspectors: Vec<Arc<Introspector>>,
     pub app_keys: Vec<Arc<AppKeys>>,
+    /// The built-in token service (its JWT issuer is also in `jwt`).
+    pub builtin: Option<Arc<TokenService>>,
 }
 
 /// A compact JWS has three base64url segments; opaque tokens and keys rarely do.
@@ -128,6 +132,7 @@ impl Verifier {
             jwt: issuers.jwt,
             introspectors: issuers.introspectors,
             app_keys: issuers.app_keys,
+            builtin: issuers.builtin,
             cache: Cache::builder()
                 .max_capacity(cache.max_entries)
                 .expire_after(UntilExpiry {
@@ -145,7 +150,7 @@ impl Verifier {
     pub fn remote_key_sources(&self) -> impl Iterator<Item = &Arc<jwks::RemoteJwks>> {
         self.jwt.iter().filter_map(|issuer| match &issuer.keys {
             KeySource::Remote(remote) => Some(remote),
-            KeySource::Static(_) => None,
+            KeySource::Static(_) | KeySource::Local(_) => None,
         })
     }
 
@@ -166,7 +171,31 @@ impl Verifier {
         let is_allowed = |name: &str| allowed.is_empty() || allowed.iter().any(|a| &**a == name);
         let jwt_allowed = self.jwt.iter().any(|i| is_allowed(&i.name));
         if credential.carrier != Carrier::TokenScheme && jwt_allowed && looks_like_jws(token) {
-            return self.verify_jwt(token, &is_allowed, now).await;
+            let mut verified = self.verify_jwt(token, &is_allowed, now).await?;
+            if let Some(service) = &self.builtin {
+                // The signature may come from the cache; the token's record never does.
+                if verified.identity.issuer == service.settings.name {
+                    verified.identity = service.current_identity(&verified.identity).await?;
+                }
+            }
+            return Ok(verified);
+        }
+        if let Some(service) = self.builtin.as_ref().filter(|s| {
+            s.settings.format == TokenFormat::Opaque
+                && credential.carrier != Carrier::TokenScheme
+                && is_allowed(&s.settings.name)
+        }) {
+            match service.opaque_identity(token).await {
+                Ok(identity) => {
+                    return Ok(Verified {
+                        identity,
+                        cache_hit: false,
+                    })
+                }
+                // Not ours: other issuers may know it.
+                Err(VerifyError::Token(TokenProblem::Inactive)) => {}
+                Err(e) => return Err(e),
+            }
         }
         for keys in self.app_keys.iter().filter(|k| is_allowed(&k.name)) {
             if let Some(identity) = keys.lookup(token) {

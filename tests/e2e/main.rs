@@ -11,4 +11,5 @@ mod odata;
 mod operations;
 mod routing;
 mod support;
+mod token_service;
 mod upstream_failures;

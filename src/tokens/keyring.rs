@@ -1,0 +1,228 @@
+//! The token service's signing keys: generated here, saved in their own file (mode 0600), and
+//! rotated. A rotated-out key stays published (JWKS) and accepted until every token it signed
+//! has expired.
+//!
+//! The keys live in a file rather than in the store so that `portcullis token mint` can sign
+//! while a gateway holds the redb database, and so that every instance of a Redis deployment
+//! signs with keys the others know (point them at the same file).
+
+use crate::signing::{SavedKey, SigningKey};
+use crate::verify::keys::{key_from_jwk_value, KeySet};
+use arc_swap::ArcSwap;
+use jsonwebtoken::Algorithm;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Serialize, Deserialize)]
+struct StoredKey {
+    #[serde(flatten)]
+    key: SavedKey,
+    created_at: u64,
+    /// Set when a newer key took over: published and accepted until then.
+    retire_at: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct KeyFile {
+    keys: Vec<StoredKey>,
+}
+
+/// What verification and signing read, swapped whole on rotation.
+pub struct Ring {
+    /// The newest key: signs everything.
+    pub current: SigningKey,
+    /// Every key still accepted, newest first.
+    pub published: Vec<SigningKey>,
+    pub verify: Arc<KeySet>,
+}
+
+pub struct KeyRing {
+    path: PathBuf,
+    alg: Algorithm,
+    ring: ArcSwap<Ring>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("path", &self.path)
+            .field("kid", &self.current().current.kid)
+            .finish()
+    }
+}
+
+fn new_kid(now: u64) -> String {
+    let random: u32 = rand::random();
+    format!("pc-{now}-{random:08x}")
+}
+
+fn read_file(path: &Path) -> Result<KeyFile, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{}: not a key file: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(KeyFile::default()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Writes the file atomically (temporary file + rename), readable by the owner only.
+fn write_file(path: &Path, file: &KeyFile) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)
+        .map_err(|e| format!("{}: {e}", temporary.display()))?;
+    out.write_all(&serde_json::to_vec_pretty(file).expect("keys serialize"))
+        .and_then(|_| out.sync_all())
+        .map_err(|e| format!("{}: {e}", temporary.display()))?;
+    std::fs::rename(&temporary, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn build_ring(file: &KeyFile, now: u64) -> Result<Ring, String> {
+    let mut published = Vec::new();
+    for stored in file.keys.iter().rev() {
+        if stored.retire_at.is_some_and(|at| at <= now) {
+            continue;
+        }
+        published.push(SigningKey::load(&stored.key)?);
+    }
+    let current = published.first().cloned().ok_or("no signing key")?;
+    let mut verify = Vec::new();
+    for key in &published {
+        let alg = key.alg;
+        verify.push(
+            key_from_jwk_value(&key.jwk, alg).map_err(|r| format!("key {}: {r:?}", key.kid))?,
+        );
+    }
+    Ok(Ring {
+        current,
+        published,
+        verify: Arc::new(KeySet::new(verify)),
+    })
+}
+
+impl KeyRing {
+    /// Loads the key file, creating a first key when there is none and rotating when the newest
+    /// is older than `rotate_after` seconds. `retire_after`: how long a rotated-out key stays
+    /// (the longest lifetime of a token it may have signed).
+    pub fn open(
+        path: &Path,
+        alg: Algorithm,
+        rotate_after: u64,
+        retire_after: u64,
+    ) -> Result<KeyRing, String> {
+        let ring = KeyRing {
+            path: path.to_path_buf(),
+            alg,
+            ring: ArcSwap::from_pointee(Ring {
+                current: SigningKey::generate(alg, "placeholder"),
+                published: Vec::new(),
+                verify: Arc::new(KeySet::new(Vec::new())),
+            }),
+        };
+        ring.rotate_if_due(rotate_after, retire_after, crate::principal::now_unix())?;
+        Ok(ring)
+    }
+
+    /// Loads the key file without ever writing it (for `token mint`).
+    pub fn read_only(path: &Path) -> Result<Ring, String> {
+        build_ring(&read_file(path)?, crate::principal::now_unix())
+    }
+
+    pub fn current(&self) -> Arc<Ring> {
+        self.ring.load_full()
+    }
+
+    /// Re-reads the file (another instance may have rotated) and rotates when due.
+    pub fn rotate_if_due(
+        &self,
+        rotate_after: u64,
+        retire_after: u64,
+        now: u64,
+    ) -> Result<bool, String> {
+        let mut file = read_file(&self.path)?;
+        let newest_age = file.keys.last().map(|k| now.saturating_sub(k.created_at));
+        let rotate = newest_age.is_none_or(|age| age >= rotate_after)
+            || file
+                .keys
+                .last()
+                .is_some_and(|k| k.key.alg != format!("{:?}", self.alg));
+        if rotate {
+            for old in file.keys.iter_mut().filter(|k| k.retire_at.is_none()) {
+                old.retire_at = Some(now + retire_after);
+            }
+            file.keys.retain(|k| k.retire_at.is_none_or(|at| at > now));
+            let key = SigningKey::generate(self.alg, &new_kid(now));
+            file.keys.push(StoredKey {
+                key: key.save(),
+                created_at: now,
+                retire_at: None,
+            });
+            write_file(&self.path, &file)?;
+        }
+        self.ring.store(Arc::new(build_ring(&file, now)?));
+        Ok(rotate)
+    }
+
+    /// The public JWKS document.
+    pub fn jwks(&self) -> Value {
+        let ring = self.current();
+        let keys: Vec<Value> = ring
+            .published
+            .iter()
+            .map(|k| {
+                let mut jwk = k.jwk.clone();
+                jwk["use"] = json!("sig");
+                jwk
+            })
+            .collect();
+        json!({ "keys": keys })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_persist_rotate_and_retire() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let ring = KeyRing::open(&path, Algorithm::ES256, 3600, 600).unwrap();
+        let first = ring.current().current.kid.clone();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        // Reopening keeps the key; a due rotation adds one and keeps the old one published.
+        let again = KeyRing::open(&path, Algorithm::ES256, 3600, 600).unwrap();
+        assert_eq!(again.current().current.kid, first);
+        let now = crate::principal::now_unix();
+        assert!(again.rotate_if_due(3600, 600, now + 3600).unwrap());
+        let ring = again.current();
+        assert_ne!(ring.current.kid, first);
+        assert_eq!(ring.published.len(), 2);
+        assert!(ring.verify.contains_kid(&first));
+        assert_eq!(again.jwks()["keys"].as_array().unwrap().len(), 2);
+
+        // Past its retirement the old key is gone.
+        again.rotate_if_due(7200, 600, now + 3600 + 601).unwrap();
+        assert!(!again.current().verify.contains_kid(&first));
+        assert_eq!(
+            KeyRing::read_only(&path).unwrap().current.kid,
+            ring.current.kid
+        );
+    }
+}

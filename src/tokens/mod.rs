@@ -1,0 +1,600 @@
+//! The built-in token service: the gateway as an issuer for APIs that have no identity provider.
+//!
+//! Tokens are JWTs signed by [`keyring`] keys (or opaque random strings) and every one has a
+//! record in the [`store`] under the SHA-256 of its `jti` (or of the opaque token). The record is
+//! read on every request — after the cached signature check — so that scope updates, level
+//! changes and revocations take effect on the next request, through every cache, on every
+//! instance that shares the store. A JWT without a record (minted by `portcullis token mint`)
+//! stands on its claims until revoked.
+
+pub mod endpoints;
+pub mod keyring;
+pub mod records;
+pub mod redb_store;
+pub mod redis_store;
+pub mod settings;
+pub mod store;
+
+use crate::auth::challenge::TokenProblem;
+use crate::principal::{now_unix, Identity, Level};
+use crate::verify::claims::{numeric_date, string_claim};
+use crate::verify::VerifyError;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use keyring::KeyRing;
+use records::*;
+use serde_json::json;
+pub use settings::{Settings, TokenFormat};
+use std::sync::Arc;
+use store::{digest, Records, Space, Store, StoreError};
+
+/// 128 random bits or more, base64url: ids, jtis, opaque tokens.
+pub fn random_id(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand::Rng::fill(&mut rand::thread_rng(), buffer.as_mut_slice());
+    URL_SAFE_NO_PAD.encode(buffer)
+}
+
+/// A token just issued.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub token: String,
+    pub expires_in: u64,
+    pub record: TokenRecord,
+}
+
+/// A token of ours found from its text: where its record lives and what it says.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub key: String,
+    pub record: TokenRecord,
+    /// The record exists in the store (a minted JWT has none until something changes it).
+    pub stored: bool,
+}
+
+/// Why a token-service operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceError {
+    /// Not a live token of ours.
+    Invalid(TokenProblem),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::Store(e)
+    }
+}
+
+pub struct TokenService {
+    pub settings: Settings,
+    store: Arc<dyn Store>,
+    /// The same store when it is redb (which needs purging).
+    redb: Option<Arc<redb_store::RedbStore>>,
+    pub keys: Arc<KeyRing>,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService")
+            .field("name", &self.settings.name)
+            .field("store", &self.store.describe())
+            .finish()
+    }
+}
+
+impl TokenService {
+    /// Opens the store and the key ring (creating or rotating the signing key when due).
+    pub fn open(settings: Settings) -> Result<TokenService, String> {
+        let (store, redb): (Arc<dyn Store>, _) = match &settings.store {
+            settings::StoreSettings::Redb(path) => {
+                let redb = Arc::new(redb_store::RedbStore::open(path).map_err(|e| e.to_string())?);
+                (redb.clone(), Some(redb))
+            }
+            settings::StoreSettings::Redis {
+                url,
+                prefix,
+                timeout,
+            } => (
+                Arc::new(
+                    redis_store::RedisStore::new(url, prefix, *timeout)
+                        .map_err(|e| e.to_string())?,
+                ),
+                None,
+            ),
+        };
+        let keys = KeyRing::open(
+            &settings.keys_file,
+            settings.algorithm,
+            settings.rotate_after,
+            settings.longest_token_life(),
+        )?;
+        Ok(TokenService {
+            settings,
+            store,
+            redb,
+            keys: Arc::new(keys),
+        })
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    fn records(&self) -> Records<'_> {
+        Records(self.store.as_ref())
+    }
+
+    /// A blocking task that re-reads the key file (another instance may have rotated) and
+    /// rotates when due; for the maintenance service.
+    pub fn clone_keys_task(&self) -> impl FnOnce() -> Result<bool, String> + Send + 'static {
+        let keys = self.keys.clone();
+        let (rotate_after, retire_after) = (
+            self.settings.rotate_after,
+            self.settings.longest_token_life(),
+        );
+        move || keys.rotate_if_due(rotate_after, retire_after, now_unix())
+    }
+
+    /// Deletes expired records where the store does not expire them by itself.
+    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
+        match &self.redb {
+            Some(redb) => redb.purge_expired().await,
+            None => Ok(0),
+        }
+    }
+
+    /// Signs (or, for opaque tokens, draws) a token for `record` without storing anything.
+    fn make_token(&self, record: &TokenRecord) -> (String, String) {
+        match self.settings.format {
+            TokenFormat::Jwt => {
+                let jti = random_id(16);
+                let token = self.mint_jwt(record, &jti);
+                (token, digest(&jti))
+            }
+            TokenFormat::Opaque => {
+                let token = random_id(32);
+                let key = digest(&token);
+                (token, key)
+            }
+        }
+    }
+
+    /// A JWT for `record` with `jti`, signed with the current key.
+    pub fn mint_jwt(&self, record: &TokenRecord, jti: &str) -> String {
+        mint_with(&self.keys.current().current, &self.settings, record, jti)
+    }
+
+    /// Issues a token for `record` and stores its record.
+    pub async fn issue(&self, record: TokenRecord) -> Result<(Issued, String), StoreError> {
+        let (token, key) = self.make_token(&record);
+        self.records()
+            .put(Space::Tokens, &key, &record, record.expires_at)
+            .await?;
+        let expires_in = record.expires_at.saturating_sub(now_unix());
+        Ok((
+            Issued {
+                token,
+                expires_in,
+                record,
+            },
+            key,
+        ))
+    }
+
+    /// A new anonymous device and a token for it.
+    pub async fn issue_device_token(&self) -> Result<Issued, StoreError> {
+        let now = now_unix();
+        let device = format!("dev_{}", random_id(16));
+        let expires_at = now + self.settings.device_ttl;
+        let record = DeviceRecord {
+            created_at: now,
+            identity: None,
+        };
+        self.records()
+            .put(Space::Devices, &device, &record, expires_at)
+            .await?;
+        let token = TokenRecord {
+            sub: device.clone(),
+            level: Level::Anonymous,
+            scopes: Vec::new(),
+            tenant: None,
+            client_id: None,
+            device: Some(device),
+            grant: None,
+            issued_at: now,
+            expires_at,
+            revoked: false,
+        };
+        Ok(self.issue(token).await?.0)
+    }
+
+    /// The identity a verified JWT of ours stands for now: its record, if any, decides.
+    pub async fn current_identity(
+        &self,
+        identity: &Arc<Identity>,
+    ) -> Result<Arc<Identity>, VerifyError> {
+        let Some(jti) = identity.token_id.as_deref() else {
+            return Err(TokenProblem::MissingClaim.into());
+        };
+        let stored: Option<TokenRecord> = self
+            .records()
+            .get(Space::Tokens, &digest(jti))
+            .await
+            .map_err(|_| VerifyError::Unavailable)?;
+        match stored {
+            None => Ok(identity.clone()),
+            Some(record) if record.revoked => Err(TokenProblem::Revoked.into()),
+            Some(record) => {
+                let current = self.identity_of(&record, identity.token_id.clone());
+                current.is_current(now_unix())?;
+                Ok(Arc::new(current))
+            }
+        }
+    }
+
+    /// The identity an opaque token of ours stands for, or why not.
+    pub async fn opaque_identity(&self, token: &str) -> Result<Arc<Identity>, VerifyError> {
+        let record: TokenRecord = self
+            .records()
+            .get(Space::Tokens, &digest(token))
+            .await
+            .map_err(|_| VerifyError::Unavailable)?
+            .ok_or(TokenProblem::Inactive)?;
+        if record.revoked {
+            return Err(TokenProblem::Revoked.into());
+        }
+        let identity = self.identity_of(&record, None);
+        identity.is_current(now_unix())?;
+        Ok(Arc::new(identity))
+    }
+
+    pub fn identity_of(&self, record: &TokenRecord, token_id: Option<String>) -> Identity {
+        Identity {
+            issuer: self.settings.name.clone(),
+            subject: record.sub.clone(),
+            tenant: record.tenant.clone(),
+            scopes: record.scopes.clone(),
+            level: record.level,
+            audiences: vec![self.settings.audience.clone()],
+            expires_at: Some(record.expires_at),
+            not_before: None,
+            leeway: 0,
+            token_id,
+        }
+    }
+
+    /// Finds a token of ours from its text, live or not (signature checked for JWTs).
+    pub async fn find(&self, token: &str) -> Result<Option<Found>, StoreError> {
+        let (key, from_claims) = if token.starts_with("eyJ") {
+            match self.claims_of(token) {
+                Some((jti, record)) => (digest(&jti), Some(record)),
+                None => return Ok(None),
+            }
+        } else {
+            (digest(token), None)
+        };
+        let stored: Option<TokenRecord> = self.records().get(Space::Tokens, &key).await?;
+        Ok(match (stored, from_claims) {
+            (Some(record), _) => Some(Found {
+                key,
+                record,
+                stored: true,
+            }),
+            (None, Some(record)) => Some(Found {
+                key,
+                record,
+                stored: false,
+            }),
+            (None, None) => None,
+        })
+    }
+
+    /// A JWT's `jti` and what its claims say, if it is signed by one of our keys and ours.
+    fn claims_of(&self, token: &str) -> Option<(String, TokenRecord)> {
+        let ring = self.keys.current();
+        crate::verify::verify_jws_signature(token, &ring.verify).ok()?;
+        let jws = crate::verify::jose::parse_compact(token).ok()?;
+        let claims = &jws.claims;
+        if string_claim(claims, "iss").ok()?? != self.settings.issuer {
+            return None;
+        }
+        let jti = string_claim(claims, "jti").ok()??.to_string();
+        let scopes = string_claim(claims, "scope")
+            .ok()?
+            .map(|s| {
+                s.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let record = TokenRecord {
+            sub: string_claim(claims, "sub").ok()??.to_string(),
+            level: string_claim(claims, "level")
+                .ok()?
+                .and_then(Level::parse)
+                .unwrap_or(Level::Anonymous),
+            scopes,
+            tenant: string_claim(claims, "tenant").ok()?.map(str::to_string),
+            // Tokens issued to no client name the service itself (RFC 9068 requires the claim).
+            client_id: string_claim(claims, "client_id")
+                .ok()?
+                .filter(|c| *c != &*self.settings.name)
+                .map(str::to_string),
+            device: None,
+            grant: None,
+            issued_at: numeric_date(claims, "iat").ok()??,
+            expires_at: numeric_date(claims, "exp").ok()??,
+            revoked: false,
+        };
+        Some((jti, record))
+    }
+
+    /// Writes a changed record back, keeping its expiry.
+    pub async fn save(&self, found: &Found) -> Result<(), StoreError> {
+        self.records()
+            .put(
+                Space::Tokens,
+                &found.key,
+                &found.record,
+                found.record.expires_at,
+            )
+            .await
+    }
+
+    /// Ends an access token (and, when it came from a grant, nothing else: RFC 7009 §2.1 leaves
+    /// that to the server; refresh tokens end their grant, see [`Self::revoke_grant`]).
+    pub async fn revoke_access(&self, mut found: Found) -> Result<(), StoreError> {
+        found.record.revoked = true;
+        self.save(&found).await
+    }
+
+    /// A live access token of ours, for the endpoints that change one.
+    pub async fn live(&self, token: &str) -> Result<Found, ServiceError> {
+        let found = self
+            .find(token)
+            .await?
+            .ok_or(ServiceError::Invalid(TokenProblem::Inactive))?;
+        if found.record.revoked {
+            return Err(ServiceError::Invalid(TokenProblem::Revoked));
+        }
+        if found.record.expires_at <= now_unix() {
+            return Err(ServiceError::Invalid(TokenProblem::Expired));
+        }
+        Ok(found)
+    }
+
+    /// Links the device of a live anonymous token to an identity and makes the token
+    /// `identified`. `identity_key` is `email:…` or `partner:…`.
+    pub async fn identify(&self, token: &str, identity_key: &str) -> Result<Found, ServiceError> {
+        let mut found = self.live(token).await?;
+        let Some(device) = found.record.device.clone() else {
+            return Err(ServiceError::Invalid(TokenProblem::WrongType));
+        };
+        let far = now_unix() + self.settings.device_ttl.max(self.settings.refresh_ttl);
+        let records = self.records();
+        let mut identity: IdentityRecord =
+            match records.get(Space::Identities, identity_key).await? {
+                Some(existing) => existing,
+                None => IdentityRecord {
+                    id: format!("usr_{}", random_id(16)),
+                    devices: Vec::new(),
+                },
+            };
+        if !identity.devices.contains(&device) {
+            identity.devices.push(device.clone());
+        }
+        records
+            .put(Space::Identities, identity_key, &identity, far)
+            .await?;
+        let device_record = DeviceRecord {
+            created_at: found.record.issued_at,
+            identity: Some(identity.id.clone()),
+        };
+        records
+            .put(Space::Devices, &device, &device_record, far)
+            .await?;
+        found.record.sub = identity.id;
+        found.record.level = found.record.level.max(Level::Identified);
+        self.save(&found).await?;
+        Ok(found)
+    }
+
+    /// Raises a live token of ours to `verified`.
+    pub async fn elevate(&self, token: &str) -> Result<Found, ServiceError> {
+        let mut found = self.live(token).await?;
+        found.record.level = Level::Verified;
+        self.save(&found).await?;
+        Ok(found)
+    }
+
+    // ---- OAuth2 grants ----
+
+    /// Starts a grant for `client_id` and `sub`: a first refresh token. Beyond the client-user
+    /// limit, the oldest grants are revoked.
+    pub async fn start_grant(
+        &self,
+        client_id: &str,
+        sub: &str,
+        level: Level,
+        scopes: &[String],
+    ) -> Result<(String, String), StoreError> {
+        let now = now_unix();
+        let grant_id = random_id(16);
+        let expires_at = now + self.settings.refresh_ttl;
+        let records = self.records();
+        let grant = GrantRecord {
+            client_id: client_id.to_string(),
+            sub: sub.to_string(),
+            created_at: now,
+            expires_at,
+            revoked: false,
+            access: Vec::new(),
+            live_refresh: None,
+        };
+        records
+            .put(Space::Grants, &grant_id, &grant, expires_at)
+            .await?;
+        let list_key = format!("user:{client_id}\u{0}{sub}");
+        let mut list: GrantList = records
+            .get(Space::Grants, &list_key)
+            .await?
+            .unwrap_or_default();
+        list.grants.push(grant_id.clone());
+        while list.grants.len() > self.settings.max_refresh_grants.max(1) {
+            let oldest = list.grants.remove(0);
+            self.revoke_grant(&oldest).await?;
+        }
+        records
+            .put(Space::Grants, &list_key, &list, expires_at)
+            .await?;
+        let refresh = self
+            .new_refresh(&grant_id, client_id, sub, level, scopes, expires_at)
+            .await?;
+        Ok((grant_id, refresh))
+    }
+
+    async fn new_refresh(
+        &self,
+        grant_id: &str,
+        client_id: &str,
+        sub: &str,
+        level: Level,
+        scopes: &[String],
+        expires_at: u64,
+    ) -> Result<String, StoreError> {
+        let token = random_id(32);
+        let key = digest(&token);
+        let record = RefreshRecord {
+            grant: grant_id.to_string(),
+            client_id: client_id.to_string(),
+            sub: sub.to_string(),
+            level,
+            scopes: scopes.to_vec(),
+            expires_at,
+            used: false,
+        };
+        let records = self.records();
+        records
+            .put(Space::Refresh, &key, &record, expires_at)
+            .await?;
+        if let Some(mut grant) = records.get::<GrantRecord>(Space::Grants, grant_id).await? {
+            grant.live_refresh = Some(key);
+            records
+                .put(Space::Grants, grant_id, &grant, grant.expires_at)
+                .await?;
+        }
+        Ok(token)
+    }
+
+    /// Notes an access token issued from a grant, so revoking the grant reaches it.
+    pub async fn attach_access(&self, grant_id: &str, access_key: &str) -> Result<(), StoreError> {
+        let records = self.records();
+        if let Some(mut grant) = records.get::<GrantRecord>(Space::Grants, grant_id).await? {
+            grant.access.push(access_key.to_string());
+            // Bounded: access tokens older than the refresh lifetime are long expired.
+            if grant.access.len() > 1000 {
+                grant.access.remove(0);
+            }
+            records
+                .put(Space::Grants, grant_id, &grant, grant.expires_at)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Ends a grant: its refresh token and every access token issued from it.
+    pub async fn revoke_grant(&self, grant_id: &str) -> Result<(), StoreError> {
+        let records = self.records();
+        let Some(mut grant) = records.get::<GrantRecord>(Space::Grants, grant_id).await? else {
+            return Ok(());
+        };
+        grant.revoked = true;
+        records
+            .put(Space::Grants, grant_id, &grant, grant.expires_at)
+            .await?;
+        for key in &grant.access {
+            if let Some(mut record) = records.get::<TokenRecord>(Space::Tokens, key).await? {
+                record.revoked = true;
+                records
+                    .put(Space::Tokens, key, &record, record.expires_at)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Redeems a refresh token: marks it used (atomically: one winner) and returns its record
+    /// with a rotated successor. A token already used means it leaked: the grant is revoked.
+    pub async fn redeem_refresh(
+        &self,
+        token: &str,
+        client_id: &str,
+    ) -> Result<(RefreshRecord, String), ServiceError> {
+        let key = digest(token);
+        let records = self.records();
+        let record: RefreshRecord = records
+            .get(Space::Refresh, &key)
+            .await?
+            .ok_or(ServiceError::Invalid(TokenProblem::Inactive))?;
+        if record.client_id != client_id {
+            return Err(ServiceError::Invalid(TokenProblem::Inactive));
+        }
+        let mut used = record.clone();
+        used.used = true;
+        let before: Option<RefreshRecord> = records
+            .replace(Space::Refresh, &key, &used, record.expires_at)
+            .await?;
+        let grant: Option<GrantRecord> = records.get(Space::Grants, &record.grant).await?;
+        if before.is_none_or(|b| b.used) {
+            tracing::warn!(client = client_id, "refresh token reused: grant revoked");
+            self.revoke_grant(&record.grant).await?;
+            return Err(ServiceError::Invalid(TokenProblem::Revoked));
+        }
+        let live = grant.is_some_and(|g| !g.revoked && g.live_refresh.as_deref() == Some(&key));
+        if !live {
+            return Err(ServiceError::Invalid(TokenProblem::Revoked));
+        }
+        let next = self
+            .new_refresh(
+                &record.grant,
+                client_id,
+                &record.sub,
+                record.level,
+                &record.scopes,
+                record.expires_at,
+            )
+            .await?;
+        Ok((record, next))
+    }
+
+    /// A refresh token's record, if it is one of ours (for revocation and introspection).
+    pub async fn find_refresh(&self, token: &str) -> Result<Option<RefreshRecord>, StoreError> {
+        self.records().get(Space::Refresh, &digest(token)).await
+    }
+}
+
+/// The claims of a JWT for `record`.
+pub fn mint_with(
+    key: &crate::signing::SigningKey,
+    settings: &Settings,
+    record: &TokenRecord,
+    jti: &str,
+) -> String {
+    let mut claims = json!({
+        "iss": settings.issuer,
+        "sub": record.sub,
+        "aud": settings.audience,
+        "iat": record.issued_at,
+        "exp": record.expires_at,
+        "jti": jti,
+        "client_id": record.client_id.as_deref().unwrap_or(&settings.name),
+        "scope": record.scopes.join(" "),
+        "level": record.level.as_str(),
+    });
+    if let Some(tenant) = &record.tenant {
+        claims["tenant"] = json!(tenant);
+    }
+    key.mint(&claims)
+}

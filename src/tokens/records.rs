@@ -1,0 +1,78 @@
+//! What the token service stores, one JSON record per entry.
+
+use crate::principal::Level;
+use serde::{Deserialize, Serialize};
+
+/// An access token's live state. JWTs carry the same facts in their claims, but the record
+/// wins: `token/update` adds scopes, `identify`/`verify` raise the level, revocation ends it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub sub: String,
+    pub level: Level,
+    pub scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The device an anonymous token was made for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The OAuth2 grant (refresh-token chain) it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
+    pub issued_at: u64,
+    pub expires_at: u64,
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// An anonymous device, later linked to an identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    pub created_at: u64,
+    #[serde(default)]
+    pub identity: Option<String>,
+}
+
+/// An identity profile, found by `email:…` or `partner:…`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdentityRecord {
+    pub id: String,
+    pub devices: Vec<String>,
+}
+
+/// One refresh token. `used` flips on rotation; presenting a used one revokes the grant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    pub grant: String,
+    pub client_id: String,
+    pub sub: String,
+    pub level: Level,
+    pub scopes: Vec<String>,
+    pub expires_at: u64,
+    #[serde(default)]
+    pub used: bool,
+}
+
+/// A chain of rotated refresh tokens and the access tokens issued from it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantRecord {
+    pub client_id: String,
+    pub sub: String,
+    pub created_at: u64,
+    pub expires_at: u64,
+    #[serde(default)]
+    pub revoked: bool,
+    /// Store keys of the access tokens issued from this grant.
+    #[serde(default)]
+    pub access: Vec<String>,
+    /// Store key of the refresh token that is live now.
+    #[serde(default)]
+    pub live_refresh: Option<String>,
+}
+
+/// A client-user's live grants, oldest first (for the refresh-token limit).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct GrantList {
+    pub grants: Vec<String>,
+}
