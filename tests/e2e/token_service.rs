@@ -285,6 +285,36 @@ async fn device_tokens_are_cookies_then_identified_then_verified() {
         user.as_str()
     );
 
+    // Or by partner id: another profile.
+    let third: Value = http()
+        .post(gw.url("/auth/token"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let third = third["access_token"].as_str().unwrap();
+    let bearer = format!("Bearer {third}");
+    let (status, _) = post_json(
+        &gw,
+        "/auth/token/identify",
+        &[("authorization", &bearer)],
+        json!({"partner_user_id": "p-77"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let partner = call(&gw, "/visit/x", third).await.1["x-auth-subject"].clone();
+    assert!(partner.as_str().unwrap().starts_with("usr_") && partner != user.as_str());
+    let (status, _) = post_json(
+        &gw,
+        "/auth/token/identify",
+        &[("authorization", &bearer)],
+        json!({"email": "a@example.com", "partner_user_id": "p"}),
+    )
+    .await;
+    assert_eq!(status, 400, "one of the two");
+
     // Verify: server to server, by a client allowed to.
     let verify = |client: (&'static str, &'static str), token: String| {
         let url = gw.url("/auth/token/verify");
@@ -334,7 +364,8 @@ async fn device_tokens_are_cookies_then_identified_then_verified() {
 #[tokio::test]
 async fn tenants_create_tokens_and_extend_them_within_their_resources() {
     let state = tempfile::tempdir().unwrap();
-    let gw = GatewayProcess::start(&redb_config(state.path(), "max_validity_minutes = 60")).await;
+    let extra = "max_validity_minutes = 60\nalgorithm = \"EdDSA\"";
+    let gw = GatewayProcess::start(&redb_config(state.path(), extra)).await;
     let tenant = [("tenant_hash", "t-1"), ("oauth_key_secret", TENANT_SECRET)];
 
     let (status, body) = post_json(
@@ -394,6 +425,9 @@ async fn tenants_create_tokens_and_extend_them_within_their_resources() {
         "validity is capped by max_validity_minutes"
     );
     let token = body["token"].as_str().unwrap().to_string();
+    let header: Value =
+        serde_json::from_slice(&base64_url(token.split('.').next().unwrap())).unwrap();
+    assert_eq!(header["alg"], "EdDSA");
     let (status, seen) = call(&gw, "/api/x", &token).await;
     assert_eq!(status, 200, "{seen}");
     assert_eq!(seen["x-auth-scopes"], "basic");
