@@ -148,10 +148,8 @@ fn report(result: Result<(), String>) -> ExitCode {
 
 /// The token-service settings of a valid config.
 fn token_settings(path: &std::path::Path) -> Result<portcullis::tokens::Settings, String> {
-    portcullis::server::load(path).map_err(|e| e.to_string())?;
-    let (config, source) = portcullis::config::read(path).map_err(|e| e.to_string())?;
-    let map = portcullis::config::SourceMap::new(&source);
-    portcullis::tokens::settings::compile(&config, &map, &mut Vec::new())
+    portcullis::server::token_settings(path)
+        .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("{}: no [token_service] in this config", path.display()))
 }
 
@@ -181,11 +179,7 @@ fn token_mint(
     let record = TokenRecord {
         sub,
         level,
-        scopes: scope
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
+        scopes: portcullis::verify::claims::split_scopes(scope),
         tenant,
         client_id: None,
         device: None,
@@ -196,19 +190,29 @@ fn token_mint(
     };
     let token = match settings.format {
         portcullis::tokens::TokenFormat::Jwt => {
-            let ring = portcullis::tokens::keyring::KeyRing::open(
-                &settings.keys_file,
-                settings.algorithm,
-                settings.rotate_after,
-                settings.longest_token_life(),
-            )?;
+            // Sign with the key the gateway uses; never rotate behind its back. Only a config
+            // that has never run gets its first key here.
+            use portcullis::tokens::keyring::KeyRing;
+            let signer = match KeyRing::read_only(&settings.keys_file) {
+                Ok(ring) => ring.current,
+                Err(_) if !settings.keys_file.exists() => KeyRing::open(
+                    &settings.keys_file,
+                    settings.algorithm,
+                    settings.rotate_after,
+                    settings.longest_token_life(),
+                )?
+                .current()
+                .current
+                .clone(),
+                Err(e) => return Err(e),
+            };
             let jti = portcullis::tokens::random_id(16);
-            portcullis::tokens::mint_with(&ring.current().current, &settings, &record, &jti)
+            portcullis::tokens::mint_with(&signer, &settings, &record, &jti)
         }
         portcullis::tokens::TokenFormat::Opaque => {
             // Opaque tokens exist only as store records.
             let service = portcullis::tokens::TokenService::open(settings)?;
-            let (issued, _) = runtime()
+            let issued = runtime()
                 .block_on(service.issue(record))
                 .map_err(|e| e.to_string())?;
             issued.token

@@ -20,12 +20,29 @@ use std::sync::Arc;
 /// Reads and validates a config file completely (what `portcullis check` runs). Opens
 /// nothing: no store, no key file.
 pub fn load(path: &Path) -> Result<(Config, Gateway), ConfigError> {
+    read_valid(path).map(|(config, _, gateway)| (config, gateway))
+}
+
+/// The config, its text (for problem positions) and the gateway it compiles to, without the
+/// token service opened.
+fn read_valid(path: &Path) -> Result<(Config, String, Gateway), ConfigError> {
     let (config, source) = config::read(path)?;
     let gateway = Gateway::build(&config, &source, None).map_err(|problems| ConfigError {
         file: path.to_path_buf(),
         problems,
     })?;
-    Ok((config, gateway))
+    Ok((config, source, gateway))
+}
+
+/// The token-service settings of a valid config (for the `token` commands).
+pub fn token_settings(path: &Path) -> Result<Option<crate::tokens::Settings>, ConfigError> {
+    let (config, source, _) = read_valid(path)?;
+    let map = config::SourceMap::new(&source);
+    Ok(crate::tokens::settings::compile(
+        &config,
+        &map,
+        &mut Vec::new(),
+    ))
 }
 
 /// Why the gateway could not start.
@@ -58,16 +75,10 @@ pub fn open_token_service(
     TokenService::open(settings).map(|s| Some(Arc::new(s)))
 }
 
-/// Loads a config for serving: validated, with the token service opened.
+/// Loads a config for serving: validated first (a broken config never touches the store),
+/// then compiled again with the token service opened.
 pub fn load_for_serving(path: &Path) -> Result<(Config, Gateway), StartError> {
-    let (config, source) = config::read(path).map_err(StartError::Config)?;
-    // Validate first, so that a broken config never touches the store.
-    Gateway::build(&config, &source, None).map_err(|problems| {
-        StartError::Config(ConfigError {
-            file: path.to_path_buf(),
-            problems,
-        })
-    })?;
+    let (config, source, _) = read_valid(path).map_err(StartError::Config)?;
     let service = open_token_service(&config, &source).map_err(StartError::TokenService)?;
     let gateway = Gateway::build(&config, &source, service).map_err(|problems| {
         StartError::Config(ConfigError {

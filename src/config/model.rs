@@ -79,9 +79,6 @@ pub struct TokenServiceConfig {
     pub default_validity_minutes: u64,
     #[serde(default = "default_max_validity")]
     pub max_validity_minutes: u64,
-    /// Name of the device-token cookie.
-    #[serde(default = "default_cookie_name")]
-    pub cookie_name: String,
     /// OAuth2 clients by `client_id`.
     #[serde(default)]
     pub clients: BTreeMap<String, Spanned<ClientConfig>>,
@@ -181,9 +178,6 @@ fn default_validity() -> u64 {
 }
 fn default_max_validity() -> u64 {
     24 * 60
-}
-fn default_cookie_name() -> String {
-    "access_token".into()
 }
 fn default_store_kind() -> Spanned<String> {
     Spanned::new(0..0, "redb".into())

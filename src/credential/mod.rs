@@ -114,6 +114,9 @@ impl ExtractError {
     }
 }
 
+/// The name of the token in the query and in the cookie (RFC 6750 §2.3).
+pub const ACCESS_TOKEN: &str = "access_token";
+
 /// What the request looks like to the extractor: borrowed, so extraction allocates only the
 /// one secret it returns.
 pub struct RequestView<'a> {
@@ -198,7 +201,7 @@ pub fn extract(
         }
         for pair in query.split('&') {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if name == "access_token" {
+            if name == ACCESS_TOKEN {
                 if !accepted.contains(&Carrier::Query) {
                     return Err(ExtractError::MultipleCredentials.or_unaccepted(found.is_some()));
                 }
@@ -220,7 +223,7 @@ pub fn extract(
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, &[][..]),
             };
-            if name.trim_ascii() == b"access_token" {
+            if name.trim_ascii() == ACCESS_TOKEN.as_bytes() {
                 if !accepted.contains(&Carrier::Cookie) {
                     return Err(ExtractError::MultipleCredentials.or_unaccepted(found.is_some()));
                 }

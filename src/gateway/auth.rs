@@ -86,18 +86,18 @@ fn builtin_issuer(settings: &crate::tokens::Settings, keys: KeySource) -> JwtIss
         audiences: vec![settings.audience.clone()],
         leeway: 0,
         profile: TokenProfile::AtJwt,
-        mapping: ClaimMapping {
-            scope_claims: vec!["scope".into()],
-            level_claim: Some("level".into()),
-            level_values: HashMap::new(),
-            default_level: Level::Anonymous,
-            tenant_claim: Some("tenant".into()),
-        },
+        mapping: crate::tokens::claim_mapping(),
         keys,
     }
 }
 
-fn level(text: &Spanned<String>, key: &str, map: &SourceMap, problems: &mut Problems) -> Level {
+/// A level name, or a problem at its line (and `verified`, the safe default, meanwhile).
+pub(crate) fn level(
+    text: &Spanned<String>,
+    key: &str,
+    map: &SourceMap,
+    problems: &mut Problems,
+) -> Level {
     Level::parse(text.get_ref()).unwrap_or_else(|| {
         problems.push(map.problem(
             &text.span(),

@@ -92,6 +92,11 @@ fn raw_request_target(session: &Session) -> bytes::Bytes {
     bytes::Bytes::copy_from_slice(session.req_header().raw_path())
 }
 
+/// Whether the client connected over TLS.
+fn is_tls(session: &Session) -> bool {
+    session.digest().is_some_and(|d| d.ssl_digest.is_some())
+}
+
 /// The request's host: the absolute-form authority if any, else the single `Host` header.
 /// `Err` when several `Host` headers disagree about who is asked (RFC 9112 §3.2: 400).
 fn host_of(request: &RequestHeader) -> Result<Option<&str>, ()> {
@@ -327,7 +332,7 @@ impl GatewayProxy {
             tracing::error!(error = %e, "token store");
             crate::auth::challenge::AuthError::Unavailable
         })?;
-        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        let tls = is_tls(session);
         ctx.set_cookie = Some(crate::tokens::endpoints::device_cookie(
             service,
             &issued.token,
@@ -376,7 +381,8 @@ impl GatewayProxy {
                 path: ctx.path.as_deref().unwrap_or("/"),
                 headers: &request.headers,
                 body: &body,
-                tls: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
+                tls: is_tls(session),
+                limits: gateway.limits,
             },
         )
         .await;
@@ -471,7 +477,7 @@ impl ProxyHttp for GatewayProxy {
         let facts = ClientFacts {
             peer,
             peer_is_trusted: gateway.is_trusted_proxy(peer),
-            tls: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
+            tls: is_tls(session),
             host: host.as_deref(),
         };
         forward::set_forwarding_headers(upstream_request, &facts);

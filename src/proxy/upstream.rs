@@ -112,7 +112,7 @@ const HEALTH_TICK: Duration = Duration::from_millis(100);
 const KEY_CHECK_EVERY: Duration = Duration::from_secs(10);
 
 async fn maintain_token_service(service: &crate::tokens::TokenService) {
-    let keys = service.clone_keys_task();
+    let keys = service.key_rotation_task();
     match tokio::task::spawn_blocking(keys).await {
         Ok(Ok(true)) => tracing::info!("token service: signing key rotated"),
         Ok(Ok(false)) => {}

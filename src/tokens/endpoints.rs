@@ -8,8 +8,10 @@ use super::records::TokenRecord;
 use super::settings::{Client, Tenant};
 use super::{ServiceError, TokenService};
 use crate::auth::challenge::TokenProblem;
+use crate::credential::{self, Carrier, Limits, RequestView};
 use crate::principal::{now_unix, Level};
-use aws_lc_rs::constant_time::verify_slices_are_equal;
+use crate::verify::appkeys::digest_matches;
+use crate::verify::claims::split_scopes;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::{HeaderMap, Method};
@@ -31,7 +33,12 @@ pub struct ServiceRequest<'a> {
     pub body: &'a [u8],
     /// The client connected over TLS (cookies get `Secure`).
     pub tls: bool,
+    /// The gateway's credential size limits.
+    pub limits: Limits,
 }
+
+/// An endpoint's answer; `Err` is a refusal, so that `?` can end a handler early.
+type Answer = Result<ServiceResponse, ServiceResponse>;
 
 #[derive(Debug)]
 pub struct ServiceResponse {
@@ -153,9 +160,9 @@ pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> Ser
         return ServiceResponse::error("method_not_allowed", "use another method")
             .with_header("allow", allowed.into());
     }
-    match endpoint {
-        JWKS_PATH => ServiceResponse::ok(service.keys.jwks()),
-        DISCOVERY_PATH => discovery(service),
+    let answer = match endpoint {
+        JWKS_PATH => Ok(ServiceResponse::ok(service.keys.jwks())),
+        DISCOVERY_PATH => Ok(discovery(service)),
         "/token" => device_token(service, request).await,
         "/token/identify" => identify(service, request).await,
         "/token/verify" => verify(service, request).await,
@@ -164,7 +171,8 @@ pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> Ser
         "/oauth/token" => oauth_token(service, request).await,
         "/oauth/revoke" => revoke(service, request).await,
         _ => introspect(service, request).await,
-    }
+    };
+    answer.unwrap_or_else(|refusal| refusal)
 }
 
 fn discovery(service: &TokenService) -> ServiceResponse {
@@ -197,60 +205,43 @@ fn token_answer(token: &str, expires_in: u64, record: &TokenRecord) -> Value {
 pub fn device_cookie(service: &TokenService, token: &str, tls: bool) -> String {
     format!(
         "{}={token}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
-        service.settings.cookie_name,
+        credential::ACCESS_TOKEN,
         service.settings.device_ttl,
         if tls { "; Secure" } else { "" }
     )
 }
 
-async fn device_token(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
+async fn device_token(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
     if !request.body.is_empty() {
-        return ServiceResponse::error("invalid_request", "this endpoint takes no body");
+        return Err(ServiceResponse::error(
+            "invalid_request",
+            "this endpoint takes no body",
+        ));
     }
-    match service.issue_device_token().await {
-        Ok(issued) => {
-            let cookie = device_cookie(service, &issued.token, request.tls);
-            ServiceResponse::ok(token_answer(
-                &issued.token,
-                issued.expires_in,
-                &issued.record,
-            ))
-            .with_header("set-cookie", cookie)
-        }
-        Err(e) => e.into(),
-    }
+    let issued = service.issue_device_token().await?;
+    let cookie = device_cookie(service, &issued.token, request.tls);
+    Ok(ServiceResponse::ok(token_answer(
+        &issued.token,
+        issued.expires_in,
+        &issued.record,
+    ))
+    .with_header("set-cookie", cookie))
 }
 
-/// The token a request presents as `Authorization: Bearer` or in the device cookie (not both).
-fn presented_token(service: &TokenService, headers: &HeaderMap) -> Result<String, ServiceResponse> {
-    let bearer = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| token.trim().to_string())
-        });
-    let cookie_name = service.settings.cookie_name.as_str();
-    let cookie = headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == cookie_name)
-        .map(|(_, value)| value.to_string());
-    match (bearer, cookie) {
-        (Some(_), Some(_)) => Err(ServiceResponse::error(
-            "invalid_request",
-            "send the token in one place only",
-        )),
-        (Some(token), None) | (None, Some(token)) if !token.is_empty() => Ok(token),
-        _ => Err(
+/// The device token a request presents as `Authorization: Bearer` or in the `access_token`
+/// cookie — found by the same extractor as on routes (exactly one credential).
+fn presented_token(request: &ServiceRequest<'_>) -> Result<String, ServiceResponse> {
+    let view = RequestView {
+        headers: request.headers,
+        query: None,
+    };
+    match credential::extract(&view, &[Carrier::Bearer, Carrier::Cookie], request.limits) {
+        Ok(Some(found)) => Ok(found.secret.expose().to_string()),
+        Ok(None) => Err(
             ServiceResponse::error("invalid_request", "a device token is required")
                 .with_header("www-authenticate", "Bearer realm=\"portcullis\"".into()),
         ),
+        Err(e) => Err(ServiceResponse::error("invalid_request", e.description())),
     }
 }
 
@@ -278,15 +269,9 @@ fn plausible_email(email: &str) -> bool {
         && email.bytes().all(|b| b.is_ascii_graphic())
 }
 
-async fn identify(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
-    let token = match presented_token(service, request.headers) {
-        Ok(token) => token,
-        Err(response) => return response,
-    };
-    let body: IdentifyBody = match parse_json(request.body) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
+async fn identify(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+    let token = presented_token(request)?;
+    let body: IdentifyBody = parse_json(request.body)?;
     let identity_key = match (&body.email, &body.partner_user_id) {
         (Some(email), None) if plausible_email(email) => format!("email:{}", email.to_lowercase()),
         (None, Some(partner))
@@ -297,19 +282,19 @@ async fn identify(service: &TokenService, request: &ServiceRequest<'_>) -> Servi
             format!("partner:{partner}")
         }
         _ => {
-            return ServiceResponse::error(
+            return Err(ServiceResponse::error(
                 "invalid_request",
                 "send one of email or partner_user_id, well formed",
-            )
+            ))
         }
     };
-    match service.identify(&token, &identity_key).await {
-        Ok(found) => {
-            let expires_in = found.record.expires_at.saturating_sub(now_unix());
-            ServiceResponse::ok(token_answer(&token, expires_in, &found.record))
-        }
-        Err(e) => e.into(),
-    }
+    let found = service.identify(&token, &identity_key).await?;
+    let expires_in = found.record.expires_at.saturating_sub(now_unix());
+    Ok(ServiceResponse::ok(token_answer(
+        &token,
+        expires_in,
+        &found.record,
+    )))
 }
 
 /// The client named by HTTP Basic (RFC 6749 §2.3.1) or, when `form` is given, by
@@ -347,8 +332,9 @@ fn authenticate_client<'s>(
         _ => return Err(invalid()),
     };
     let client = service.settings.clients.get(&id).ok_or_else(invalid)?;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
-    verify_slices_are_equal(digest.as_ref(), &client.secret_sha256).map_err(|_| invalid())?;
+    if !digest_matches(&secret, &client.secret_sha256) {
+        return Err(invalid());
+    }
     Ok(client)
 }
 
@@ -358,22 +344,19 @@ struct TokenBody {
     token: String,
 }
 
-async fn verify(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
-    let client = match authenticate_client(service, request.headers, None) {
-        Ok(client) => client,
-        Err(response) => return response,
-    };
+async fn verify(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+    let client = authenticate_client(service, request.headers, None)?;
     if !client.may_verify {
-        return ServiceResponse::error("unauthorized_client", "the client may not verify tokens");
+        return Err(ServiceResponse::error(
+            "unauthorized_client",
+            "the client may not verify tokens",
+        ));
     }
-    let body: TokenBody = match parse_json(request.body) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    match service.elevate(&body.token).await {
-        Ok(found) => ServiceResponse::ok(json!({ "active": true, "level": found.record.level })),
-        Err(e) => e.into(),
-    }
+    let body: TokenBody = parse_json(request.body)?;
+    let found = service.elevate(&body.token).await?;
+    Ok(ServiceResponse::ok(
+        json!({ "active": true, "level": found.record.level }),
+    ))
 }
 
 /// The tenant named by `tenant_hash`, with its `oauth_key_secret` checked when it has one.
@@ -394,8 +377,9 @@ fn authenticate_tenant<'s>(
         .ok_or_else(invalid)?;
     if let Some(expected) = &tenant.secret_sha256 {
         let secret = header("oauth_key_secret").ok_or_else(invalid)?;
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
-        verify_slices_are_equal(digest.as_ref(), expected).map_err(|_| invalid())?;
+        if !digest_matches(secret, expected) {
+            return Err(invalid());
+        }
     }
     Ok((name.as_str(), tenant))
 }
@@ -409,29 +393,25 @@ struct CreateBody {
     validity: Option<u64>,
 }
 
-fn within_tenant(tenant: &Tenant, resources: &[String]) -> bool {
-    resources.iter().all(|r| tenant.resources.contains(r))
+/// Refuses resources beyond what the tenant may grant.
+fn check_within_tenant(tenant: &Tenant, resources: &[String]) -> Result<(), ServiceResponse> {
+    if resources.iter().all(|r| tenant.resources.contains(r)) {
+        return Ok(());
+    }
+    Err(ServiceResponse::error(
+        "invalid_scope",
+        "a resource is beyond what the tenant may grant",
+    ))
 }
 
-async fn create(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
-    let (tenant_name, tenant) = match authenticate_tenant(service, request.headers) {
-        Ok(t) => t,
-        Err(response) => return response,
-    };
-    let body: CreateBody = match parse_json(if request.body.is_empty() {
+async fn create(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+    let (tenant_name, tenant) = authenticate_tenant(service, request.headers)?;
+    let body: CreateBody = parse_json(if request.body.is_empty() {
         b"{}"
     } else {
         request.body
-    }) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    if !within_tenant(tenant, &body.resource) {
-        return ServiceResponse::error(
-            "invalid_scope",
-            "a resource is beyond what the tenant may grant",
-        );
-    }
+    })?;
+    check_within_tenant(tenant, &body.resource)?;
     let settings = &service.settings;
     let minutes = body
         .validity
@@ -452,13 +432,11 @@ async fn create(service: &TokenService, request: &ServiceRequest<'_>) -> Service
         expires_at: now + minutes * 60,
         revoked: false,
     };
-    match service.issue(record).await {
-        Ok((issued, _)) => ServiceResponse::ok(json!({
-            "token": issued.token,
-            "expires_in": issued.expires_in,
-        })),
-        Err(e) => e.into(),
-    }
+    let issued = service.issue(record).await?;
+    Ok(ServiceResponse::ok(json!({
+        "token": issued.token,
+        "expires_in": issued.expires_in,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -469,40 +447,27 @@ struct UpdateBody {
     resource: Vec<String>,
 }
 
-async fn update(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
-    let (tenant_name, tenant) = match authenticate_tenant(service, request.headers) {
-        Ok(t) => t,
-        Err(response) => return response,
-    };
-    let body: UpdateBody = match parse_json(request.body) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    if !within_tenant(tenant, &body.resource) {
-        return ServiceResponse::error(
-            "invalid_scope",
-            "a resource is beyond what the tenant may grant",
-        );
-    }
-    let mut found = match service.live(&body.token).await {
-        Ok(found) => found,
-        Err(e) => return e.into(),
-    };
+async fn update(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+    let (tenant_name, tenant) = authenticate_tenant(service, request.headers)?;
+    let body: UpdateBody = parse_json(request.body)?;
+    check_within_tenant(tenant, &body.resource)?;
+    let mut found = service.live(&body.token).await?;
     if found.record.tenant.as_deref() != Some(tenant_name) {
-        return ServiceResponse::error("invalid_grant", "the token is not the tenant's");
+        return Err(ServiceResponse::error(
+            "invalid_grant",
+            "the token is not the tenant's",
+        ));
     }
     for resource in body.resource {
         if !found.record.scopes.contains(&resource) {
             found.record.scopes.push(resource);
         }
     }
-    match service.save(&found).await {
-        Ok(()) => ServiceResponse::ok(json!({
-            "message": "Token updated successfully",
-            "token": body.token,
-        })),
-        Err(e) => e.into(),
-    }
+    service.save(&found).await?;
+    Ok(ServiceResponse::ok(json!({
+        "message": "Token updated successfully",
+        "token": body.token,
+    })))
 }
 
 fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, ServiceResponse> {
@@ -529,23 +494,25 @@ fn client_form<'s>(
     Ok((form, client))
 }
 
-async fn oauth_token(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
-    let (form, client) = match client_form(service, request) {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
+async fn oauth_token(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+    let (form, client) = client_form(service, request)?;
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") if client.client_credentials => {
             client_credentials(service, client, &form).await
         }
         Some("refresh_token") if client.refresh_token => refresh(service, client, &form).await,
-        Some("client_credentials" | "refresh_token") => {
-            ServiceResponse::error("unauthorized_client", "the client may not use this grant")
-        }
-        Some("password") | Some("authorization_code") | Some(_) => {
-            ServiceResponse::error("unsupported_grant_type", "this grant type is not supported")
-        }
-        None => ServiceResponse::error("invalid_request", "grant_type is required"),
+        Some("client_credentials" | "refresh_token") => Err(ServiceResponse::error(
+            "unauthorized_client",
+            "the client may not use this grant",
+        )),
+        Some(_) => Err(ServiceResponse::error(
+            "unsupported_grant_type",
+            "this grant type is not supported",
+        )),
+        None => Err(ServiceResponse::error(
+            "invalid_request",
+            "grant_type is required",
+        )),
     }
 }
 
@@ -554,11 +521,7 @@ fn requested_scopes(form: &HashMap<String, String>, allowed: &[String]) -> Optio
     match form.get("scope") {
         None => Some(allowed.to_vec()),
         Some(text) => {
-            let mut scopes: Vec<String> = text
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect();
+            let mut scopes = split_scopes(text);
             scopes.dedup();
             scopes.iter().all(|s| allowed.contains(s)).then_some(scopes)
         }
@@ -572,7 +535,7 @@ async fn grant_answer(
     level: Level,
     scopes: Vec<String>,
     grant: Option<(String, String)>,
-) -> ServiceResponse {
+) -> Answer {
     let now = now_unix();
     let record = TokenRecord {
         sub: sub.to_string(),
@@ -586,10 +549,7 @@ async fn grant_answer(
         expires_at: now + service.settings.access_ttl,
         revoked: false,
     };
-    let (issued, key) = match service.issue(record).await {
-        Ok(issued) => issued,
-        Err(e) => return e.into(),
-    };
+    let issued = service.issue(record).await?;
     let mut body = json!({
         "access_token": issued.token,
         "token_type": "Bearer",
@@ -597,33 +557,26 @@ async fn grant_answer(
         "scope": issued.record.scopes.join(" "),
     });
     if let Some((grant_id, refresh)) = grant {
-        if let Err(e) = service.attach_access(&grant_id, &key).await {
-            return e.into();
-        }
+        service.attach_access(&grant_id, &issued.key).await?;
         body["refresh_token"] = json!(refresh);
     }
-    ServiceResponse::ok(body).with_header("pragma", "no-cache".into())
+    Ok(ServiceResponse::ok(body).with_header("pragma", "no-cache".into()))
 }
 
 async fn client_credentials(
     service: &TokenService,
     client: &Client,
     form: &HashMap<String, String>,
-) -> ServiceResponse {
-    let Some(scopes) = requested_scopes(form, &client.scopes) else {
-        return ServiceResponse::error(
-            "invalid_scope",
-            "a scope is beyond what the client may ask",
-        );
-    };
+) -> Answer {
+    let scopes = requested_scopes(form, &client.scopes).ok_or_else(|| {
+        ServiceResponse::error("invalid_scope", "a scope is beyond what the client may ask")
+    })?;
     let grant = if client.issue_refresh_tokens && client.refresh_token {
-        match service
-            .start_grant(&client.id, &client.id, client.level, &scopes)
-            .await
-        {
-            Ok(grant) => Some(grant),
-            Err(e) => return e.into(),
-        }
+        Some(
+            service
+                .start_grant(&client.id, &client.id, client.level, &scopes)
+                .await?,
+        )
     } else {
         None
     };
@@ -634,18 +587,15 @@ async fn refresh(
     service: &TokenService,
     client: &Client,
     form: &HashMap<String, String>,
-) -> ServiceResponse {
-    let Some(token) = form.get("refresh_token") else {
-        return ServiceResponse::error("invalid_request", "refresh_token is required");
-    };
-    let (record, next) = match service.redeem_refresh(token, &client.id).await {
-        Ok(redeemed) => redeemed,
-        Err(e) => return e.into(),
-    };
+) -> Answer {
+    let token = form
+        .get("refresh_token")
+        .ok_or_else(|| ServiceResponse::error("invalid_request", "refresh_token is required"))?;
+    let (record, next) = service.redeem_refresh(token, &client.id).await?;
     // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
-    let Some(scopes) = requested_scopes(form, &record.scopes) else {
-        return ServiceResponse::error("invalid_scope", "a scope is beyond the original grant");
-    };
+    let scopes = requested_scopes(form, &record.scopes).ok_or_else(|| {
+        ServiceResponse::error("invalid_scope", "a scope is beyond the original grant")
+    })?;
     let grant = Some((record.grant.clone(), next));
     grant_answer(
         service,
@@ -658,60 +608,44 @@ async fn refresh(
     .await
 }
 
-async fn revoke(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
-    let (form, client) = match client_form(service, request) {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
-    let Some(token) = form.get("token") else {
-        return ServiceResponse::error("invalid_request", "token is required");
-    };
-    let outcome = async {
-        if let Some(refresh) = service.find_refresh(token).await? {
-            if refresh.client_id == client.id {
-                service.revoke_grant(&refresh.grant).await?;
-            }
-            return Ok(());
-        }
-        if let Some(found) = service.find(token).await? {
-            // A client may revoke its own tokens and those issued to no client.
-            let own = found
-                .record
-                .client_id
-                .as_deref()
-                .is_none_or(|c| c == client.id);
-            if own && !found.record.revoked {
-                service.revoke_access(found).await?;
-            }
-        }
-        Ok::<(), super::store::StoreError>(())
-    }
-    .await;
-    match outcome {
-        // RFC 7009 §2.2: 200 whether or not the token was valid.
-        Ok(()) => ServiceResponse::ok(json!({})),
-        Err(e) => e.into(),
-    }
+/// The `token` parameter of a revocation or introspection request.
+fn token_parameter(form: &HashMap<String, String>) -> Result<&str, ServiceResponse> {
+    form.get("token")
+        .map(String::as_str)
+        .ok_or_else(|| ServiceResponse::error("invalid_request", "token is required"))
 }
 
-async fn introspect(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
-    let (form, _) = match client_form(service, request) {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
-    let Some(token) = form.get("token") else {
-        return ServiceResponse::error("invalid_request", "token is required");
-    };
-    let inactive = || ServiceResponse::ok(json!({ "active": false }));
+async fn revoke(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+    let (form, client) = client_form(service, request)?;
+    let token = token_parameter(&form)?;
+    if let Some(refresh) = service.find_refresh(token).await? {
+        if refresh.client_id == client.id {
+            service.revoke_grant(&refresh.grant).await?;
+        }
+    } else if let Some(found) = service.find(token).await? {
+        // A client may revoke its own tokens and those issued to no client.
+        let own = found
+            .record
+            .client_id
+            .as_deref()
+            .is_none_or(|c| c == client.id);
+        if own && !found.record.revoked {
+            service.revoke_access(found).await?;
+        }
+    }
+    // RFC 7009 §2.2: 200 whether or not the token was valid.
+    Ok(ServiceResponse::ok(json!({})))
+}
+
+async fn introspect(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+    let (form, _) = client_form(service, request)?;
+    let token = token_parameter(&form)?;
+    let inactive = Ok(ServiceResponse::ok(json!({ "active": false })));
     let now = now_unix();
-    let found = match service.find(token).await {
-        Ok(found) => found,
-        Err(e) => return e.into(),
-    };
-    if let Some(found) = found {
+    if let Some(found) = service.find(token).await? {
         let r = &found.record;
         if r.revoked || r.expires_at <= now {
-            return inactive();
+            return inactive;
         }
         let mut body = json!({
             "active": true,
@@ -730,10 +664,10 @@ async fn introspect(service: &TokenService, request: &ServiceRequest<'_>) -> Ser
         if let Some(tenant) = &r.tenant {
             body["tenant"] = json!(tenant);
         }
-        return ServiceResponse::ok(body);
+        return Ok(ServiceResponse::ok(body));
     }
-    match service.find_refresh(token).await {
-        Ok(Some(r)) if !r.used && r.expires_at > now => ServiceResponse::ok(json!({
+    match service.find_refresh(token).await? {
+        Some(r) if !r.used && r.expires_at > now => Ok(ServiceResponse::ok(json!({
             "active": true,
             "token_type": "refresh_token",
             "iss": service.settings.issuer,
@@ -741,9 +675,8 @@ async fn introspect(service: &TokenService, request: &ServiceRequest<'_>) -> Ser
             "client_id": r.client_id,
             "scope": r.scopes.join(" "),
             "exp": r.expires_at,
-        })),
-        Ok(_) => inactive(),
-        Err(e) => e.into(),
+        }))),
+        _ => inactive,
     }
 }
 

@@ -91,13 +91,9 @@ fn write_file(path: &Path, file: &KeyFile) -> Result<(), String> {
 }
 
 fn build_ring(file: &KeyFile, now: u64) -> Result<Ring, String> {
-    let mut published = Vec::new();
-    for stored in file.keys.iter().rev() {
-        if stored.retire_at.is_some_and(|at| at <= now) {
-            continue;
-        }
-        published.push(SigningKey::load(&stored.key)?);
-    }
+    let published = live_keys(file, now)
+        .map(|stored| SigningKey::load(&stored.key))
+        .collect::<Result<Vec<_>, _>>()?;
     let current = published.first().cloned().ok_or("no signing key")?;
     let mut verify = Vec::new();
     for key in &published {
@@ -113,6 +109,46 @@ fn build_ring(file: &KeyFile, now: u64) -> Result<Ring, String> {
     })
 }
 
+/// Reads the key file and rotates it when the newest key is older than `rotate_after`
+/// seconds (or of another algorithm): every current key gets a retirement time
+/// `retire_after` from now, a new key is added and the file rewritten. Returns the file and
+/// whether it rotated.
+fn read_rotating(
+    path: &Path,
+    alg: Algorithm,
+    rotate_after: u64,
+    retire_after: u64,
+    now: u64,
+) -> Result<(KeyFile, bool), String> {
+    let mut file = read_file(path)?;
+    let due = file.keys.last().is_none_or(|newest| {
+        now.saturating_sub(newest.created_at) >= rotate_after
+            || newest.key.alg != format!("{alg:?}")
+    });
+    if due {
+        for old in file.keys.iter_mut().filter(|k| k.retire_at.is_none()) {
+            old.retire_at = Some(now + retire_after);
+        }
+        file.keys.retain(|k| k.retire_at.is_none_or(|at| at > now));
+        let key = SigningKey::generate(alg, &new_kid(now));
+        file.keys.push(StoredKey {
+            key: key.save(),
+            created_at: now,
+            retire_at: None,
+        });
+        write_file(path, &file)?;
+    }
+    Ok((file, due))
+}
+
+/// The keys of `file` still published at `now`, newest first.
+fn live_keys(file: &KeyFile, now: u64) -> impl Iterator<Item = &StoredKey> {
+    file.keys
+        .iter()
+        .rev()
+        .filter(move |k| k.retire_at.is_none_or(|at| at > now))
+}
+
 impl KeyRing {
     /// Loads the key file, creating a first key when there is none and rotating when the newest
     /// is older than `rotate_after` seconds. `retire_after`: how long a rotated-out key stays
@@ -123,17 +159,13 @@ impl KeyRing {
         rotate_after: u64,
         retire_after: u64,
     ) -> Result<KeyRing, String> {
-        let ring = KeyRing {
+        let now = crate::principal::now_unix();
+        let (file, _) = read_rotating(path, alg, rotate_after, retire_after, now)?;
+        Ok(KeyRing {
             path: path.to_path_buf(),
             alg,
-            ring: ArcSwap::from_pointee(Ring {
-                current: SigningKey::generate(alg, "placeholder"),
-                published: Vec::new(),
-                verify: Arc::new(KeySet::new(Vec::new())),
-            }),
-        };
-        ring.rotate_if_due(rotate_after, retire_after, crate::principal::now_unix())?;
-        Ok(ring)
+            ring: ArcSwap::from_pointee(build_ring(&file, now)?),
+        })
     }
 
     /// Loads the key file without ever writing it (for `token mint`).
@@ -145,35 +177,24 @@ impl KeyRing {
         self.ring.load_full()
     }
 
-    /// Re-reads the file (another instance may have rotated) and rotates when due.
+    /// Re-reads the file (another instance may have rotated) and rotates when due. The keys
+    /// are parsed again only when the set of live keys changed.
     pub fn rotate_if_due(
         &self,
         rotate_after: u64,
         retire_after: u64,
         now: u64,
     ) -> Result<bool, String> {
-        let mut file = read_file(&self.path)?;
-        let newest_age = file.keys.last().map(|k| now.saturating_sub(k.created_at));
-        let rotate = newest_age.is_none_or(|age| age >= rotate_after)
-            || file
-                .keys
-                .last()
-                .is_some_and(|k| k.key.alg != format!("{:?}", self.alg));
-        if rotate {
-            for old in file.keys.iter_mut().filter(|k| k.retire_at.is_none()) {
-                old.retire_at = Some(now + retire_after);
-            }
-            file.keys.retain(|k| k.retire_at.is_none_or(|at| at > now));
-            let key = SigningKey::generate(self.alg, &new_kid(now));
-            file.keys.push(StoredKey {
-                key: key.save(),
-                created_at: now,
-                retire_at: None,
-            });
-            write_file(&self.path, &file)?;
+        let (file, rotated) = read_rotating(&self.path, self.alg, rotate_after, retire_after, now)?;
+        let current = self.current();
+        let published = current.published.iter().map(|k| k.kid.as_str());
+        if !live_keys(&file, now)
+            .map(|k| k.key.kid.as_str())
+            .eq(published)
+        {
+            self.ring.store(Arc::new(build_ring(&file, now)?));
         }
-        self.ring.store(Arc::new(build_ring(&file, now)?));
-        Ok(rotate)
+        Ok(rotated)
     }
 
     /// The public JWKS document.

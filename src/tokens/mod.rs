@@ -17,7 +17,7 @@ pub mod store;
 
 use crate::auth::challenge::TokenProblem;
 use crate::principal::{now_unix, Identity, Level};
-use crate::verify::claims::{numeric_date, string_claim};
+use crate::verify::claims::{numeric_date, string_claim, ClaimMapping};
 use crate::verify::VerifyError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -41,6 +41,8 @@ pub struct Issued {
     pub token: String,
     pub expires_in: u64,
     pub record: TokenRecord,
+    /// Where its record lives in the store.
+    pub key: String,
 }
 
 /// A token of ours found from its text: where its record lives and what it says.
@@ -48,8 +50,6 @@ pub struct Issued {
 pub struct Found {
     pub key: String,
     pub record: TokenRecord,
-    /// The record exists in the store (a minted JWT has none until something changes it).
-    pub stored: bool,
 }
 
 /// Why a token-service operation failed.
@@ -69,8 +69,6 @@ impl From<StoreError> for ServiceError {
 pub struct TokenService {
     pub settings: Settings,
     store: Arc<dyn Store>,
-    /// The same store when it is redb (which needs purging).
-    redb: Option<Arc<redb_store::RedbStore>>,
     pub keys: Arc<KeyRing>,
 }
 
@@ -86,23 +84,7 @@ impl std::fmt::Debug for TokenService {
 impl TokenService {
     /// Opens the store and the key ring (creating or rotating the signing key when due).
     pub fn open(settings: Settings) -> Result<TokenService, String> {
-        let (store, redb): (Arc<dyn Store>, _) = match &settings.store {
-            settings::StoreSettings::Redb(path) => {
-                let redb = Arc::new(redb_store::RedbStore::open(path).map_err(|e| e.to_string())?);
-                (redb.clone(), Some(redb))
-            }
-            settings::StoreSettings::Redis {
-                url,
-                prefix,
-                timeout,
-            } => (
-                Arc::new(
-                    redis_store::RedisStore::new(url, prefix, *timeout)
-                        .map_err(|e| e.to_string())?,
-                ),
-                None,
-            ),
-        };
+        let store = settings.open_store().map_err(|e| e.to_string())?;
         let keys = KeyRing::open(
             &settings.keys_file,
             settings.algorithm,
@@ -112,13 +94,8 @@ impl TokenService {
         Ok(TokenService {
             settings,
             store,
-            redb,
             keys: Arc::new(keys),
         })
-    }
-
-    pub fn store(&self) -> &dyn Store {
-        self.store.as_ref()
     }
 
     fn records(&self) -> Records<'_> {
@@ -127,7 +104,7 @@ impl TokenService {
 
     /// A blocking task that re-reads the key file (another instance may have rotated) and
     /// rotates when due; for the maintenance service.
-    pub fn clone_keys_task(&self) -> impl FnOnce() -> Result<bool, String> + Send + 'static {
+    pub fn key_rotation_task(&self) -> impl FnOnce() -> Result<bool, String> + Send + 'static {
         let keys = self.keys.clone();
         let (rotate_after, retire_after) = (
             self.settings.rotate_after,
@@ -138,18 +115,16 @@ impl TokenService {
 
     /// Deletes expired records where the store does not expire them by itself.
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
-        match &self.redb {
-            Some(redb) => redb.purge_expired().await,
-            None => Ok(0),
-        }
+        self.store.purge_expired().await
     }
 
-    /// Signs (or, for opaque tokens, draws) a token for `record` without storing anything.
+    /// Signs (or, for opaque tokens, draws) a token for `record` without storing anything;
+    /// returns it with its store key.
     fn make_token(&self, record: &TokenRecord) -> (String, String) {
         match self.settings.format {
             TokenFormat::Jwt => {
                 let jti = random_id(16);
-                let token = self.mint_jwt(record, &jti);
+                let token = mint_with(&self.keys.current().current, &self.settings, record, &jti);
                 (token, digest(&jti))
             }
             TokenFormat::Opaque => {
@@ -160,26 +135,18 @@ impl TokenService {
         }
     }
 
-    /// A JWT for `record` with `jti`, signed with the current key.
-    pub fn mint_jwt(&self, record: &TokenRecord, jti: &str) -> String {
-        mint_with(&self.keys.current().current, &self.settings, record, jti)
-    }
-
     /// Issues a token for `record` and stores its record.
-    pub async fn issue(&self, record: TokenRecord) -> Result<(Issued, String), StoreError> {
+    pub async fn issue(&self, record: TokenRecord) -> Result<Issued, StoreError> {
         let (token, key) = self.make_token(&record);
         self.records()
             .put(Space::Tokens, &key, &record, record.expires_at)
             .await?;
-        let expires_in = record.expires_at.saturating_sub(now_unix());
-        Ok((
-            Issued {
-                token,
-                expires_in,
-                record,
-            },
+        Ok(Issued {
+            token,
+            expires_in: record.expires_at.saturating_sub(now_unix()),
+            record,
             key,
-        ))
+        })
     }
 
     /// A new anonymous device and a token for it.
@@ -206,7 +173,7 @@ impl TokenService {
             expires_at,
             revoked: false,
         };
-        Ok(self.issue(token).await?.0)
+        self.issue(token).await
     }
 
     /// The identity a verified JWT of ours stands for now: its record, if any, decides.
@@ -275,48 +242,36 @@ impl TokenService {
             (digest(token), None)
         };
         let stored: Option<TokenRecord> = self.records().get(Space::Tokens, &key).await?;
-        Ok(match (stored, from_claims) {
-            (Some(record), _) => Some(Found {
-                key,
-                record,
-                stored: true,
-            }),
-            (None, Some(record)) => Some(Found {
-                key,
-                record,
-                stored: false,
-            }),
-            (None, None) => None,
-        })
+        Ok(stored.or(from_claims).map(|record| Found { key, record }))
     }
 
-    /// A JWT's `jti` and what its claims say, if it is signed by one of our keys and ours.
+    /// A JWT's `jti` and what its claims say, if it is signed by one of our keys and ours —
+    /// expired or not (revocation and introspection look at expired tokens too).
     fn claims_of(&self, token: &str) -> Option<(String, TokenRecord)> {
-        let ring = self.keys.current();
-        crate::verify::verify_jws_signature(token, &ring.verify).ok()?;
         let jws = crate::verify::jose::parse_compact(token).ok()?;
+        let header = &jws.header;
+        self.keys
+            .current()
+            .verify
+            .verify(
+                header.kid.as_deref(),
+                header.alg,
+                jws.signing_input.as_bytes(),
+                jws.signature,
+            )
+            .ok()?;
         let claims = &jws.claims;
         if string_claim(claims, "iss").ok()?? != self.settings.issuer {
             return None;
         }
-        let jti = string_claim(claims, "jti").ok()??.to_string();
-        let scopes = string_claim(claims, "scope")
-            .ok()?
-            .map(|s| {
-                s.split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let identity = claim_mapping()
+            .identity(&self.settings.name, claims, 0)
+            .ok()?;
         let record = TokenRecord {
-            sub: string_claim(claims, "sub").ok()??.to_string(),
-            level: string_claim(claims, "level")
-                .ok()?
-                .and_then(Level::parse)
-                .unwrap_or(Level::Anonymous),
-            scopes,
-            tenant: string_claim(claims, "tenant").ok()?.map(str::to_string),
+            sub: identity.subject,
+            level: identity.level,
+            scopes: identity.scopes,
+            tenant: identity.tenant,
             // Tokens issued to no client name the service itself (RFC 9068 requires the claim).
             client_id: string_claim(claims, "client_id")
                 .ok()?
@@ -325,10 +280,10 @@ impl TokenService {
             device: None,
             grant: None,
             issued_at: numeric_date(claims, "iat").ok()??,
-            expires_at: numeric_date(claims, "exp").ok()??,
+            expires_at: identity.expires_at?,
             revoked: false,
         };
-        Some((jti, record))
+        Some((identity.token_id?, record))
     }
 
     /// Writes a changed record back, keeping its expiry.
@@ -546,12 +501,12 @@ impl TokenService {
         let before: Option<RefreshRecord> = records
             .replace(Space::Refresh, &key, &used, record.expires_at)
             .await?;
-        let grant: Option<GrantRecord> = records.get(Space::Grants, &record.grant).await?;
         if before.is_none_or(|b| b.used) {
             tracing::warn!(client = client_id, "refresh token reused: grant revoked");
             self.revoke_grant(&record.grant).await?;
             return Err(ServiceError::Invalid(TokenProblem::Revoked));
         }
+        let grant: Option<GrantRecord> = records.get(Space::Grants, &record.grant).await?;
         let live = grant.is_some_and(|g| !g.revoked && g.live_refresh.as_deref() == Some(&key));
         if !live {
             return Err(ServiceError::Invalid(TokenProblem::Revoked));
@@ -575,7 +530,19 @@ impl TokenService {
     }
 }
 
-/// The claims of a JWT for `record`.
+/// How the built-in issuer's claims map to an identity (used by the verifier and by
+/// [`TokenService::find`]).
+pub fn claim_mapping() -> ClaimMapping {
+    ClaimMapping {
+        scope_claims: vec!["scope".into()],
+        level_claim: Some("level".into()),
+        level_values: std::collections::HashMap::new(),
+        default_level: Level::Anonymous,
+        tenant_claim: Some("tenant".into()),
+    }
+}
+
+/// A JWT for `record` with `jti`, signed with `key`.
 pub fn mint_with(
     key: &crate::signing::SigningKey,
     settings: &Settings,

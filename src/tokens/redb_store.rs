@@ -1,7 +1,7 @@
 //! The default store: one embedded `redb` database file. Writes are durable when they return
 //! (redb commits with fsync), so a restart loses nothing; reads are memory-mapped and cheap.
 
-use super::store::{unless_expired, with_expiry, Space, Store, StoreError};
+use super::store::{Space, Store, StoreError};
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, TableDefinition};
 use std::path::{Path, PathBuf};
@@ -23,6 +23,21 @@ fn table(space: Space) -> Table {
         Space::Refresh => REFRESH,
         Space::Grants => GRANTS,
     }
+}
+
+/// Prefixes a value with its expiry (8 bytes, big-endian) for stores without native expiry.
+fn with_expiry(value: &[u8], expires_at: u64) -> Vec<u8> {
+    let mut stored = Vec::with_capacity(8 + value.len());
+    stored.extend_from_slice(&expires_at.to_be_bytes());
+    stored.extend_from_slice(value);
+    stored
+}
+
+/// The value of a stored entry if it has not expired at `now`.
+fn unless_expired(stored: &[u8], now: u64) -> Option<Vec<u8>> {
+    let (expiry, value) = stored.split_at_checked(8)?;
+    let expires_at = u64::from_be_bytes(expiry.try_into().ok()?);
+    (now < expires_at).then(|| value.to_vec())
 }
 
 fn failed(e: impl std::fmt::Display) -> StoreError {
@@ -81,26 +96,6 @@ impl RedbStore {
         .await
         .map_err(failed)?
     }
-
-    /// Deletes expired entries; returns how many. Run now and then by the maintenance service.
-    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
-        self.write(|txn| {
-            let now = crate::principal::now_unix();
-            let mut purged = 0;
-            for space in Space::ALL {
-                let mut table = txn.open_table(table(space)).map_err(failed)?;
-                table
-                    .retain(|_, v| {
-                        let live = unless_expired(v, now).is_some();
-                        purged += usize::from(!live);
-                        live
-                    })
-                    .map_err(failed)?;
-            }
-            Ok(purged)
-        })
-        .await
-    }
 }
 
 #[async_trait]
@@ -128,6 +123,25 @@ impl Store for RedbStore {
         .await
     }
 
+    async fn purge_expired(&self) -> Result<usize, StoreError> {
+        self.write(|txn| {
+            let now = crate::principal::now_unix();
+            let mut purged = 0;
+            for space in Space::ALL {
+                let mut table = txn.open_table(table(space)).map_err(failed)?;
+                table
+                    .retain(|_, v| {
+                        let live = unless_expired(v, now).is_some();
+                        purged += usize::from(!live);
+                        live
+                    })
+                    .map_err(failed)?;
+            }
+            Ok(purged)
+        })
+        .await
+    }
+
     fn describe(&self) -> String {
         format!("redb {}", self.path.display())
     }
@@ -136,6 +150,14 @@ impl Store for RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_prefix_round_trips_and_expires() {
+        let stored = with_expiry(b"{}", 100);
+        assert_eq!(unless_expired(&stored, 99).as_deref(), Some(&b"{}"[..]));
+        assert_eq!(unless_expired(&stored, 100), None);
+        assert_eq!(unless_expired(b"short", 0), None);
+    }
 
     #[tokio::test]
     async fn values_survive_reopening_and_expire() {

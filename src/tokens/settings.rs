@@ -1,13 +1,19 @@
 //! `[token_service]` compiled: checked once, with every problem reported at its line.
 
+use super::redb_store::RedbStore;
+use super::redis_store::RedisStore;
+use super::store::{Store, StoreError};
 use crate::config::model::{Config, TokenServiceConfig};
 use crate::config::{ConfigProblem, SourceMap};
 use crate::principal::Level;
+use crate::verify::appkeys::{parse_digest, Digest};
 use jsonwebtoken::Algorithm;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use toml::Spanned;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenFormat {
@@ -28,7 +34,7 @@ pub enum StoreSettings {
 #[derive(Debug, Clone)]
 pub struct Client {
     pub id: String,
-    pub secret_sha256: Vec<u8>,
+    pub secret_sha256: Digest,
     pub scopes: Vec<String>,
     pub client_credentials: bool,
     pub refresh_token: bool,
@@ -39,7 +45,7 @@ pub struct Client {
 
 #[derive(Debug, Clone)]
 pub struct Tenant {
-    pub secret_sha256: Option<Vec<u8>>,
+    pub secret_sha256: Option<Digest>,
     pub resources: Vec<String>,
     pub level: Level,
 }
@@ -63,12 +69,23 @@ pub struct Settings {
     pub max_refresh_grants: usize,
     pub default_validity_minutes: u64,
     pub max_validity_minutes: u64,
-    pub cookie_name: String,
     pub clients: HashMap<String, Client>,
     pub tenants: HashMap<String, Tenant>,
 }
 
 impl Settings {
+    /// Opens the configured store (redb locks its file; Redis connects on first use).
+    pub fn open_store(&self) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match &self.store {
+            StoreSettings::Redb(path) => Arc::new(RedbStore::open(path)?),
+            StoreSettings::Redis {
+                url,
+                prefix,
+                timeout,
+            } => Arc::new(RedisStore::new(url, prefix, *timeout)?),
+        })
+    }
+
     /// The longest any access token may live: how long a rotated-out key stays published.
     pub fn longest_token_life(&self) -> u64 {
         self.access_ttl
@@ -77,13 +94,30 @@ impl Settings {
     }
 }
 
-fn hex_digest(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 {
-        return None;
+/// Problems of `[token_service]`, each under its `token_service.…` key.
+struct Report<'a> {
+    map: &'a SourceMap<'a>,
+    list: &'a mut Vec<ConfigProblem>,
+}
+
+impl Report<'_> {
+    fn add(&mut self, span: Range<usize>, key: &str, message: impl Into<String>) {
+        self.list.push(
+            self.map
+                .problem(&span, format!("token_service.{key}"), message.into()),
+        );
     }
-    (0..32)
-        .map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
+
+    fn level(&mut self, text: &Spanned<String>, key: &str) -> Level {
+        crate::gateway::auth::level(text, &format!("token_service.{key}"), self.map, self.list)
+    }
+
+    fn digest(&mut self, text: &Spanned<String>, key: &str) -> Digest {
+        parse_digest(text.get_ref()).unwrap_or_else(|| {
+            self.add(text.span(), key, "must be 64 hex digits (SHA-256)");
+            Digest::default()
+        })
+    }
 }
 
 /// Compiles `[token_service]`, or reports why not. `None` when absent or broken.
@@ -95,23 +129,24 @@ pub fn compile(
     let spanned = config.token_service.as_ref()?;
     let service: &TokenServiceConfig = spanned.get_ref();
     let before = problems.len();
-    let mut problem = |span: std::ops::Range<usize>, key: &str, message: String| {
-        problems.push(map.problem(&span, format!("token_service.{key}"), message));
+    let mut report = Report {
+        map,
+        list: problems,
     };
 
     let prefix = service.prefix.get_ref().trim_end_matches('/').to_string();
     if !prefix.starts_with('/') || prefix.contains("//") || prefix.contains("..") {
-        problem(
+        report.add(
             service.prefix.span(),
             "prefix",
-            "must be a path such as \"/auth\"".into(),
+            "must be a path such as \"/auth\"",
         );
     }
     if service.issuer.get_ref().is_empty() {
-        problem(service.issuer.span(), "issuer", "must not be empty".into());
+        report.add(service.issuer.span(), "issuer", "must not be empty");
     }
     if config.issuers.contains_key(&service.name) {
-        problem(
+        report.add(
             spanned.span(),
             "name",
             format!("{:?} is also an [issuers] name", service.name),
@@ -121,7 +156,7 @@ pub fn compile(
         "jwt" => TokenFormat::Jwt,
         "opaque" => TokenFormat::Opaque,
         other => {
-            problem(
+            report.add(
                 service.format.span(),
                 "format",
                 format!("{other:?} is not jwt or opaque"),
@@ -133,7 +168,7 @@ pub fn compile(
         "ES256" => Algorithm::ES256,
         "EdDSA" => Algorithm::EdDSA,
         other => {
-            problem(
+            report.add(
                 service.algorithm.span(),
                 "algorithm",
                 format!("{other:?} is not ES256 or EdDSA"),
@@ -150,7 +185,7 @@ pub fn compile(
         ("redb", Some(path), None) => Some(StoreSettings::Redb(PathBuf::from(path.get_ref()))),
         ("redis", None, Some(url)) => {
             if redis::Client::open(url.get_ref().as_str()).is_err() {
-                problem(url.span(), "store.url", "not a redis:// URL".into());
+                report.add(url.span(), "store.url", "not a redis:// URL");
             }
             Some(StoreSettings::Redis {
                 url: url.get_ref().clone(),
@@ -159,23 +194,23 @@ pub fn compile(
             })
         }
         ("redb", _, _) => {
-            problem(
+            report.add(
                 service.store.span(),
                 "store",
-                "kind \"redb\" needs `path` (and no `url`)".into(),
+                "kind \"redb\" needs `path` (and no `url`)",
             );
             None
         }
         ("redis", _, _) => {
-            problem(
+            report.add(
                 service.store.span(),
                 "store",
-                "kind \"redis\" needs `url` (and no `path`)".into(),
+                "kind \"redis\" needs `url` (and no `path`)",
             );
             None
         }
         (other, _, _) => {
-            problem(
+            report.add(
                 store_config.kind.span(),
                 "store.kind",
                 format!("{other:?} is not redb or redis"),
@@ -187,59 +222,39 @@ pub fn compile(
         (Some(file), _) => Some(PathBuf::from(file.get_ref())),
         (None, Some(StoreSettings::Redb(path))) => Some(path.with_extension("keys.json")),
         (None, Some(StoreSettings::Redis { .. })) => {
-            problem(
+            report.add(
                 spanned.span(),
                 "keys_file",
-                "is required with a redis store (every instance must sign with the same keys)"
-                    .into(),
+                "is required with a redis store (every instance must sign with the same keys)",
             );
             None
         }
         (None, None) => None,
     };
-    let level = |text: &toml::Spanned<String>,
-                 key: &str,
-                 problem: &mut dyn FnMut(std::ops::Range<usize>, &str, String)| {
-        Level::parse(text.get_ref()).unwrap_or_else(|| {
-            problem(
-                text.span(),
-                key,
-                format!("{:?} is not a level", text.get_ref()),
-            );
-            Level::Verified
-        })
-    };
     let mut clients = HashMap::new();
     for (id, spanned_client) in &service.clients {
         let client = spanned_client.get_ref();
         let key = format!("clients.{id}");
-        let secret = hex_digest(client.secret_sha256.get_ref());
-        if secret.is_none() {
-            problem(
-                client.secret_sha256.span(),
-                &format!("{key}.secret_sha256"),
-                "must be 64 hex digits (SHA-256)".into(),
-            );
-        }
+        let secret = report.digest(&client.secret_sha256, &format!("{key}.secret_sha256"));
         let mut grants = (false, false);
         for grant in &client.grants {
             match grant.get_ref().as_str() {
                 "client_credentials" => grants.0 = true,
                 "refresh_token" => grants.1 = true,
                 "authorization_code" => {}
-                other => problem(
+                other => report.add(
                     grant.span(),
                     &format!("{key}.grants"),
                     format!("{other:?} is not client_credentials or refresh_token"),
                 ),
             }
         }
-        let client_level = level(&client.level, &format!("{key}.level"), &mut problem);
+        let client_level = report.level(&client.level, &format!("{key}.level"));
         clients.insert(
             id.clone(),
             Client {
                 id: id.clone(),
-                secret_sha256: secret.unwrap_or_default(),
+                secret_sha256: secret,
                 scopes: client.scopes.clone(),
                 client_credentials: grants.0,
                 refresh_token: grants.1,
@@ -253,17 +268,11 @@ pub fn compile(
     for (hash, spanned_tenant) in &service.tenants {
         let tenant = spanned_tenant.get_ref();
         let key = format!("tenants.{hash}");
-        let secret = tenant.oauth_key_secret_sha256.as_ref().map(|s| {
-            hex_digest(s.get_ref()).unwrap_or_else(|| {
-                problem(
-                    s.span(),
-                    &format!("{key}.oauth_key_secret_sha256"),
-                    "must be 64 hex digits (SHA-256)".into(),
-                );
-                Vec::new()
-            })
-        });
-        let tenant_level = level(&tenant.level, &format!("{key}.level"), &mut problem);
+        let secret = tenant
+            .oauth_key_secret_sha256
+            .as_ref()
+            .map(|s| report.digest(s, &format!("{key}.oauth_key_secret_sha256")));
+        let tenant_level = report.level(&tenant.level, &format!("{key}.level"));
         tenants.insert(
             hash.clone(),
             Tenant {
@@ -276,13 +285,13 @@ pub fn compile(
     if service.default_validity_minutes == 0
         || service.default_validity_minutes > service.max_validity_minutes
     {
-        problem(
+        report.add(
             spanned.span(),
             "default_validity_minutes",
-            "must be between 1 and max_validity_minutes".into(),
+            "must be between 1 and max_validity_minutes",
         );
     }
-    if problems.len() > before {
+    if report.list.len() > before {
         return None;
     }
     Some(Settings {
@@ -301,20 +310,7 @@ pub fn compile(
         max_refresh_grants: service.max_refresh_grants,
         default_validity_minutes: service.default_validity_minutes,
         max_validity_minutes: service.max_validity_minutes,
-        cookie_name: service.cookie_name.clone(),
         clients,
         tenants,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_digests_parse_only_when_whole() {
-        assert_eq!(hex_digest(&"ab".repeat(32)).unwrap()[0], 0xab);
-        assert!(hex_digest("abc").is_none());
-        assert!(hex_digest(&"zz".repeat(32)).is_none());
-    }
 }

@@ -78,6 +78,10 @@ pub trait Store: Send + Sync + 'static {
         value: &[u8],
         expires_at: u64,
     ) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Deletes expired entries where the store does not expire them by itself; how many.
+    async fn purge_expired(&self) -> Result<usize, StoreError> {
+        Ok(0)
+    }
     /// A short description for logs (`redb /path`, `redis host:port`).
     fn describe(&self) -> String;
 }
@@ -127,38 +131,21 @@ impl Records<'_> {
     }
 }
 
-/// Prefixes a value with its expiry (8 bytes, big-endian) for stores without native expiry.
-pub fn with_expiry(value: &[u8], expires_at: u64) -> Vec<u8> {
-    let mut stored = Vec::with_capacity(8 + value.len());
-    stored.extend_from_slice(&expires_at.to_be_bytes());
-    stored.extend_from_slice(value);
-    stored
-}
-
-/// The value of a stored entry if it has not expired at `now`.
-pub fn unless_expired(stored: &[u8], now: u64) -> Option<Vec<u8>> {
-    let (expiry, value) = stored.split_at_checked(8)?;
-    let expires_at = u64::from_be_bytes(expiry.try_into().ok()?);
-    (now < expires_at).then(|| value.to_vec())
-}
-
 /// Hex SHA-256 of a token or handle: how tokens are named in the store (never raw).
+/// Read on every request to one of our JWTs, so it writes the 64 digits into one allocation.
 pub fn digest(text: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for byte in crate::verify::appkeys::digest(text) {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    hex
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn expiry_prefix_round_trips_and_expires() {
-        let stored = with_expiry(b"{}", 100);
-        assert_eq!(unless_expired(&stored, 99).as_deref(), Some(&b"{}"[..]));
-        assert_eq!(unless_expired(&stored, 100), None);
-        assert_eq!(unless_expired(b"short", 0), None);
-    }
 
     #[test]
     fn digests_are_hex_sha256() {

@@ -30,6 +30,11 @@ pub fn parse_digest(hex: &str) -> Option<Digest> {
     Some(out)
 }
 
+/// Whether `presented` hashes to `expected`, compared in constant time.
+pub fn digest_matches(presented: &str, expected: &Digest) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(&digest(presented), expected).is_ok()
+}
+
 #[derive(Debug)]
 pub struct AppKeys {
     pub name: Arc<str>,

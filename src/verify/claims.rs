@@ -52,6 +52,14 @@ impl Default for ClaimMapping {
 }
 
 /// A NumericDate claim: a JSON number ≥ 0. Absent → `Ok(None)`; any other type → error.
+/// A space-separated scope list (RFC 6749 §3.3) as its scopes; runs of spaces are tolerated.
+pub fn split_scopes(text: &str) -> Vec<String> {
+    text.split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 pub fn numeric_date(claims: &impl ClaimSource, name: &str) -> Result<Option<u64>, TokenProblem> {
     match claims.claim(name) {
         None => Ok(None),
@@ -94,13 +102,7 @@ impl ClaimMapping {
         for name in &self.scope_claims {
             match claims.claim(name) {
                 None => continue,
-                Some(Value::String(s)) => {
-                    return Ok(s
-                        .split(' ')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect())
-                }
+                Some(Value::String(s)) => return Ok(split_scopes(s)),
                 Some(Value::Array(items)) => {
                     return items
                         .iter()

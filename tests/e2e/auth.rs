@@ -1269,12 +1269,7 @@ upstream = "echo"
 
 #[tokio::test]
 async fn application_keys_from_a_file_of_digests() {
-    let digest: String =
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"ak_file_9fK2mQ7xL4pR8vW1")
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+    let digest = portcullis::tokens::store::digest("ak_file_9fK2mQ7xL4pR8vW1");
     let config = config_with(
         r#"
 [issuers.guests]

@@ -152,6 +152,15 @@ async fn call(gw: &GatewayProcess, path: &str, token: &str) -> (u16, Value) {
     (status, Value::Object(seen))
 }
 
+/// A request to the OAuth2 token endpoint.
+async fn oauth_token(
+    gw: &GatewayProcess,
+    client: (&str, &str),
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    post_form(gw, "/auth/oauth/token", client, form).await
+}
+
 async fn client_token(gw: &GatewayProcess, scope: &str) -> Value {
     let (status, body) = post_form(
         gw,
@@ -494,9 +503,8 @@ async fn oauth2_grants_rotate_refresh_tokens_and_revoke_on_reuse() {
     let state = tempfile::tempdir().unwrap();
     let gw = GatewayProcess::start(&redb_config(state.path(), "max_refresh_grants = 2")).await;
 
-    let (status, body) = post_form(
+    let (status, body) = oauth_token(
         &gw,
-        "/auth/oauth/token",
         (CLIENT.0, "wrong"),
         &[("grant_type", "client_credentials")],
     )
@@ -505,9 +513,8 @@ async fn oauth2_grants_rotate_refresh_tokens_and_revoke_on_reuse() {
         (status, body["error"].as_str()),
         (401, Some("invalid_client"))
     );
-    let (status, body) = post_form(
+    let (status, body) = oauth_token(
         &gw,
-        "/auth/oauth/token",
         CLIENT,
         &[
             ("grant_type", "password"),
@@ -520,9 +527,8 @@ async fn oauth2_grants_rotate_refresh_tokens_and_revoke_on_reuse() {
         (status, body["error"].as_str()),
         (400, Some("unsupported_grant_type"))
     );
-    let (status, body) = post_form(
+    let (status, body) = oauth_token(
         &gw,
-        "/auth/oauth/token",
         CLIENT,
         &[
             ("grant_type", "client_credentials"),
@@ -551,9 +557,8 @@ async fn oauth2_grants_rotate_refresh_tokens_and_revoke_on_reuse() {
     assert_eq!(call(&gw, "/admin/x", access).await.0, 200);
 
     // Rotation: the refresh token works once and hands out a successor.
-    let (status, second) = post_form(
+    let (status, second) = oauth_token(
         &gw,
-        "/auth/oauth/token",
         CLIENT,
         &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
     )
@@ -564,9 +569,8 @@ async fn oauth2_grants_rotate_refresh_tokens_and_revoke_on_reuse() {
     assert_ne!(refresh2, refresh);
     assert_eq!(call(&gw, "/admin/x", access2).await.0, 200);
     // A narrower scope may be asked for, a wider one not.
-    let (status, _) = post_form(
+    let (status, _) = oauth_token(
         &gw,
-        "/auth/oauth/token",
         CLIENT,
         &[
             ("grant_type", "refresh_token"),
@@ -578,9 +582,8 @@ async fn oauth2_grants_rotate_refresh_tokens_and_revoke_on_reuse() {
     assert_eq!(status, 400);
 
     // Reusing the old refresh token means it leaked: the whole grant ends.
-    let (status, body) = post_form(
+    let (status, body) = oauth_token(
         &gw,
-        "/auth/oauth/token",
         CLIENT,
         &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
     )
@@ -599,9 +602,8 @@ async fn oauth2_grants_rotate_refresh_tokens_and_revoke_on_reuse() {
         "{refused}"
     );
     assert_eq!(call(&gw, "/admin/x", access).await.0, 401);
-    let (status, _) = post_form(
+    let (status, _) = oauth_token(
         &gw,
-        "/auth/oauth/token",
         CLIENT,
         &[("grant_type", "refresh_token"), ("refresh_token", refresh2)],
     )
@@ -616,9 +618,8 @@ async fn oauth2_grants_rotate_refresh_tokens_and_revoke_on_reuse() {
     ]
     .into();
     let refresh_of = |i: usize| grants[i]["refresh_token"].as_str().unwrap().to_string();
-    let (status, _) = post_form(
+    let (status, _) = oauth_token(
         &gw,
-        "/auth/oauth/token",
         CLIENT,
         &[
             ("grant_type", "refresh_token"),
@@ -628,9 +629,8 @@ async fn oauth2_grants_rotate_refresh_tokens_and_revoke_on_reuse() {
     .await;
     assert_eq!(status, 400, "the oldest grant was dropped");
     for i in [1, 2] {
-        let (status, body) = post_form(
+        let (status, body) = oauth_token(
             &gw,
-            "/auth/oauth/token",
             CLIENT,
             &[
                 ("grant_type", "refresh_token"),
@@ -817,9 +817,8 @@ async fn a_restart_loses_no_token_revocation_or_key_and_rotation_keeps_old_keys(
         call(&gw, "/api/x", &created).await.1["x-auth-scopes"],
         "basic segments"
     );
-    let (status, body) = post_form(
+    let (status, body) = oauth_token(
         &gw,
-        "/auth/oauth/token",
         CLIENT,
         &[
             ("grant_type", "refresh_token"),
@@ -979,13 +978,7 @@ async fn two_gateways_on_one_redis_share_tokens_and_revocations() {
     let (port, dir) = redis.stop();
     let (status, body) = call(&a, "/admin/x", &live).await;
     assert_eq!(status, 503, "{body}");
-    let (status, body) = post_form(
-        &a,
-        "/auth/oauth/token",
-        CLIENT,
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let (status, body) = oauth_token(&a, CLIENT, &[("grant_type", "client_credentials")]).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (503, Some("temporarily_unavailable"))
@@ -993,14 +986,10 @@ async fn two_gateways_on_one_redis_share_tokens_and_revocations() {
     let _redis = RedisServer::start_on(port, dir).await;
     let mut recovered = false;
     for _ in 0..50 {
-        if post_form(
-            &a,
-            "/auth/oauth/token",
-            CLIENT,
-            &[("grant_type", "client_credentials")],
-        )
-        .await
-        .0 == 200
+        if oauth_token(&a, CLIENT, &[("grant_type", "client_credentials")])
+            .await
+            .0
+            == 200
         {
             recovered = true;
             break;
