@@ -5,7 +5,7 @@
 # HAProxy 2.6 with jwt_verify on the same RS256 key and nginx as a plain proxy.
 #
 # Proxies run on one core (PROXY_CORE), the load generator and the upstream on the other
-# (LOAD_CORE); each proxy has one worker thread. Systems are interleaved, ROUNDS times; the
+# (LOAD_CORE); each proxy has one worker thread; the upstream sends RESPONSE_BYTES-byte bodies. Systems are interleaved, ROUNDS times; the
 # table shows the median round. Results: $OUT/results.json, $OUT/table.txt, $OUT/chart.svg.
 #
 #   bench/compare.sh                      # defaults: DURATION=10s ROUNDS=3 CONNECTIONS=32
@@ -20,6 +20,10 @@ PROXY_CORE=${PROXY_CORE:-1}
 LOAD_CORE=${LOAD_CORE:-0}
 OUT=${OUT:-bench/results}
 UNIQUE_TOKENS=${UNIQUE_TOKENS:-60000}
+# The upstream answers every request with this many bytes, so proxies that add different headers
+# (Portcullis adds identity and forwarding headers, HAProxy forwards the token) return equal
+# responses; RESPONSE_BYTES=echo makes it describe each request instead.
+RESPONSE_BYTES=${RESPONSE_BYTES:-512}
 
 mkdir -p "$OUT"
 work=$(mktemp -d)
@@ -84,7 +88,8 @@ wait_port() {
   echo "port $1 did not open" >&2; return 1
 }
 
-start echo "$LOAD_CORE" $bin/examples/echo "127.0.0.1:$ECHO" 1
+fixed=$([[ $RESPONSE_BYTES == echo ]] || echo "$RESPONSE_BYTES")
+start echo "$LOAD_CORE" $bin/examples/echo "127.0.0.1:$ECHO" 1 $fixed
 start passthrough "$PROXY_CORE" $bin/examples/passthrough "127.0.0.1:$PASS" "127.0.0.1:$ECHO" 1
 start portcullis "$PROXY_CORE" $bin/portcullis serve -c "$work/portcullis.toml"
 systems=(passthrough portcullis)

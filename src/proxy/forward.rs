@@ -6,6 +6,7 @@
 //! headers into identity spoofing in oauth2-proxy (CVE-2025-64484) and routing bypasses in Envoy
 //! (CVE-2023-27487) and oauth2-proxy (CVE-2026-40575).
 
+use http::HeaderValue;
 use pingora::http::RequestHeader;
 use std::net::IpAddr;
 
@@ -35,7 +36,7 @@ pub struct ClientFacts<'a> {
     pub peer_is_trusted: bool,
     pub tls: bool,
     /// The `Host` the client asked for, if any.
-    pub host: Option<&'a str>,
+    pub host: Option<&'a HeaderValue>,
 }
 
 /// True when `name` (lower-case, as `http` stores it) is `protected` once `_` is read as `-`,
@@ -102,19 +103,31 @@ pub fn set_forwarding_headers(request: &mut RequestHeader, client: &ClientFacts<
                 && (!client.peer_is_trusted || REBUILT.contains(&name)))
     });
 
-    let peer = client.peer.map(|ip| ip.to_string());
-    let forwarded_for = match (prior_for, peer) {
+    let forwarded_for = match (prior_for, client.peer) {
         (Some(prior), Some(peer)) => Some(format!("{prior}, {peer}")),
         (Some(prior), None) => Some(prior),
-        (None, peer) => peer,
+        (None, Some(peer)) => Some(peer.to_string()),
+        (None, None) => None,
     };
     if let Some(value) = forwarded_for {
         let _ = request.insert_header("x-forwarded-for", value);
     }
-    let proto = prior_proto.unwrap_or_else(|| if client.tls { "https" } else { "http" }.into());
-    let _ = request.insert_header("x-forwarded-proto", proto);
-    if let Some(host) = prior_host.or_else(|| client.host.map(str::to_string)) {
-        let _ = request.insert_header("x-forwarded-host", host);
+    let _ = match prior_proto {
+        Some(proto) => request.insert_header("x-forwarded-proto", proto),
+        None => request.insert_header(
+            "x-forwarded-proto",
+            HeaderValue::from_static(if client.tls { "https" } else { "http" }),
+        ),
+    };
+    match (prior_host, client.host) {
+        (Some(prior), _) => {
+            let _ = request.insert_header("x-forwarded-host", prior);
+        }
+        // The client's own Host value, shared rather than copied.
+        (None, Some(host)) => {
+            let _ = request.insert_header("x-forwarded-host", host.clone());
+        }
+        (None, None) => {}
     }
 }
 
@@ -127,10 +140,16 @@ pub fn acceptable_request_id(value: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-/// A fresh request id: 128 random bits as 32 hex digits.
-pub fn new_request_id() -> String {
+/// A fresh request id: 128 random bits as 32 hex digits, made once as a header value so the
+/// upstream request, the response and the log share it without copies.
+pub fn new_request_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let value: u128 = rand::random();
-    format!("{value:032x}")
+    let mut digits = [0u8; 32];
+    for (i, digit) in digits.iter_mut().enumerate() {
+        *digit = HEX[((value >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&digits).expect("hex digits are a valid header value")
 }
 
 #[cfg(test)]
@@ -153,12 +172,14 @@ mod tests {
             .collect()
     }
 
+    static HOST: HeaderValue = HeaderValue::from_static("api.example.com");
+
     fn facts(trusted: bool) -> ClientFacts<'static> {
         ClientFacts {
             peer: Some("10.0.0.7".parse().unwrap()),
             peer_is_trusted: trusted,
             tls: false,
-            host: Some("api.example.com"),
+            host: Some(&HOST),
         }
     }
 
@@ -232,6 +253,7 @@ mod tests {
         assert!(!acceptable_request_id(&[b'a'; 129]));
         let a = new_request_id();
         assert_eq!(a.len(), 32);
+        assert!(a.as_bytes().iter().all(u8::is_ascii_hexdigit));
         assert_ne!(a, new_request_id());
     }
 }

@@ -36,7 +36,7 @@ impl GatewayProxy {
 /// Per-request state carried across pingora's phases.
 pub struct RequestCtx {
     started: Instant,
-    request_id: String,
+    request_id: http::HeaderValue,
     /// The snapshot this request is decided and forwarded on, loaded once.
     gateway: Option<Arc<Gateway>>,
     /// The request-target to send upstream when it differs from what the client sent.
@@ -64,7 +64,7 @@ impl RequestCtx {
     fn new() -> Self {
         Self {
             started: Instant::now(),
-            request_id: String::new(),
+            request_id: http::HeaderValue::from_static(""),
             gateway: None,
             upstream_target: None,
             path: None,
@@ -405,9 +405,7 @@ impl ProxyHttp for GatewayProxy {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         ctx.started = Instant::now();
         ctx.request_id = match session.req_header().headers.get("x-request-id") {
-            Some(v) if forward::acceptable_request_id(v.as_bytes()) => {
-                String::from_utf8_lossy(v.as_bytes()).into_owned()
-            }
+            Some(v) if forward::acceptable_request_id(v.as_bytes()) => v.clone(),
             _ => forward::new_request_id(),
         };
         if let Some(response) = self.decide(session, ctx) {
@@ -468,17 +466,11 @@ impl ProxyHttp for GatewayProxy {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
-        let host = session
-            .req_header()
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_string);
         let facts = ClientFacts {
             peer,
             peer_is_trusted: gateway.is_trusted_proxy(peer),
             tls: is_tls(session),
-            host: host.as_deref(),
+            host: session.req_header().headers.get(http::header::HOST),
         };
         forward::set_forwarding_headers(upstream_request, &facts);
         identity::strip_identity_headers(upstream_request, &gateway.identity_headers);
@@ -492,7 +484,7 @@ impl ProxyHttp for GatewayProxy {
                 &gateway.identity_headers,
             )?;
         }
-        upstream_request.insert_header("x-request-id", ctx.request_id.as_str())?;
+        upstream_request.insert_header("x-request-id", ctx.request_id.clone())?;
         Ok(())
     }
 
@@ -502,7 +494,7 @@ impl ProxyHttp for GatewayProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        upstream_response.insert_header("x-request-id", ctx.request_id.clone())?;
         if let Some(cookie) = ctx.set_cookie.take() {
             upstream_response.append_header("set-cookie", cookie)?;
         }
@@ -547,7 +539,8 @@ impl ProxyHttp for GatewayProxy {
         }
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         AccessRecord {
-            request_id: &ctx.request_id,
+            // Only plain ASCII ids are kept (forward::acceptable_request_id).
+            request_id: ctx.request_id.to_str().unwrap_or_default(),
             method: session.req_header().method.as_str(),
             path: ctx.path.as_deref(),
             route: ctx.route().map(|r| r.name.as_str()),

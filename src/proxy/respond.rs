@@ -54,7 +54,7 @@ impl GatewayResponse {
     }
 
     /// Writes the answer to the client.
-    pub async fn send(self, session: &mut Session, request_id: &str) -> Result<()> {
+    pub async fn send(self, session: &mut Session, request_id: &http::HeaderValue) -> Result<()> {
         if self.close {
             session.set_keepalive(None);
         }
@@ -62,7 +62,7 @@ impl GatewayResponse {
         header.insert_header("content-type", "application/json")?;
         header.insert_header("cache-control", "no-store")?;
         header.insert_header("content-length", self.body.len().to_string())?;
-        header.insert_header("x-request-id", request_id)?;
+        header.insert_header("x-request-id", request_id.clone())?;
         if self.close {
             header.insert_header("connection", "close")?;
         }

@@ -5,7 +5,7 @@ use crate::gateway::SharedGateway;
 use async_trait::async_trait;
 use pingora::lb::health_check::TcpHealthCheck;
 use pingora::lb::selection::RoundRobin;
-use pingora::lb::LoadBalancer;
+use pingora::lb::{Backend, LoadBalancer};
 use pingora::prelude::HttpPeer;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 pub struct Upstream {
     pub name: String,
     balancer: LoadBalancer<RoundRobin>,
+    /// The backend of a one-address pool: picked without a selection round, which costs a
+    /// hash-set insert per request in pingora's balancer.
+    only: Option<Backend>,
     connect_timeout: Duration,
     read_timeout: Duration,
     write_timeout: Duration,
@@ -51,9 +54,15 @@ impl Upstream {
             check.peer_template.options.connection_timeout = Some(config.connect_timeout.get());
             balancer.set_health_check(check);
         }
+        // Taken from the balancer so that its identity is the one health is recorded under.
+        let members = balancer.backends().get_backend();
+        let only = (members.len() == 1)
+            .then(|| members.iter().next().cloned())
+            .flatten();
         Self {
             name: name.to_string(),
             balancer,
+            only,
             connect_timeout: config.connect_timeout.get(),
             read_timeout: config.read_timeout.get(),
             write_timeout: config.write_timeout.get(),
@@ -68,7 +77,11 @@ impl Upstream {
 
     /// The next healthy backend as a pingora peer, or `None` when all are down.
     pub fn peer(&self) -> Option<HttpPeer> {
-        let backend = self.balancer.select(b"", 256)?;
+        let backend = match &self.only {
+            Some(only) if self.balancer.backends().ready(only) => only.clone(),
+            Some(_) => return None,
+            None => self.balancer.select(b"", 256)?,
+        };
         let mut peer = HttpPeer::new(backend.addr, false, String::new());
         peer.options.connection_timeout = Some(self.connect_timeout);
         peer.options.read_timeout = Some(self.read_timeout);
