@@ -14,6 +14,7 @@ pub mod odata;
 pub mod policy;
 pub mod principal;
 pub mod proxy;
+pub mod reload;
 pub mod route;
 pub mod server;
 pub mod signing;

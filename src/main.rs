@@ -257,16 +257,16 @@ fn token_revoke(path: &std::path::Path, token: &str) -> Result<(), String> {
 }
 
 fn serve(path: &std::path::Path) -> ExitCode {
-    let (config, gateway) = match portcullis::server::load_for_serving(path) {
+    let loaded = match portcullis::server::load_for_serving(path) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     };
-    portcullis::observe::init_logging(&config.log);
+    portcullis::observe::init_logging(&loaded.config.log);
     tracing::info!(config = %path.display(), "starting portcullis");
-    match portcullis::server::build_server(&config, gateway) {
+    match portcullis::server::build_server(loaded) {
         Ok(server) => server.run_forever(),
         Err(e) => {
             eprintln!("{}: cannot start: {e}", path.display());

@@ -6,6 +6,7 @@ use crate::echo::EchoApp;
 use crate::gateway::{Gateway, SharedGateway};
 use crate::proxy::upstream::MaintenanceService;
 use crate::proxy::GatewayProxy;
+use crate::reload::{ReloadService, Reloader};
 use crate::tokens::TokenService;
 use arc_swap::ArcSwap;
 use pingora::apps::http_app::HttpServer;
@@ -14,7 +15,7 @@ use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Reads and validates a config file completely (what `portcullis check` runs). Opens
@@ -75,9 +76,17 @@ pub fn open_token_service(
     TokenService::open(settings).map(|s| Some(Arc::new(s)))
 }
 
+/// A config ready to serve: the file's text is kept to tell what a reload changes.
+pub struct Loaded {
+    pub path: PathBuf,
+    pub config: Config,
+    pub source: String,
+    pub gateway: Gateway,
+}
+
 /// Loads a config for serving: validated first (a broken config never touches the store),
 /// then compiled again with the token service opened.
-pub fn load_for_serving(path: &Path) -> Result<(Config, Gateway), StartError> {
+pub fn load_for_serving(path: &Path) -> Result<Loaded, StartError> {
     let (config, source, _) = read_valid(path).map_err(StartError::Config)?;
     let service = open_token_service(&config, &source).map_err(StartError::TokenService)?;
     let gateway = Gateway::build(&config, &source, service).map_err(|problems| {
@@ -86,7 +95,12 @@ pub fn load_for_serving(path: &Path) -> Result<(Config, Gateway), StartError> {
             problems,
         })
     })?;
-    Ok((config, gateway))
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        config,
+        source,
+        gateway,
+    })
 }
 
 /// Pingora's process settings from ours.
@@ -106,7 +120,14 @@ fn server_conf(config: &Config) -> ServerConf {
 }
 
 /// Builds the pingora server for a loaded config. Call `run_forever` on the result.
-pub fn build_server(config: &Config, gateway: Gateway) -> pingora::Result<Server> {
+pub fn build_server(loaded: Loaded) -> pingora::Result<Server> {
+    let Loaded {
+        path,
+        config: owned_config,
+        source,
+        gateway,
+    } = loaded;
+    let config = &owned_config;
     let shared: SharedGateway = Arc::new(ArcSwap::from_pointee(gateway));
     let mut server = Server::new_with_opt_and_conf(Opt::default(), server_conf(config));
     server.bootstrap();
@@ -127,7 +148,7 @@ pub fn build_server(config: &Config, gateway: Gateway) -> pingora::Result<Server
     server.add_service(proxy);
     server.add_service(background_service(
         "maintenance",
-        MaintenanceService::new(shared),
+        MaintenanceService::new(shared.clone()),
     ));
 
     if let Some(echo) = &config.echo {
@@ -136,5 +157,20 @@ pub fn build_server(config: &Config, gateway: Gateway) -> pingora::Result<Server
         service.threads = Some(echo.threads.max(1));
         server.add_service(service);
     }
+    if let Some(metrics) = &config.metrics {
+        crate::observe::metrics::install(shared.clone());
+        let mut service = Service::new(
+            "metrics".to_string(),
+            HttpServer::new_app(crate::observe::metrics::MetricsApp),
+        );
+        service.add_tcp(metrics.address.get_ref());
+        service.threads = Some(1);
+        server.add_service(service);
+    }
+    let reloader = Reloader::new(path, owned_config, source, shared);
+    server.add_service(background_service(
+        "config reload",
+        ReloadService::new(Arc::new(reloader)),
+    ));
     Ok(server)
 }

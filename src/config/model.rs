@@ -9,7 +9,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -22,6 +22,8 @@ pub struct Config {
     /// The built-in echo upstream: a pingora service in this process that answers every request
     /// with a JSON description of it. Meant for demos, tests and benchmarks.
     pub echo: Option<EchoConfig>,
+    /// Prometheus metrics on their own listener.
+    pub metrics: Option<MetricsConfig>,
     #[serde(default)]
     pub upstreams: BTreeMap<String, Spanned<UpstreamConfig>>,
     /// Routes are tried in file order; the first match wins.
@@ -37,7 +39,7 @@ pub struct Config {
 }
 
 /// `[token_service]`: the gateway as its own token issuer.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TokenServiceConfig {
     /// The issuer's name in routes' `issuers` lists.
@@ -88,7 +90,7 @@ pub struct TokenServiceConfig {
 }
 
 /// Where the token service keeps its state.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `redb` (default) or `redis`.
@@ -107,7 +109,7 @@ pub struct StoreConfig {
 }
 
 /// An OAuth2 client of the token service.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     /// SHA-256 (hex) of the client secret: `printf %s "$SECRET" | sha256sum`.
@@ -130,7 +132,7 @@ pub struct ClientConfig {
 }
 
 /// A tenant of `token/create` and `token/update`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TenantConfig {
     /// SHA-256 (hex) of the `oauth_key_secret` header; when set, the header is required.
@@ -193,7 +195,7 @@ fn default_client_level() -> Spanned<String> {
 }
 
 /// Settings shared by every route's auth.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// `realm` of every `WWW-Authenticate` challenge.
@@ -223,7 +225,7 @@ impl Default for AuthSettings {
 }
 
 /// Names of the headers that tell the upstream who is calling.
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct IdentityHeaders {
     pub subject: String,
@@ -246,7 +248,7 @@ impl Default for IdentityHeaders {
 }
 
 /// `[issuers.<name>]`: where tokens come from and how to check them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerConfig {
     /// `jwt`, `introspection` or `app_keys`.
@@ -327,7 +329,7 @@ fn default_negative_ttl() -> ConfigDuration {
 
 /// One application key: who holds it and what it may do. Give the key as its SHA-256 digest
 /// (`sha256 = "hex"`) or, for development, as `key` (refused if weak).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AppKeyConfig {
     /// The client name (becomes the subject).
@@ -346,7 +348,7 @@ fn default_app_key_level() -> Spanned<String> {
 }
 
 /// The file named by `app_keys_file`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AppKeysFile {
     #[serde(default)]
@@ -382,7 +384,7 @@ fn default_level() -> Spanned<String> {
 }
 
 /// A key written in the config: a PEM public key (inline or file) or an HMAC secret.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StaticKeyConfig {
     pub kid: Option<String>,
@@ -393,7 +395,7 @@ pub struct StaticKeyConfig {
 }
 
 /// `[routes.auth]`: who may use a route.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RouteAuthConfig {
     /// `bearer`, `token`, `query`, `cookie`, `header:<Name>`. Default: `["bearer"]`.
@@ -426,7 +428,7 @@ pub struct RouteAuthConfig {
 }
 
 /// A minimum level and scopes, for one method.
-#[derive(Debug, Deserialize, Default, Clone)]
+#[derive(Debug, Deserialize, Default, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     pub level: Option<Spanned<String>>,
@@ -436,7 +438,7 @@ pub struct RuleConfig {
     pub scope_match: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
     /// Worker threads of the proxy service.
@@ -456,6 +458,8 @@ pub struct ServerSettings {
     /// Refuse paths containing `;` (matrix parameters), which some upstreams (Tomcat, Jetty)
     /// strip before routing — a classic way to make the gateway and the upstream disagree.
     pub allow_semicolon_in_path: bool,
+    /// Reload when the config file's content changes (it is also reloaded on SIGHUP).
+    pub watch_config: bool,
 }
 
 impl Default for ServerSettings {
@@ -469,6 +473,7 @@ impl Default for ServerSettings {
             ready_path: Spanned::new(0..0, "/readyz".to_string()),
             upstream_keepalive_pool_size: 128,
             allow_semicolon_in_path: false,
+            watch_config: true,
         }
     }
 }
@@ -481,7 +486,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
     pub format: LogFormat,
@@ -501,7 +506,7 @@ impl Default for LogSettings {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
     /// `IP:port` to bind.
@@ -509,14 +514,22 @@ pub struct ListenerConfig {
     pub tls: Option<TlsFiles>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFiles {
     pub cert: Spanned<String>,
     pub key: Spanned<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `[metrics]`: where `GET /metrics` is served (keep it off the public listeners).
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `IP:port`, e.g. `127.0.0.1:9091`.
+    pub address: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EchoConfig {
     /// `IP:port` the echo upstream listens on.
@@ -529,7 +542,7 @@ fn one() -> usize {
     1
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     /// `IP:port` of each backend; requests are spread round-robin over the healthy ones.
@@ -561,7 +574,7 @@ fn default_idle_timeout() -> ConfigDuration {
     ConfigDuration::from_secs(60)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckConfig {
     #[serde(default = "default_health_interval")]
@@ -582,7 +595,7 @@ fn default_health_interval() -> ConfigDuration {
     ConfigDuration::from_secs(5)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// A name for logs and metrics; defaults to `route-<index>`.
@@ -605,7 +618,7 @@ pub struct RouteConfig {
 }
 
 /// `[routes.odata]`: limits and field rules for OData queries.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ODataConfig {
     pub max_top: Option<u64>,

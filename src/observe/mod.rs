@@ -1,6 +1,7 @@
 //! Logs: the tracing subscriber and the per-request access log.
 
 pub mod access;
+pub mod metrics;
 
 use crate::config::model::{LogFormat, LogSettings};
 use tracing_subscriber::EnvFilter;

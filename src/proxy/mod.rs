@@ -53,6 +53,8 @@ pub struct RequestCtx {
     token_service: bool,
     /// A `Set-Cookie` for the response (a new device token).
     set_cookie: Option<String>,
+    /// The request was sent upstream (the gateway did not answer it itself).
+    forwarded: bool,
 }
 
 impl RequestCtx {
@@ -74,6 +76,7 @@ impl RequestCtx {
             allowed: None,
             token_service: false,
             set_cookie: None,
+            forwarded: false,
         }
     }
 }
@@ -455,6 +458,7 @@ impl ProxyHttp for GatewayProxy {
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        ctx.forwarded = true;
         if let Some(target) = &ctx.upstream_target {
             upstream_request.set_raw_path(target.as_bytes())?;
         }
@@ -530,6 +534,16 @@ impl ProxyHttp for GatewayProxy {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let route = match ctx.route() {
+            Some(route) => route.name.as_str(),
+            None if ctx.token_service => "token_service",
+            None => "none",
+        };
+        crate::observe::metrics::request(
+            route,
+            crate::observe::metrics::decision_label(ctx.forwarded, status),
+        );
         let enabled = ctx
             .gateway
             .as_ref()
@@ -537,7 +551,6 @@ impl ProxyHttp for GatewayProxy {
         if !enabled {
             return;
         }
-        let status = session.response_written().map_or(0, |r| r.status.as_u16());
         AccessRecord {
             // Only plain ASCII ids are kept (forward::acceptable_request_id).
             request_id: ctx.request_id.to_str().unwrap_or_default(),

@@ -90,6 +90,16 @@ impl Upstream {
         Some(peer)
     }
 
+    /// Each backend's address and whether it is healthy (for metrics).
+    pub fn backend_health(&self) -> Vec<(String, bool)> {
+        let backends = self.balancer.backends();
+        backends
+            .get_backend()
+            .iter()
+            .map(|b| (b.addr.to_string(), backends.ready(b)))
+            .collect()
+    }
+
     /// Runs a health check if one is configured and due.
     async fn check_health_if_due(&self, now: Instant) {
         let Some(interval) = self.health_interval else {

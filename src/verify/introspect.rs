@@ -123,6 +123,7 @@ impl Introspector {
             })
             .await
             .map_err(|e| *e)?;
+        crate::observe::metrics::cache_lookup("introspection", !fetched);
         match answer {
             Answer::Active(identity) => {
                 identity.is_current(now)?;
@@ -133,6 +134,19 @@ impl Introspector {
     }
 
     async fn call(&self, token: &str, now: u64) -> Result<Answer, VerifyError> {
+        let answer = self.call_endpoint(token, now).await;
+        let result = match &answer {
+            Ok(Answer::Active(_)) => "active",
+            Ok(Answer::Inactive(_)) => "inactive",
+            Err(_) => "error",
+        };
+        crate::observe::metrics::INTROSPECTIONS
+            .with_label_values(&[&*self.name, result])
+            .inc();
+        answer
+    }
+
+    async fn call_endpoint(&self, token: &str, now: u64) -> Result<Answer, VerifyError> {
         let credentials = format!(
             "{}:{}",
             form_encode(&self.settings.client_id),

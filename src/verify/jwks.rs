@@ -75,6 +75,11 @@ impl std::fmt::Debug for RemoteJwks {
 pub struct KeysUnavailable;
 
 impl RemoteJwks {
+    /// Time since the keys in use were fetched; `None` before the first successful fetch.
+    pub fn age(&self) -> Option<std::time::Duration> {
+        self.current.load().as_ref().map(|k| k.fetched_at.elapsed())
+    }
+
     pub fn new(settings: RemoteSettings, fallback: Option<KeySet>) -> Self {
         let client = reqwest::Client::builder()
             .timeout(settings.fetch_timeout)

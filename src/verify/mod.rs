@@ -138,7 +138,51 @@ impl Verifier {
                 .expire_after(UntilExpiry {
                     max_ttl: cache.max_ttl,
                 })
+                .support_invalidation_closures()
                 .build(),
+        }
+    }
+
+    /// After a reload: keeps what the running verifier learned for issuers whose config did not
+    /// change — fetched JWKS (and their refresh state), introspection clients and answers, and,
+    /// when the cache settings are the same, the cached verifications of those issuers.
+    pub fn carry_over(
+        &mut self,
+        previous: &Verifier,
+        unchanged: &dyn Fn(&str) -> bool,
+        same_cache: bool,
+    ) {
+        for issuer in &mut self.jwt {
+            let old = previous.jwt.iter().find(|o| o.name == issuer.name);
+            if let Some(old) = old.filter(|o| unchanged(&o.name)) {
+                if matches!(old.keys, KeySource::Remote(_)) {
+                    *issuer = old.clone();
+                }
+            }
+        }
+        for introspector in &mut self.introspectors {
+            let old = previous
+                .introspectors
+                .iter()
+                .find(|o| o.name == introspector.name);
+            if let Some(old) = old.filter(|o| unchanged(&o.name)) {
+                *introspector = old.clone();
+            }
+        }
+        if same_cache {
+            self.cache = previous.cache.clone();
+            let kept: Vec<Arc<str>> = self
+                .jwt
+                .iter()
+                .map(|i| i.name.clone())
+                .chain(self.introspectors.iter().map(|i| i.name.clone()))
+                .chain(self.app_keys.iter().map(|k| k.name.clone()))
+                .filter(|name| unchanged(name))
+                .collect();
+            // Entries of changed or removed issuers were decided under rules that no longer hold.
+            let _ = self
+                .cache
+                .invalidate_entries_if(move |_, identity| !kept.contains(&identity.issuer));
         }
     }
 
@@ -154,6 +198,19 @@ impl Verifier {
         })
     }
 
+    /// The remote key sources with the name of the issuer each belongs to.
+    pub fn remote_key_sources_named(&self) -> impl Iterator<Item = (&str, &Arc<jwks::RemoteJwks>)> {
+        self.jwt.iter().filter_map(|issuer| match &issuer.keys {
+            KeySource::Remote(remote) => Some((&*issuer.name, remote)),
+            KeySource::Static(_) | KeySource::Local(_) => None,
+        })
+    }
+
+    /// How many verifications the cache holds (approximate, for metrics).
+    pub fn cached_entries(&self) -> u64 {
+        self.cache.entry_count()
+    }
+
     pub fn is_ready(&self) -> bool {
         self.jwt.iter().all(|issuer| issuer.is_ready())
     }
@@ -162,6 +219,19 @@ impl Verifier {
     /// keys for the `token` scheme; JWT issuers for JWS-shaped tokens; otherwise application
     /// keys, then introspection.
     pub async fn verify(
+        &self,
+        credential: &Credential,
+        allowed: &[Arc<str>],
+        now: u64,
+    ) -> Result<Verified, VerifyError> {
+        let started = std::time::Instant::now();
+        let result = self.verify_untimed(credential, allowed, now).await;
+        let issuer = result.as_ref().map_or("unknown", |v| &*v.identity.issuer);
+        crate::observe::metrics::verification(issuer, result.is_ok(), started.elapsed());
+        result
+    }
+
+    async fn verify_untimed(
         &self,
         credential: &Credential,
         allowed: &[Arc<str>],
@@ -224,7 +294,9 @@ impl Verifier {
         now: u64,
     ) -> Result<Verified, VerifyError> {
         let key = cache_key("jwt", token);
-        if let Some(identity) = self.cache.get(&key).await {
+        let cached = self.cache.get(&key).await;
+        crate::observe::metrics::cache_lookup("jwt", cached.is_some());
+        if let Some(identity) = cached {
             if !is_allowed(&identity.issuer) {
                 return Err(TokenProblem::UnknownIssuer.into());
             }

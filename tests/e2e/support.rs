@@ -146,13 +146,40 @@ impl GatewayProcess {
         self.child.as_ref().unwrap().id()
     }
 
-    /// Sends a signal and waits up to `within` for the process to exit; returns its exit code.
-    pub fn signal_and_wait(&mut self, signal: &str, within: Duration) -> Option<i32> {
-        let pid = self.pid().to_string();
-        Command::new("kill")
-            .args([format!("-{signal}"), pid])
+    /// Sends a signal (`HUP`, `TERM`, …) to the gateway.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.pid().to_string()])
             .status()
             .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Replaces the config file the way an operator's tooling should: a new file renamed
+    /// over the old, so the gateway never reads half of it.
+    pub fn rewrite_config(&self, edit: impl FnOnce(String) -> String) {
+        let path = self.config_path();
+        let text = edit(std::fs::read_to_string(&path).unwrap());
+        let temporary = self.dir.path().join("portcullis.toml.new");
+        std::fs::write(&temporary, text).unwrap();
+        std::fs::rename(&temporary, &path).unwrap();
+    }
+
+    /// Waits up to `within` for the log to contain `needle`.
+    pub async fn wait_for_log(&self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// Sends a signal and waits up to `within` for the process to exit; returns its exit code.
+    pub fn signal_and_wait(&mut self, signal: &str, within: Duration) -> Option<i32> {
+        self.signal(signal);
         let deadline = Instant::now() + within;
         let child = self.child.as_mut().unwrap();
         while Instant::now() < deadline {

@@ -1,0 +1,295 @@
+//! Prometheus metrics, served in the text format on their own listener (`[metrics]`).
+//!
+//! Counters touched on the request path are process-wide statics (one atomic add each). What
+//! describes the current snapshot — JWKS fetches and staleness, backend health, cache size — is
+//! read from it at scrape time, so a reload needs no re-registration.
+
+use crate::gateway::SharedGateway;
+use async_trait::async_trait;
+use http::Response;
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{
+    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
+
+/// The registry behind `/metrics`.
+pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
+
+fn registered<C: Collector + Clone + 'static>(collector: C) -> C {
+    REGISTRY
+        .register(Box::new(collector.clone()))
+        .expect("metric names are unique");
+    collector
+}
+
+/// Requests by route and decision: `allow` (sent upstream), the gateway's own refusal status
+/// (`400`, `401`, `403`, `404`, `405`, `413`, `415`, other `4xx`), or `5xx`.
+pub static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    registered(
+        IntCounterVec::new(
+            Opts::new(
+                "portcullis_requests_total",
+                "Requests by route and decision.",
+            ),
+            &["route", "decision"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// Time to verify a credential, by the issuer that answered (`unknown` when none did).
+pub static VERIFICATION_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    registered(
+        HistogramVec::new(
+            HistogramOpts::new(
+                "portcullis_token_verification_seconds",
+                "Time to verify a credential, cache hits included.",
+            )
+            // 5 µs (a cache hit) to about 1.3 s (a slow introspection endpoint).
+            .buckets(exponential_buckets(0.000_005, 4.0, 10).expect("valid buckets")),
+            &["issuer", "outcome"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// Verification-cache lookups by result (`hit`, `miss`); hit ratio = hit / (hit + miss).
+pub static CACHE_LOOKUPS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    registered(
+        IntCounterVec::new(
+            Opts::new(
+                "portcullis_token_cache_lookups_total",
+                "Verification-cache lookups by result.",
+            ),
+            &["cache", "result"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// Calls to RFC 7662 endpoints by issuer and result (`active`, `inactive`, `error`).
+pub static INTROSPECTIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    registered(
+        IntCounterVec::new(
+            Opts::new(
+                "portcullis_introspection_requests_total",
+                "Calls to introspection endpoints by issuer and result.",
+            ),
+            &["issuer", "result"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// Records a cache lookup.
+pub fn cache_lookup(cache: &str, hit: bool) {
+    CACHE_LOOKUPS
+        .with_label_values(&[cache, if hit { "hit" } else { "miss" }])
+        .inc();
+}
+
+/// Records one verification.
+pub fn verification(issuer: &str, valid: bool, took: Duration) {
+    VERIFICATION_SECONDS
+        .with_label_values(&[issuer, if valid { "valid" } else { "invalid" }])
+        .observe(took.as_secs_f64());
+}
+
+/// Records one request's decision.
+pub fn request(route: &str, decision: &str) {
+    REQUESTS.with_label_values(&[route, decision]).inc();
+}
+
+/// The `decision` label for a request: `allow` when it went upstream (whatever the upstream
+/// answered), else the class of the gateway's own answer.
+pub fn decision_label(forwarded: bool, status: u16) -> &'static str {
+    match (forwarded, status) {
+        // The client left before an answer was written.
+        (_, 0) => "aborted",
+        (_, 500..) => "5xx",
+        (true, _) => "allow",
+        (false, 400) => "400",
+        (false, 401) => "401",
+        (false, 403) => "403",
+        (false, 404) => "404",
+        (false, 405) => "405",
+        (false, 413) => "413",
+        (false, 415) => "415",
+        (false, 400..=499) => "4xx",
+        // The gateway's own successful answers: health, token service, CORS preflight.
+        (false, _) => "answered",
+    }
+}
+
+/// Metrics read from the current snapshot at scrape time.
+struct SnapshotCollector {
+    gateway: SharedGateway,
+    jwks_fetches: IntCounterVec,
+    jwks_failures: IntCounterVec,
+    jwks_age: IntGaugeVec,
+    backend_up: IntGaugeVec,
+    cache_entries: IntGauge,
+    /// Scrapes rebuild the values above; one at a time.
+    scraping: Mutex<()>,
+}
+
+impl SnapshotCollector {
+    fn new(gateway: SharedGateway) -> Self {
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
+        };
+        let counter = |name: &str, help: &str| {
+            IntCounterVec::new(Opts::new(name, help), &["issuer"]).expect("valid metric")
+        };
+        Self {
+            gateway,
+            jwks_fetches: counter(
+                "portcullis_jwks_fetches_total",
+                "JWKS fetch attempts by issuer (since the issuer's config last changed).",
+            ),
+            jwks_failures: counter(
+                "portcullis_jwks_fetch_failures_total",
+                "Failed JWKS fetches by issuer (since the issuer's config last changed).",
+            ),
+            jwks_age: gauge(
+                "portcullis_jwks_age_seconds",
+                "Seconds since the issuer's keys were last fetched (staleness).",
+                &["issuer"],
+            ),
+            backend_up: gauge(
+                "portcullis_upstream_backend_up",
+                "1 when the backend passes its health checks, else 0.",
+                &["upstream", "backend"],
+            ),
+            cache_entries: IntGauge::new(
+                "portcullis_token_cache_entries",
+                "Verifications held in the cache.",
+            )
+            .expect("valid metric"),
+            scraping: Mutex::new(()),
+        }
+    }
+}
+
+impl Collector for SnapshotCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        [
+            self.jwks_fetches.desc(),
+            self.jwks_failures.desc(),
+            self.jwks_age.desc(),
+            self.backend_up.desc(),
+            self.cache_entries.desc(),
+        ]
+        .concat()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let _one_scrape = self.scraping.lock().unwrap_or_else(|e| e.into_inner());
+        let gateway = self.gateway.load_full();
+        self.jwks_fetches.reset();
+        self.jwks_failures.reset();
+        self.jwks_age.reset();
+        self.backend_up.reset();
+        for (issuer, remote) in gateway.verifier.remote_key_sources_named() {
+            let fetches = remote.counters.fetches.load(Relaxed);
+            let failures = remote.counters.failures.load(Relaxed);
+            // Totals kept by the key source, exposed as counters.
+            self.jwks_fetches
+                .with_label_values(&[issuer])
+                .inc_by(fetches);
+            self.jwks_failures
+                .with_label_values(&[issuer])
+                .inc_by(failures);
+            if let Some(age) = remote.age() {
+                self.jwks_age
+                    .with_label_values(&[issuer])
+                    .set(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+            }
+        }
+        for upstream in gateway.upstreams() {
+            for (backend, up) in upstream.backend_health() {
+                self.backend_up
+                    .with_label_values(&[upstream.name.as_str(), backend.as_str()])
+                    .set(i64::from(up));
+            }
+        }
+        self.cache_entries
+            .set(i64::try_from(gateway.verifier.cached_entries()).unwrap_or(i64::MAX));
+        [
+            self.jwks_fetches.collect(),
+            self.jwks_failures.collect(),
+            self.jwks_age.collect(),
+            self.backend_up.collect(),
+            self.cache_entries.collect(),
+        ]
+        .concat()
+    }
+}
+
+/// Registers the snapshot metrics and touches the request metrics so that every family is
+/// listed from the first scrape. Call once per process.
+pub fn install(gateway: SharedGateway) {
+    LazyLock::force(&REQUESTS);
+    LazyLock::force(&VERIFICATION_SECONDS);
+    LazyLock::force(&CACHE_LOOKUPS);
+    LazyLock::force(&INTROSPECTIONS);
+    if let Err(e) = REGISTRY.register(Box::new(SnapshotCollector::new(gateway))) {
+        tracing::error!(error = %e, "metrics: snapshot collector");
+    }
+}
+
+/// The text exposition of every metric.
+pub fn render() -> Vec<u8> {
+    let mut text = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&REGISTRY.gather(), &mut text) {
+        tracing::error!(error = %e, "metrics: encoding");
+    }
+    text
+}
+
+/// The pingora app on the metrics listener: `GET /metrics`.
+pub struct MetricsApp;
+
+#[async_trait]
+impl ServeHttp for MetricsApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let request = session.req_header();
+        let (status, content_type, body) = match (request.method.as_str(), request.uri.path()) {
+            ("GET", "/metrics") => (200, TextEncoder::new().format_type().to_string(), render()),
+            _ => (
+                404,
+                "application/json".to_string(),
+                br#"{"error":"not_found","error_description":"metrics are at /metrics"}"#.to_vec(),
+            ),
+        };
+        Response::builder()
+            .status(status)
+            .header("content-type", content_type)
+            .header("content-length", body.len())
+            .body(body)
+            .expect("static header names are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions_are_labelled_by_who_answered() {
+        assert_eq!(decision_label(true, 200), "allow");
+        assert_eq!(decision_label(true, 404), "allow");
+        assert_eq!(decision_label(true, 502), "5xx");
+        assert_eq!(decision_label(false, 401), "401");
+        assert_eq!(decision_label(false, 429), "4xx");
+        assert_eq!(decision_label(false, 200), "answered");
+        assert_eq!(decision_label(false, 0), "aborted");
+    }
+}
