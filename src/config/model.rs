@@ -24,6 +24,8 @@ pub struct Config {
     pub echo: Option<EchoConfig>,
     /// Prometheus metrics on their own listener.
     pub metrics: Option<MetricsConfig>,
+    /// Who may ask for decision traces with `X-Portcullis-Debug`.
+    pub debug: Option<DebugConfig>,
     #[serde(default)]
     pub upstreams: BTreeMap<String, Spanned<UpstreamConfig>>,
     /// Routes are tried in file order; the first match wins.
@@ -519,6 +521,16 @@ pub struct ListenerConfig {
 pub struct TlsFiles {
     pub cert: Spanned<String>,
     pub key: Spanned<String>,
+}
+
+/// `[debug]`: requests with `X-Portcullis-Debug: 1|2|3` get a trace of their decision when they
+/// come from one of `networks` or are made by a principal holding `scope`.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DebugConfig {
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub networks: Vec<Spanned<String>>,
 }
 
 /// `[metrics]`: where `GET /metrics` is served (keep it off the public listeners).

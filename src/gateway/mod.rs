@@ -50,6 +50,8 @@ pub struct Gateway {
     pub limits: Limits,
     pub identity_headers: crate::proxy::identity::IdentityHeaderNames,
     pub token_service: Option<Arc<TokenService>>,
+    /// Who may see decision traces (nobody without `[debug]`).
+    pub debug: crate::proxy::debug::DebugAccess,
 }
 
 impl Gateway {
@@ -181,21 +183,20 @@ impl Gateway {
             }
         }
 
-        let mut trusted_proxies = Vec::new();
-        for (i, cidr) in config.server.trusted_proxies.iter().enumerate() {
-            let text = cidr.get_ref();
-            match text
-                .parse::<IpNet>()
-                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
-            {
-                Ok(net) => trusted_proxies.push(net),
-                Err(_) => problems.push(map.problem(
-                    &cidr.span(),
-                    format!("server.trusted_proxies[{i}]"),
-                    format!("{text:?} is not an IP address or CIDR"),
-                )),
-            }
-        }
+        let trusted_proxies = networks(
+            &config.server.trusted_proxies,
+            "server.trusted_proxies",
+            &map,
+            &mut problems,
+        );
+        let debug = config
+            .debug
+            .as_ref()
+            .map(|d| crate::proxy::debug::DebugAccess {
+                scope: d.scope.clone(),
+                networks: networks(&d.networks, "debug.networks", &map, &mut problems),
+            })
+            .unwrap_or_default();
 
         for (key, path) in [
             ("server.health_path", &config.server.health_path),
@@ -227,6 +228,7 @@ impl Gateway {
             },
             identity_headers: identity_headers.expect("problems were reported above"),
             token_service,
+            debug,
         })
     }
 
@@ -243,6 +245,31 @@ impl Gateway {
     pub fn is_ready(&self) -> bool {
         self.verifier.is_ready()
     }
+}
+
+/// IP addresses or CIDRs, each problem reported with its index under `key`.
+fn networks(
+    list: &[toml::Spanned<String>],
+    key: &str,
+    map: &SourceMap,
+    problems: &mut Vec<ConfigProblem>,
+) -> Vec<IpNet> {
+    let mut nets = Vec::new();
+    for (i, cidr) in list.iter().enumerate() {
+        let text = cidr.get_ref();
+        match text
+            .parse::<IpNet>()
+            .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        {
+            Ok(net) => nets.push(net),
+            Err(_) => problems.push(map.problem(
+                &cidr.span(),
+                format!("{key}[{i}]"),
+                format!("{text:?} is not an IP address or CIDR"),
+            )),
+        }
+    }
+    nets
 }
 
 /// Compiles `[routes.odata]`.

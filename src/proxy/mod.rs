@@ -1,5 +1,6 @@
 //! The pingora glue: each `ProxyHttp` phase calls plain functions from the rest of the crate.
 
+pub mod debug;
 pub mod forward;
 pub mod framing;
 pub mod identity;
@@ -55,6 +56,10 @@ pub struct RequestCtx {
     set_cookie: Option<String>,
     /// The request was sent upstream (the gateway did not answer it itself).
     forwarded: bool,
+    /// The debug level asked for (0: none); honoured only where `[debug]` permits.
+    debug_level: u8,
+    times: debug::StageTimes,
+    upstream_started: Option<Instant>,
 }
 
 impl RequestCtx {
@@ -77,6 +82,9 @@ impl RequestCtx {
             token_service: false,
             set_cookie: None,
             forwarded: false,
+            debug_level: 0,
+            times: debug::StageTimes::default(),
+            upstream_started: None,
         }
     }
 }
@@ -205,6 +213,53 @@ impl GatewayProxy {
         }
         ctx.gateway = Some(gateway);
         None
+    }
+}
+
+impl GatewayProxy {
+    /// Sends the gateway's own answer (with a trace when one was asked for and is permitted).
+    async fn answer(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        mut response: GatewayResponse,
+    ) -> Result<bool> {
+        if let Some(trace) = self.trace(session, ctx, Some(response.status)) {
+            response = response.with_header(debug::HEADER, trace);
+        }
+        response.send(session, &ctx.request_id).await?;
+        Ok(true)
+    }
+
+    /// The debug trace for this request, if it asked for one and may see it.
+    fn trace(&self, session: &Session, ctx: &RequestCtx, status: Option<u16>) -> Option<String> {
+        if ctx.debug_level == 0 {
+            return None;
+        }
+        let current;
+        let gateway = match &ctx.gateway {
+            Some(gateway) => gateway,
+            None => {
+                current = self.gateway.load_full();
+                &current
+            }
+        };
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let principal = ctx.allowed.as_ref().map(|a| &a.principal);
+        if !gateway.debug.permits(peer, principal) {
+            return None;
+        }
+        let trace = debug::Trace {
+            level: ctx.debug_level,
+            route: ctx.route().map(|r| r.name.as_str()),
+            status,
+            allowed: ctx.allowed.as_ref(),
+            times: &ctx.times,
+        };
+        Some(trace.render())
     }
 }
 
@@ -411,25 +466,34 @@ impl ProxyHttp for GatewayProxy {
             Some(v) if forward::acceptable_request_id(v.as_bytes()) => v.clone(),
             _ => forward::new_request_id(),
         };
-        if let Some(response) = self.decide(session, ctx) {
-            response.send(session, &ctx.request_id).await?;
-            return Ok(true);
+        ctx.debug_level = debug::requested_level(
+            session
+                .req_header()
+                .headers
+                .get(debug::HEADER)
+                .map(|v| v.as_bytes()),
+        );
+        let decided = self.decide(session, ctx);
+        ctx.times.route = ctx.started.elapsed();
+        if let Some(response) = decided {
+            return self.answer(session, ctx, response).await;
         }
         if ctx.token_service {
             let response = self.serve_token_service(session, ctx).await?;
-            response.send(session, &ctx.request_id).await?;
-            return Ok(true);
+            return self.answer(session, ctx, response).await;
         }
-        match self.authenticate(session, ctx).await {
+        let auth_started = Instant::now();
+        let decision = self.authenticate(session, ctx).await;
+        ctx.times.auth = auth_started.elapsed();
+        match decision {
             Ok(allowed) => ctx.allowed = allowed,
-            Err(response) => {
-                response.send(session, &ctx.request_id).await?;
-                return Ok(true);
-            }
+            Err(response) => return self.answer(session, ctx, response).await,
         }
-        if let Some(response) = self.police_odata(session, ctx) {
-            response.send(session, &ctx.request_id).await?;
-            return Ok(true);
+        let odata_started = Instant::now();
+        let refusal = self.police_odata(session, ctx);
+        ctx.times.odata = odata_started.elapsed();
+        if let Some(response) = refusal {
+            return self.answer(session, ctx, response).await;
         }
         Ok(false)
     }
@@ -439,6 +503,7 @@ impl ProxyHttp for GatewayProxy {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
+        ctx.upstream_started = Some(Instant::now());
         let upstream = ctx
             .route()
             .map(|r| &r.target.upstream)
@@ -478,6 +543,8 @@ impl ProxyHttp for GatewayProxy {
         };
         forward::set_forwarding_headers(upstream_request, &facts);
         identity::strip_identity_headers(upstream_request, &gateway.identity_headers);
+        // The debug request is between the caller and the gateway.
+        upstream_request.remove_header(debug::HEADER);
         if let Some(allowed) = &ctx.allowed {
             if let Some(carrier) = &allowed.carrier {
                 identity::remove_credential(upstream_request, carrier)?;
@@ -494,11 +561,15 @@ impl ProxyHttp for GatewayProxy {
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         upstream_response.insert_header("x-request-id", ctx.request_id.clone())?;
+        ctx.times.upstream = ctx.upstream_started.map(|at| at.elapsed());
+        if let Some(trace) = self.trace(session, ctx, None) {
+            upstream_response.insert_header(debug::HEADER, trace)?;
+        }
         if let Some(cookie) = ctx.set_cookie.take() {
             upstream_response.append_header("set-cookie", cookie)?;
         }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod config_errors;
+mod debug;
 mod forwarding;
 mod framing;
 mod idp;
