@@ -11,6 +11,32 @@ fn the_bundled_config_is_valid() {
 }
 
 #[test]
+fn every_example_config_is_valid() {
+    let mut names: Vec<String> = std::fs::read_dir(repo_path("config/examples"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+        .map(|path| {
+            let (code, out) = run_cli(&["check", "-c", path.to_str().unwrap()]);
+            assert_eq!(code, 0, "{}: {out}", path.display());
+            assert!(out.contains(": ok ("), "{out}");
+            path.file_name().unwrap().to_string_lossy().into_owned()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "guest-keys.toml",
+            "introspection.toml",
+            "multi-tenant.toml",
+            "oidc-jwt.toml",
+            "token-service.toml"
+        ]
+    );
+}
+
+#[test]
 fn an_unknown_key_names_file_line_and_key() {
     let (code, out) = check_config(
         "[[listeners]]\naddress = \"127.0.0.1:1\"\n\n[[routes]]\npath_prefx = \"/\"\nupstream = \"x\"\n",
