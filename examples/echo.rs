@@ -32,6 +32,12 @@ impl ServeHttp for FixedApp {
     }
 }
 
+fn serve(server: &mut Server, address: &str, app: impl ServeHttp + Send + Sync + 'static) {
+    let mut service = Service::new("upstream".to_string(), HttpServer::new_app(app));
+    service.add_tcp(address);
+    server.add_service(service);
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let address = args.next().unwrap_or_else(|| "127.0.0.1:9000".to_string());
@@ -53,16 +59,11 @@ fn main() {
                 body[0] = b'"';
                 body[bytes - 1] = b'"';
             }
-            let mut service =
-                Service::new("fixed".to_string(), HttpServer::new_app(FixedApp { body }));
-            service.add_tcp(&address);
-            server.add_service(service);
+            serve(&mut server, &address, FixedApp { body });
             eprintln!("fixed {bytes}-byte upstream on http://{address}");
         }
         None => {
-            let mut service = Service::new("echo".to_string(), HttpServer::new_app(EchoApp));
-            service.add_tcp(&address);
-            server.add_service(service);
+            serve(&mut server, &address, EchoApp);
             eprintln!("echo upstream on http://{address}");
         }
     }

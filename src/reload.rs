@@ -8,7 +8,7 @@
 //! Issuers whose config did not change keep their fetched keys and cached verifications.
 
 use crate::config::model::Config;
-use crate::gateway::{Gateway, SharedGateway};
+use crate::gateway::SharedGateway;
 use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -58,23 +58,21 @@ impl Reloader {
         }
     }
 
-    /// Reloads if the file's text differs from what is serving. `Ok(false)`: nothing changed.
-    pub fn reload_if_changed(&self) -> Result<bool, ReloadError> {
-        let Ok(text) = std::fs::read_to_string(&self.path) else {
-            // Mid-rename or briefly gone: look again next time rather than report.
-            return Ok(false);
+    /// Reads the file once and, unless a watcher finds the text that is already serving,
+    /// validates it and swaps it in. `Ok(false)`: nothing to do.
+    fn reload(&self, trigger: Trigger) -> Result<bool, ReloadError> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            // Mid-rename or briefly gone: the watcher looks again next time.
+            Err(_) if trigger == Trigger::FileChange => return Ok(false),
+            Err(e) => return Err(ReloadError::Invalid(format!("cannot read the file: {e}"))),
         };
-        if self.current.lock().expect("not poisoned").1 == text {
+        let mut current = self.current.lock().expect("not poisoned");
+        if trigger == Trigger::FileChange && current.1 == text {
             return Ok(false);
         }
-        self.reload().map(|()| true)
-    }
-
-    /// Reads, validates and swaps in the config file.
-    pub fn reload(&self) -> Result<(), ReloadError> {
-        let (config, source) =
-            crate::config::read(&self.path).map_err(|e| ReloadError::Invalid(e.to_string()))?;
-        let mut current = self.current.lock().expect("not poisoned");
+        let invalid = |e: crate::config::ConfigError| ReloadError::Invalid(e.to_string());
+        let config = crate::config::parse_file(&self.path, &text).map_err(invalid)?;
         let (old, _) = &*current;
         if config.token_service != old.token_service {
             return Err(ReloadError::NeedsRestart("token_service"));
@@ -99,17 +97,9 @@ impl Reloader {
             }
         }
         let running = self.shared.load_full();
-        let mut gateway = Gateway::build(&config, &source, running.token_service.clone()).map_err(
-            |problems| {
-                ReloadError::Invalid(
-                    crate::config::ConfigError {
-                        file: self.path.clone(),
-                        problems,
-                    }
-                    .to_string(),
-                )
-            },
-        )?;
+        let mut gateway =
+            crate::server::compile(&self.path, &config, &text, running.token_service.clone())
+                .map_err(invalid)?;
         let builtin = config
             .token_service
             .as_ref()
@@ -122,20 +112,42 @@ impl Reloader {
             .verifier
             .carry_over(&running.verifier, &unchanged, same_cache);
         self.shared.store(Arc::new(gateway));
-        *current = (config, source);
-        Ok(())
+        *current = (config, text);
+        Ok(true)
     }
 
-    fn reload_and_log(&self, trigger: &str, result: Result<bool, ReloadError>) {
-        match result {
-            Ok(true) => tracing::info!(trigger, config = %self.path.display(), "config reloaded"),
+    /// Reloads for `trigger` and logs the outcome.
+    pub fn run(&self, trigger: Trigger) {
+        let trigger_name = trigger.as_str();
+        match self.reload(trigger) {
+            Ok(true) => {
+                tracing::info!(trigger = trigger_name, config = %self.path.display(), "config reloaded")
+            }
             Ok(false) => {}
             Err(e) => tracing::error!(
-                trigger,
+                trigger = trigger_name,
                 config = %self.path.display(),
                 error = %e,
                 "config reload refused; the running config keeps serving"
             ),
+        }
+    }
+}
+
+/// What asked for a reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// SIGHUP: reload even if the text is unchanged (files it names may have changed).
+    Signal,
+    /// The watcher: reload only when the text differs from what is serving.
+    FileChange,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Signal => "SIGHUP",
+            Trigger::FileChange => "file change",
         }
     }
 }
@@ -165,24 +177,14 @@ impl BackgroundService for ReloadService {
         let mut tick = tokio::time::interval(WATCH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let reloader = self.reloader.clone();
-            tokio::select! {
+            let trigger = tokio::select! {
                 _ = shutdown.changed() => return,
-                Some(()) = async { hangup.as_mut()?.recv().await } => {
-                    let result = tokio::task::spawn_blocking(move || {
-                        let result = reloader.reload().map(|()| true);
-                        reloader.reload_and_log("SIGHUP", result);
-                    });
-                    let _ = result.await;
-                }
-                _ = tick.tick(), if self.reloader.watch => {
-                    let _ = tokio::task::spawn_blocking(move || {
-                        let result = reloader.reload_if_changed();
-                        reloader.reload_and_log("file change", result);
-                    })
-                    .await;
-                }
-            }
+                Some(()) = async { hangup.as_mut()?.recv().await } => Trigger::Signal,
+                _ = tick.tick(), if self.reloader.watch => Trigger::FileChange,
+            };
+            // Reading and compiling the file is blocking work.
+            let reloader = self.reloader.clone();
+            let _ = tokio::task::spawn_blocking(move || reloader.run(trigger)).await;
         }
     }
 }

@@ -28,11 +28,21 @@ pub fn load(path: &Path) -> Result<(Config, Gateway), ConfigError> {
 /// token service opened.
 fn read_valid(path: &Path) -> Result<(Config, String, Gateway), ConfigError> {
     let (config, source) = config::read(path)?;
-    let gateway = Gateway::build(&config, &source, None).map_err(|problems| ConfigError {
+    let gateway = compile(path, &config, &source, None)?;
+    Ok((config, source, gateway))
+}
+
+/// Compiles a parsed config into a gateway; problems are reported against `path`.
+pub(crate) fn compile(
+    path: &Path,
+    config: &Config,
+    source: &str,
+    token_service: Option<Arc<TokenService>>,
+) -> Result<Gateway, ConfigError> {
+    Gateway::build(config, source, token_service).map_err(|problems| ConfigError {
         file: path.to_path_buf(),
         problems,
-    })?;
-    Ok((config, source, gateway))
+    })
 }
 
 /// The token-service settings of a valid config (for the `token` commands).
@@ -89,12 +99,7 @@ pub struct Loaded {
 pub fn load_for_serving(path: &Path) -> Result<Loaded, StartError> {
     let (config, source, _) = read_valid(path).map_err(StartError::Config)?;
     let service = open_token_service(&config, &source).map_err(StartError::TokenService)?;
-    let gateway = Gateway::build(&config, &source, service).map_err(|problems| {
-        StartError::Config(ConfigError {
-            file: path.to_path_buf(),
-            problems,
-        })
-    })?;
+    let gateway = compile(path, &config, &source, service).map_err(StartError::Config)?;
     Ok(Loaded {
         path: path.to_path_buf(),
         config,
@@ -123,13 +128,12 @@ fn server_conf(config: &Config) -> ServerConf {
 pub fn build_server(loaded: Loaded) -> pingora::Result<Server> {
     let Loaded {
         path,
-        config: owned_config,
+        config,
         source,
         gateway,
     } = loaded;
-    let config = &owned_config;
     let shared: SharedGateway = Arc::new(ArcSwap::from_pointee(gateway));
-    let mut server = Server::new_with_opt_and_conf(Opt::default(), server_conf(config));
+    let mut server = Server::new_with_opt_and_conf(Opt::default(), server_conf(&config));
     server.bootstrap();
 
     let mut proxy = http_proxy_service_with_name(
@@ -167,7 +171,7 @@ pub fn build_server(loaded: Loaded) -> pingora::Result<Server> {
         service.threads = Some(1);
         server.add_service(service);
     }
-    let reloader = Reloader::new(path, owned_config, source, shared);
+    let reloader = Reloader::new(path, config, source, shared);
     server.add_service(background_service(
         "config reload",
         ReloadService::new(Arc::new(reloader)),

@@ -105,11 +105,16 @@ pub fn read(path: &Path) -> Result<(Config, String), ConfigError> {
             message: format!("cannot read the config file: {e}"),
         }],
     })?;
-    let config = parse(&text).map_err(|problem| ConfigError {
+    let config = parse_file(path, &text)?;
+    Ok((config, text))
+}
+
+/// Parses the text of the config file at `path`; the error names the file.
+pub fn parse_file(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    parse(text).map_err(|problem| ConfigError {
         file: path.to_path_buf(),
         problems: vec![problem],
-    })?;
-    Ok((config, text))
+    })
 }
 
 /// Parses config text; the error names the line and the offending key.

@@ -32,6 +32,8 @@ pub struct RouteTarget {
     pub policy: Option<RoutePolicy>,
     /// `None`: the query is not looked at.
     pub odata: Option<crate::odata::policy::ODataPolicy>,
+    /// Its `portcullis_requests_total` series.
+    pub counters: crate::observe::metrics::RouteCounters,
 }
 
 /// Everything a request needs to be decided and forwarded.
@@ -166,11 +168,13 @@ impl Gateway {
                 .as_ref()
                 .map(|o| build_odata_policy(o, &format!("{key}.odata"), &map, &mut problems));
             if let (Some(host), Some(path), Some(upstream)) = (host, path, upstream) {
+                let name = route
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("route-{index}"));
+                let counters = crate::observe::metrics::RouteCounters::new(&name);
                 routes.push(Route {
-                    name: route
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| format!("route-{index}")),
+                    name,
                     host,
                     path,
                     methods,
@@ -178,6 +182,7 @@ impl Gateway {
                         upstream,
                         policy,
                         odata,
+                        counters,
                     },
                 });
             }

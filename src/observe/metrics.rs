@@ -1,7 +1,8 @@
 //! Prometheus metrics, served in the text format on their own listener (`[metrics]`).
 //!
-//! Counters touched on the request path are process-wide statics (one atomic add each). What
-//! describes the current snapshot — JWKS fetches and staleness, backend health, cache size — is
+//! Series touched on the request path are resolved once — per route, per issuer, per cache —
+//! so that counting is an atomic add, never a label lookup (which hashes and takes a lock in
+//! the `prometheus` crate). What describes the current snapshot — JWKS fetches and staleness, backend health, cache size — is
 //! read from it at scrape time, so a reload needs no re-registration.
 
 use crate::gateway::SharedGateway;
@@ -12,8 +13,8 @@ use pingora::protocols::http::ServerSession;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    exponential_buckets, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter,
+    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
@@ -73,7 +74,8 @@ pub static CACHE_LOOKUPS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
-/// Calls to RFC 7662 endpoints by issuer and result (`active`, `inactive`, `error`).
+/// Calls to RFC 7662 endpoints by issuer and result (`active`, `inactive`, `error`); counted
+/// beside a network call, so the label lookup does not matter.
 pub static INTROSPECTIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     registered(
         IntCounterVec::new(
@@ -87,45 +89,100 @@ pub static INTROSPECTIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
-/// Records a cache lookup.
-pub fn cache_lookup(cache: &str, hit: bool) {
-    CACHE_LOOKUPS
-        .with_label_values(&[cache, if hit { "hit" } else { "miss" }])
-        .inc();
+/// Hits and misses of one verification cache.
+pub struct CacheCounters {
+    hit: IntCounter,
+    miss: IntCounter,
 }
 
-/// Records one verification.
-pub fn verification(issuer: &str, valid: bool, took: Duration) {
-    VERIFICATION_SECONDS
-        .with_label_values(&[issuer, if valid { "valid" } else { "invalid" }])
-        .observe(took.as_secs_f64());
-}
+impl CacheCounters {
+    fn new(cache: &str) -> Self {
+        Self {
+            hit: CACHE_LOOKUPS.with_label_values(&[cache, "hit"]),
+            miss: CACHE_LOOKUPS.with_label_values(&[cache, "miss"]),
+        }
+    }
 
-/// Records one request's decision.
-pub fn request(route: &str, decision: &str) {
-    REQUESTS.with_label_values(&[route, decision]).inc();
-}
-
-/// The `decision` label for a request: `allow` when it went upstream (whatever the upstream
-/// answered), else the class of the gateway's own answer.
-pub fn decision_label(forwarded: bool, status: u16) -> &'static str {
-    match (forwarded, status) {
-        // The client left before an answer was written.
-        (_, 0) => "aborted",
-        (_, 500..) => "5xx",
-        (true, _) => "allow",
-        (false, 400) => "400",
-        (false, 401) => "401",
-        (false, 403) => "403",
-        (false, 404) => "404",
-        (false, 405) => "405",
-        (false, 413) => "413",
-        (false, 415) => "415",
-        (false, 400..=499) => "4xx",
-        // The gateway's own successful answers: health, token service, CORS preflight.
-        (false, _) => "answered",
+    pub fn record(&self, hit: bool) {
+        if hit { &self.hit } else { &self.miss }.inc();
     }
 }
+
+pub static JWT_CACHE: LazyLock<CacheCounters> = LazyLock::new(|| CacheCounters::new("jwt"));
+pub static INTROSPECTION_CACHE: LazyLock<CacheCounters> =
+    LazyLock::new(|| CacheCounters::new("introspection"));
+
+/// One issuer's verification-time histograms (`issuer = "unknown"`: no issuer accepted it).
+#[derive(Debug, Clone)]
+pub struct VerificationTimer {
+    valid: Histogram,
+    invalid: Histogram,
+}
+
+impl VerificationTimer {
+    pub fn new(issuer: &str) -> Self {
+        Self {
+            valid: VERIFICATION_SECONDS.with_label_values(&[issuer, "valid"]),
+            invalid: VERIFICATION_SECONDS.with_label_values(&[issuer, "invalid"]),
+        }
+    }
+
+    pub fn record(&self, valid: bool, took: Duration) {
+        if valid { &self.valid } else { &self.invalid }.observe(took.as_secs_f64());
+    }
+}
+
+/// Every value of the `decision` label.
+const DECISIONS: [&str; 12] = [
+    "allow", "400", "401", "403", "404", "405", "413", "415", "4xx", "5xx", "answered", "aborted",
+];
+
+/// Which of [`DECISIONS`] a request is: `allow` when it went upstream (whatever the upstream
+/// answered), else the class of the gateway's own answer.
+fn decision_index(forwarded: bool, status: u16) -> usize {
+    match (forwarded, status) {
+        // The client left before an answer was written.
+        (_, 0) => 11,
+        (_, 500..) => 9,
+        (true, _) => 0,
+        (false, 400) => 1,
+        (false, 401) => 2,
+        (false, 403) => 3,
+        (false, 404) => 4,
+        (false, 405) => 5,
+        (false, 413) => 6,
+        (false, 415) => 7,
+        (false, 400..=499) => 8,
+        // The gateway's own successful answers: health, token service, CORS preflight.
+        (false, _) => 10,
+    }
+}
+
+/// The `decision` label of a request.
+pub fn decision_label(forwarded: bool, status: u16) -> &'static str {
+    DECISIONS[decision_index(forwarded, status)]
+}
+
+/// One route's request counters, one per decision (every series exists from the start).
+#[derive(Debug)]
+pub struct RouteCounters([IntCounter; DECISIONS.len()]);
+
+impl RouteCounters {
+    pub fn new(route: &str) -> Self {
+        Self(std::array::from_fn(|i| {
+            REQUESTS.with_label_values(&[route, DECISIONS[i]])
+        }))
+    }
+
+    pub fn record(&self, forwarded: bool, status: u16) {
+        self.0[decision_index(forwarded, status)].inc();
+    }
+}
+
+/// Requests that matched no route, and requests to the token service.
+pub static UNROUTED: LazyLock<RouteCounters> = LazyLock::new(|| RouteCounters::new("none"));
+pub static TOKEN_SERVICE: LazyLock<RouteCounters> =
+    LazyLock::new(|| RouteCounters::new("token_service"));
 
 /// Metrics read from the current snapshot at scrape time.
 struct SnapshotCollector {
@@ -197,7 +254,7 @@ impl Collector for SnapshotCollector {
         self.jwks_failures.reset();
         self.jwks_age.reset();
         self.backend_up.reset();
-        for (issuer, remote) in gateway.verifier.remote_key_sources_named() {
+        for (issuer, remote) in gateway.verifier.remote_key_sources() {
             let fetches = remote.counters.fetches.load(Relaxed);
             let failures = remote.counters.failures.load(Relaxed);
             // Totals kept by the key source, exposed as counters.
@@ -236,9 +293,10 @@ impl Collector for SnapshotCollector {
 /// Registers the snapshot metrics and touches the request metrics so that every family is
 /// listed from the first scrape. Call once per process.
 pub fn install(gateway: SharedGateway) {
-    LazyLock::force(&REQUESTS);
-    LazyLock::force(&VERIFICATION_SECONDS);
-    LazyLock::force(&CACHE_LOOKUPS);
+    LazyLock::force(&UNROUTED);
+    LazyLock::force(&TOKEN_SERVICE);
+    LazyLock::force(&JWT_CACHE);
+    LazyLock::force(&INTROSPECTION_CACHE);
     LazyLock::force(&INTROSPECTIONS);
     if let Err(e) = REGISTRY.register(Box::new(SnapshotCollector::new(gateway))) {
         tracing::error!(error = %e, "metrics: snapshot collector");

@@ -38,8 +38,8 @@ impl GatewayProxy {
 pub struct RequestCtx {
     started: Instant,
     request_id: http::HeaderValue,
-    /// The snapshot this request is decided and forwarded on, loaded once.
-    gateway: Option<Arc<Gateway>>,
+    /// The snapshot this request is decided and forwarded on, loaded once when it starts.
+    gateway: Arc<Gateway>,
     /// The request-target to send upstream when it differs from what the client sent.
     upstream_target: Option<String>,
     /// The normalized path, for the access log.
@@ -65,14 +65,14 @@ pub struct RequestCtx {
 impl RequestCtx {
     /// The matched route, derived from the snapshot and the route index.
     fn route(&self) -> Option<&Route<RouteTarget>> {
-        self.gateway.as_ref()?.routes.get(self.route_index?)
+        self.gateway.routes.get(self.route_index?)
     }
 
-    fn new() -> Self {
+    fn new(gateway: Arc<Gateway>) -> Self {
         Self {
             started: Instant::now(),
             request_id: http::HeaderValue::from_static(""),
-            gateway: None,
+            gateway,
             upstream_target: None,
             path: None,
             query: None,
@@ -103,6 +103,14 @@ fn raw_request_target(session: &Session) -> bytes::Bytes {
     bytes::Bytes::copy_from_slice(session.req_header().raw_path())
 }
 
+/// The client's IP address (none for Unix-socket listeners).
+fn client_ip(session: &Session) -> Option<std::net::IpAddr> {
+    session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip())
+}
+
 /// Whether the client connected over TLS.
 fn is_tls(session: &Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
@@ -125,7 +133,7 @@ fn host_of(request: &RequestHeader) -> Result<Option<&str>, ()> {
 impl GatewayProxy {
     /// Decides what to do with a request: an early answer, or `Ok(None)` to proxy it.
     fn decide(&self, session: &Session, ctx: &mut RequestCtx) -> Option<GatewayResponse> {
-        let gateway = self.gateway.load_full();
+        let gateway = ctx.gateway.clone();
         let request = session.req_header();
         let may_have_body = framing::may_have_body(&request.headers);
         let refuse = |status, code, message| {
@@ -178,7 +186,6 @@ impl GatewayProxy {
         if let Some(service) = &gateway.token_service {
             if crate::tokens::endpoints::is_service_path(&service.settings.prefix, &path) {
                 ctx.token_service = true;
-                ctx.gateway = Some(gateway);
                 return None;
             }
         }
@@ -211,7 +218,6 @@ impl GatewayProxy {
         if rewrite_target {
             ctx.upstream_target = Some(upstream_target(ctx));
         }
-        ctx.gateway = Some(gateway);
         None
     }
 }
@@ -236,20 +242,8 @@ impl GatewayProxy {
         if ctx.debug_level == 0 {
             return None;
         }
-        let current;
-        let gateway = match &ctx.gateway {
-            Some(gateway) => gateway,
-            None => {
-                current = self.gateway.load_full();
-                &current
-            }
-        };
-        let peer = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip());
         let principal = ctx.allowed.as_ref().map(|a| &a.principal);
-        if !gateway.debug.permits(peer, principal) {
+        if !ctx.gateway.debug.permits(client_ip(session), principal) {
             return None;
         }
         let trace = debug::Trace {
@@ -275,7 +269,7 @@ fn upstream_target(ctx: &RequestCtx) -> String {
 impl GatewayProxy {
     /// Applies the route's OData policy to the (credential-free) query. `Some`: refused.
     fn police_odata(&self, session: &Session, ctx: &mut RequestCtx) -> Option<GatewayResponse> {
-        let gateway = ctx.gateway.clone()?;
+        let gateway = ctx.gateway.clone();
         let policy = gateway
             .routes
             .get(ctx.route_index?)?
@@ -308,7 +302,7 @@ impl GatewayProxy {
         session: &Session,
         ctx: &mut RequestCtx,
     ) -> Result<Option<Allowed>, GatewayResponse> {
-        let (Some(gateway), Some(index)) = (ctx.gateway.clone(), ctx.route_index) else {
+        let (gateway, Some(index)) = (ctx.gateway.clone(), ctx.route_index) else {
             return Ok(None);
         };
         let Some(policy) = gateway
@@ -411,13 +405,10 @@ impl GatewayProxy {
         ctx: &RequestCtx,
     ) -> Result<GatewayResponse> {
         use crate::tokens::endpoints::{self, ServiceRequest, MAX_BODY};
-        let gateway = ctx
-            .gateway
-            .clone()
-            .ok_or_else(|| Error::explain(InternalError, "no gateway snapshot"))?;
+        let gateway = &ctx.gateway;
         let service = gateway
             .token_service
-            .clone()
+            .as_ref()
             .ok_or_else(|| Error::explain(InternalError, "no token service"))?;
         let mut body = Vec::new();
         while let Some(chunk) = session.read_request_body().await? {
@@ -433,7 +424,7 @@ impl GatewayProxy {
         }
         let request = session.req_header();
         let answer = endpoints::handle(
-            &service,
+            service,
             &ServiceRequest {
                 method: &request.method,
                 path: ctx.path.as_deref().unwrap_or("/"),
@@ -457,7 +448,7 @@ impl ProxyHttp for GatewayProxy {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx::new()
+        RequestCtx::new(self.gateway.load_full())
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
@@ -527,14 +518,8 @@ impl ProxyHttp for GatewayProxy {
         if let Some(target) = &ctx.upstream_target {
             upstream_request.set_raw_path(target.as_bytes())?;
         }
-        let gateway = ctx
-            .gateway
-            .as_ref()
-            .ok_or_else(|| Error::explain(InternalError, "no gateway snapshot"))?;
-        let peer = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip());
+        let gateway = &ctx.gateway;
+        let peer = client_ip(session);
         let facts = ClientFacts {
             peer,
             peer_is_trusted: gateway.is_trusted_proxy(peer),
@@ -606,20 +591,13 @@ impl ProxyHttp for GatewayProxy {
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
-        let route = match ctx.route() {
-            Some(route) => route.name.as_str(),
-            None if ctx.token_service => "token_service",
-            None => "none",
+        let counters = match ctx.route() {
+            Some(route) => &route.target.counters,
+            None if ctx.token_service => &*crate::observe::metrics::TOKEN_SERVICE,
+            None => &*crate::observe::metrics::UNROUTED,
         };
-        crate::observe::metrics::request(
-            route,
-            crate::observe::metrics::decision_label(ctx.forwarded, status),
-        );
-        let enabled = ctx
-            .gateway
-            .as_ref()
-            .map_or_else(|| self.gateway.load().access_log, |g| g.access_log);
-        if !enabled {
+        counters.record(ctx.forwarded, status);
+        if !ctx.gateway.access_log {
             return;
         }
         AccessRecord {
@@ -631,10 +609,7 @@ impl ProxyHttp for GatewayProxy {
             upstream: ctx.route().map(|r| r.target.upstream.name.as_str()),
             status,
             duration: ctx.started.elapsed(),
-            client: session
-                .client_addr()
-                .and_then(|a| a.as_inet())
-                .map(|a| a.ip()),
+            client: client_ip(session),
             error: e.map(|e| e.etype().as_str()),
         }
         .emit();

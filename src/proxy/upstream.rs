@@ -56,9 +56,7 @@ impl Upstream {
         }
         // Taken from the balancer so that its identity is the one health is recorded under.
         let members = balancer.backends().get_backend();
-        let only = (members.len() == 1)
-            .then(|| members.iter().next().cloned())
-            .flatten();
+        let only = members.first().filter(|_| members.len() == 1).cloned();
         Self {
             name: name.to_string(),
             balancer,
@@ -160,7 +158,7 @@ impl BackgroundService for MaintenanceService {
                     maintain_token_service(service).await;
                 }
             }
-            for remote in snapshot.verifier.remote_key_sources() {
+            for (_, remote) in snapshot.verifier.remote_key_sources() {
                 if remote.refresh_due() && !remote.is_refreshing() {
                     let remote = remote.clone();
                     tokio::spawn(async move { remote.refresh(None).await });

@@ -51,7 +51,6 @@ impl Default for ClaimMapping {
     }
 }
 
-/// A NumericDate claim: a JSON number ≥ 0. Absent → `Ok(None)`; any other type → error.
 /// A space-separated scope list (RFC 6749 §3.3) as its scopes; runs of spaces are tolerated.
 pub fn split_scopes(text: &str) -> Vec<String> {
     text.split(' ')
@@ -60,6 +59,7 @@ pub fn split_scopes(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A NumericDate claim: a JSON number ≥ 0. Absent → `Ok(None)`; any other type → error.
 pub fn numeric_date(claims: &impl ClaimSource, name: &str) -> Result<Option<u64>, TokenProblem> {
     match claims.claim(name) {
         None => Ok(None),

@@ -123,7 +123,7 @@ impl Introspector {
             })
             .await
             .map_err(|e| *e)?;
-        crate::observe::metrics::cache_lookup("introspection", !fetched);
+        crate::observe::metrics::INTROSPECTION_CACHE.record(!fetched);
         match answer {
             Answer::Active(identity) => {
                 identity.is_current(now)?;

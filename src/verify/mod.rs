@@ -16,6 +16,7 @@ pub mod keys;
 
 use crate::auth::challenge::TokenProblem;
 use crate::credential::{Carrier, Credential};
+use crate::observe::metrics::VerificationTimer;
 use crate::principal::Identity;
 use crate::tokens::{TokenFormat, TokenService};
 use appkeys::AppKeys;
@@ -91,6 +92,9 @@ pub struct Verifier {
     app_keys: Vec<Arc<AppKeys>>,
     builtin: Option<Arc<TokenService>>,
     cache: Cache<[u8; 32], Arc<Identity>>,
+    /// Each issuer's verification-time histograms, resolved once.
+    timers: Vec<(Arc<str>, VerificationTimer)>,
+    unknown_timer: VerificationTimer,
 }
 
 /// The issuers of each kind.
@@ -128,7 +132,20 @@ pub fn cache_key(validator: &str, token: &str) -> [u8; 32] {
 
 impl Verifier {
     pub fn new(issuers: Issuers, cache: CacheSettings) -> Self {
+        let timers = issuers
+            .jwt
+            .iter()
+            .map(|i| i.name.clone())
+            .chain(issuers.introspectors.iter().map(|i| i.name.clone()))
+            .chain(issuers.app_keys.iter().map(|k| k.name.clone()))
+            .map(|name| {
+                let timer = VerificationTimer::new(&name);
+                (name, timer)
+            })
+            .collect();
         Self {
+            timers,
+            unknown_timer: VerificationTimer::new("unknown"),
             jwt: issuers.jwt,
             introspectors: issuers.introspectors,
             app_keys: issuers.app_keys,
@@ -191,19 +208,19 @@ impl Verifier {
     }
 
     /// Remote key sources, for the background refresher.
-    pub fn remote_key_sources(&self) -> impl Iterator<Item = &Arc<jwks::RemoteJwks>> {
-        self.jwt.iter().filter_map(|issuer| match &issuer.keys {
-            KeySource::Remote(remote) => Some(remote),
-            KeySource::Static(_) | KeySource::Local(_) => None,
-        })
-    }
-
     /// The remote key sources with the name of the issuer each belongs to.
-    pub fn remote_key_sources_named(&self) -> impl Iterator<Item = (&str, &Arc<jwks::RemoteJwks>)> {
+    pub fn remote_key_sources(&self) -> impl Iterator<Item = (&str, &Arc<jwks::RemoteJwks>)> {
         self.jwt.iter().filter_map(|issuer| match &issuer.keys {
             KeySource::Remote(remote) => Some((&*issuer.name, remote)),
             KeySource::Static(_) | KeySource::Local(_) => None,
         })
+    }
+
+    fn timer(&self, issuer: &str) -> &VerificationTimer {
+        self.timers
+            .iter()
+            .find(|(name, _)| &**name == issuer)
+            .map_or(&self.unknown_timer, |(_, timer)| timer)
     }
 
     /// How many verifications the cache holds (approximate, for metrics).
@@ -226,8 +243,11 @@ impl Verifier {
     ) -> Result<Verified, VerifyError> {
         let started = std::time::Instant::now();
         let result = self.verify_untimed(credential, allowed, now).await;
-        let issuer = result.as_ref().map_or("unknown", |v| &*v.identity.issuer);
-        crate::observe::metrics::verification(issuer, result.is_ok(), started.elapsed());
+        let timer = match &result {
+            Ok(verified) => self.timer(&verified.identity.issuer),
+            Err(_) => &self.unknown_timer,
+        };
+        timer.record(result.is_ok(), started.elapsed());
         result
     }
 
@@ -295,7 +315,7 @@ impl Verifier {
     ) -> Result<Verified, VerifyError> {
         let key = cache_key("jwt", token);
         let cached = self.cache.get(&key).await;
-        crate::observe::metrics::cache_lookup("jwt", cached.is_some());
+        crate::observe::metrics::JWT_CACHE.record(cached.is_some());
         if let Some(identity) = cached {
             if !is_allowed(&identity.issuer) {
                 return Err(TokenProblem::UnknownIssuer.into());

@@ -997,19 +997,14 @@ upstream = "echo"
     // The IdP comes back: the gateway becomes ready by itself.
     idp.publish(&[&key]);
     idp.set_jwks_mode(JwksMode::Serve);
-    let mut ready = false;
-    for _ in 0..60 {
-        if raw_request(gw.addr(), &get("/readyz", &[]))
+    let ready = eventually(Duration::from_secs(6), || async {
+        raw_request(gw.addr(), &get("/readyz", &[]))
             .await
             .unwrap()
             .status
             == 200
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     assert!(ready, "never became ready");
     let r = raw_request(
         gw.addr(),

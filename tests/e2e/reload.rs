@@ -7,18 +7,19 @@ use std::time::Duration;
 
 /// Polls `path` until its status is `want` (a reload is asynchronous), or fails after 10 s.
 async fn wait_for_status(gw: &GatewayProcess, path: &str, headers: &[&str], want: u16) {
-    let mut last = 0;
-    for _ in 0..200 {
-        last = raw_request(gw.addr(), &get(path, headers))
+    let status = || async {
+        raw_request(gw.addr(), &get(path, headers))
             .await
             .unwrap()
-            .status;
-        if last == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+            .status
+    };
+    if !eventually(Duration::from_secs(10), || async { status().await == want }).await {
+        panic!(
+            "{path}: still {}, not {want}; log:\n{}",
+            status().await,
+            gw.log()
+        );
     }
-    panic!("{path}: still {last}, not {want}; log:\n{}", gw.log());
 }
 
 #[tokio::test]

@@ -167,14 +167,7 @@ impl GatewayProcess {
 
     /// Waits up to `within` for the log to contain `needle`.
     pub async fn wait_for_log(&self, needle: &str, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.log().contains(needle) {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
+        eventually(within, || async { self.log().contains(needle) }).await
     }
 
     /// Sends a signal and waits up to `within` for the process to exit; returns its exit code.
@@ -199,6 +192,24 @@ impl Drop for GatewayProcess {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Polls `check` every 50 ms until it holds (`true`) or `within` has passed (`false`).
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -911,15 +911,12 @@ impl RedisServer {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server (apt-get install redis-server)");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+        eventually(Duration::from_secs(5), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await;
         RedisServer { child, port, dir }
     }
 
@@ -984,18 +981,13 @@ async fn two_gateways_on_one_redis_share_tokens_and_revocations() {
         (503, Some("temporarily_unavailable"))
     );
     let _redis = RedisServer::start_on(port, dir).await;
-    let mut recovered = false;
-    for _ in 0..50 {
-        if oauth_token(&a, CLIENT, &[("grant_type", "client_credentials")])
+    let recovered = eventually(Duration::from_secs(5), || async {
+        oauth_token(&a, CLIENT, &[("grant_type", "client_credentials")])
             .await
             .0
             == 200
-        {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     assert!(recovered, "the gateway reconnects to Redis by itself");
 }
 
