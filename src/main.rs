@@ -229,31 +229,19 @@ fn token_mint(
 
 fn token_revoke(path: &std::path::Path, token: &str) -> Result<(), String> {
     let service = portcullis::tokens::TokenService::open(token_settings(path)?)?;
-    runtime().block_on(async {
-        if let Some(refresh) = service
-            .find_refresh(token)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            service
-                .revoke_grant(&refresh.grant)
-                .await
-                .map_err(|e| e.to_string())?;
-            eprintln!("revoked the refresh token's grant");
-            return Ok(());
+    use portcullis::tokens::Revoked;
+    // The operator may revoke any token of the service.
+    let revoked = runtime()
+        .block_on(service.revoke(token, |_| true))
+        .map_err(|e| e.to_string())?;
+    match revoked {
+        Revoked::Grant => eprintln!("revoked the refresh token's grant"),
+        Revoked::Access => eprintln!("revoked"),
+        Revoked::Unknown | Revoked::NotAllowed => {
+            return Err("not a token of this token service".to_string())
         }
-        match service.find(token).await.map_err(|e| e.to_string())? {
-            Some(found) => {
-                service
-                    .revoke_access(found)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                eprintln!("revoked");
-                Ok(())
-            }
-            None => Err("not a token of this token service".to_string()),
-        }
-    })
+    }
+    Ok(())
 }
 
 fn serve(path: &std::path::Path) -> ExitCode {

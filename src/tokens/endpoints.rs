@@ -618,21 +618,10 @@ fn token_parameter(form: &HashMap<String, String>) -> Result<&str, ServiceRespon
 async fn revoke(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
     let (form, client) = client_form(service, request)?;
     let token = token_parameter(&form)?;
-    if let Some(refresh) = service.find_refresh(token).await? {
-        if refresh.client_id == client.id {
-            service.revoke_grant(&refresh.grant).await?;
-        }
-    } else if let Some(found) = service.find(token).await? {
-        // A client may revoke its own tokens and those issued to no client.
-        let own = found
-            .record
-            .client_id
-            .as_deref()
-            .is_none_or(|c| c == client.id);
-        if own && !found.record.revoked {
-            service.revoke_access(found).await?;
-        }
-    }
+    // A client may revoke its own tokens and those issued to no client.
+    service
+        .revoke(token, |owner| owner.is_none_or(|c| c == client.id))
+        .await?;
     // RFC 7009 §2.2: 200 whether or not the token was valid.
     Ok(ServiceResponse::ok(json!({})))
 }

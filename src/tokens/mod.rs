@@ -52,6 +52,18 @@ pub struct Found {
     pub record: TokenRecord,
 }
 
+/// What [`TokenService::revoke`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// A refresh token: its grant, and every access token issued from it.
+    Grant,
+    Access,
+    /// Not a token of ours.
+    Unknown,
+    /// Ours, but `may_revoke` said no.
+    NotAllowed,
+}
+
 /// Why a token-service operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceError {
@@ -135,12 +147,17 @@ impl TokenService {
         }
     }
 
+    /// Stores a token record under `key`, expiring with the token.
+    async fn put_token(&self, key: &str, record: &TokenRecord) -> Result<(), StoreError> {
+        self.records()
+            .put(Space::Tokens, key, record, record.expires_at)
+            .await
+    }
+
     /// Issues a token for `record` and stores its record.
     pub async fn issue(&self, record: TokenRecord) -> Result<Issued, StoreError> {
         let (token, key) = self.make_token(&record);
-        self.records()
-            .put(Space::Tokens, &key, &record, record.expires_at)
-            .await?;
+        self.put_token(&key, &record).await?;
         Ok(Issued {
             token,
             expires_in: record.expires_at.saturating_sub(now_unix()),
@@ -233,7 +250,7 @@ impl TokenService {
 
     /// Finds a token of ours from its text, live or not (signature checked for JWTs).
     pub async fn find(&self, token: &str) -> Result<Option<Found>, StoreError> {
-        let (key, from_claims) = if token.starts_with("eyJ") {
+        let (key, from_claims) = if crate::verify::looks_like_jws(token) {
             match self.claims_of(token) {
                 Some((jti, record)) => (digest(&jti), Some(record)),
                 None => return Ok(None),
@@ -288,14 +305,7 @@ impl TokenService {
 
     /// Writes a changed record back, keeping its expiry.
     pub async fn save(&self, found: &Found) -> Result<(), StoreError> {
-        self.records()
-            .put(
-                Space::Tokens,
-                &found.key,
-                &found.record,
-                found.record.expires_at,
-            )
-            .await
+        self.put_token(&found.key, &found.record).await
     }
 
     /// Ends an access token (and, when it came from a grant, nothing else: RFC 7009 §2.1 leaves
@@ -430,51 +440,57 @@ impl TokenService {
             expires_at,
             used: false,
         };
-        let records = self.records();
-        records
+        self.records()
             .put(Space::Refresh, &key, &record, expires_at)
             .await?;
-        if let Some(mut grant) = records.get::<GrantRecord>(Space::Grants, grant_id).await? {
-            grant.live_refresh = Some(key);
-            records
-                .put(Space::Grants, grant_id, &grant, grant.expires_at)
-                .await?;
-        }
+        self.update_grant(grant_id, |grant| grant.live_refresh = Some(key))
+            .await?;
         Ok(token)
+    }
+
+    /// Changes a grant's record, if it still exists, and returns it as written.
+    async fn update_grant(
+        &self,
+        grant_id: &str,
+        change: impl FnOnce(&mut GrantRecord),
+    ) -> Result<Option<GrantRecord>, StoreError> {
+        let records = self.records();
+        let Some(mut grant) = records.get::<GrantRecord>(Space::Grants, grant_id).await? else {
+            return Ok(None);
+        };
+        change(&mut grant);
+        records
+            .put(Space::Grants, grant_id, &grant, grant.expires_at)
+            .await?;
+        Ok(Some(grant))
     }
 
     /// Notes an access token issued from a grant, so revoking the grant reaches it.
     pub async fn attach_access(&self, grant_id: &str, access_key: &str) -> Result<(), StoreError> {
-        let records = self.records();
-        if let Some(mut grant) = records.get::<GrantRecord>(Space::Grants, grant_id).await? {
+        self.update_grant(grant_id, |grant| {
             grant.access.push(access_key.to_string());
             // Bounded: access tokens older than the refresh lifetime are long expired.
             if grant.access.len() > 1000 {
                 grant.access.remove(0);
             }
-            records
-                .put(Space::Grants, grant_id, &grant, grant.expires_at)
-                .await?;
-        }
-        Ok(())
+        })
+        .await
+        .map(drop)
     }
 
     /// Ends a grant: its refresh token and every access token issued from it.
     pub async fn revoke_grant(&self, grant_id: &str) -> Result<(), StoreError> {
-        let records = self.records();
-        let Some(mut grant) = records.get::<GrantRecord>(Space::Grants, grant_id).await? else {
+        let Some(grant) = self
+            .update_grant(grant_id, |grant| grant.revoked = true)
+            .await?
+        else {
             return Ok(());
         };
-        grant.revoked = true;
-        records
-            .put(Space::Grants, grant_id, &grant, grant.expires_at)
-            .await?;
+        let records = self.records();
         for key in &grant.access {
             if let Some(mut record) = records.get::<TokenRecord>(Space::Tokens, key).await? {
                 record.revoked = true;
-                records
-                    .put(Space::Tokens, key, &record, record.expires_at)
-                    .await?;
+                self.put_token(key, &record).await?;
             }
         }
         Ok(())
@@ -522,6 +538,32 @@ impl TokenService {
             )
             .await?;
         Ok((record, next))
+    }
+
+    /// Revokes a token of ours: a refresh token ends its whole grant, an access token itself.
+    /// `may_revoke` is asked with the client the token was issued to (`None`: to no client).
+    pub async fn revoke(
+        &self,
+        token: &str,
+        may_revoke: impl Fn(Option<&str>) -> bool,
+    ) -> Result<Revoked, StoreError> {
+        if let Some(refresh) = self.find_refresh(token).await? {
+            if !may_revoke(Some(&refresh.client_id)) {
+                return Ok(Revoked::NotAllowed);
+            }
+            self.revoke_grant(&refresh.grant).await?;
+            return Ok(Revoked::Grant);
+        }
+        let Some(found) = self.find(token).await? else {
+            return Ok(Revoked::Unknown);
+        };
+        if !may_revoke(found.record.client_id.as_deref()) {
+            return Ok(Revoked::NotAllowed);
+        }
+        if !found.record.revoked {
+            self.revoke_access(found).await?;
+        }
+        Ok(Revoked::Access)
     }
 
     /// A refresh token's record, if it is one of ours (for revocation and introspection).

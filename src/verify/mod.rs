@@ -108,7 +108,7 @@ pub struct Issuers {
 }
 
 /// A compact JWS has three base64url segments; opaque tokens and keys rarely do.
-fn looks_like_jws(token: &str) -> bool {
+pub(crate) fn looks_like_jws(token: &str) -> bool {
     token.bytes().filter(|&b| b == b'.').count() == 2 && token.starts_with("eyJ")
 }
 
