@@ -38,6 +38,9 @@ pub struct Config {
     pub issuers: BTreeMap<String, Spanned<IssuerConfig>>,
     /// The built-in token service (its issuer is named by `token_service.name`).
     pub token_service: Option<Spanned<TokenServiceConfig>>,
+    /// Where answers of `respond_within` routes wait to be polled.
+    #[serde(default)]
+    pub polling: PollingConfig,
 }
 
 /// `[token_service]`: the gateway as its own token issuer.
@@ -571,6 +574,26 @@ pub struct UpstreamConfig {
     pub idle_timeout: ConfigDuration,
     /// Active TCP health checks; omit to treat every backend as healthy.
     pub health_check: Option<HealthCheckConfig>,
+    /// Talk HTTPS to the backends.
+    pub tls: Option<UpstreamTlsConfig>,
+}
+
+/// `[upstreams.<name>.tls]`: HTTPS to the backends, verified by default.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTlsConfig {
+    /// The name sent as SNI and checked against the backend's certificate (required while
+    /// `verify` is on).
+    pub sni: Option<Spanned<String>>,
+    /// PEM file of the CAs to trust; default: the system's roots.
+    pub ca_file: Option<Spanned<String>>,
+    /// Check the certificate chain and name. Turn off only for a backend on the same host.
+    #[serde(default = "yes")]
+    pub verify: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_connect_timeout() -> ConfigDuration {
@@ -627,6 +650,87 @@ pub struct RouteConfig {
     pub auth: Option<RouteAuthConfig>,
     /// Parse and police OData query options on this route.
     pub odata: Option<ODataConfig>,
+    /// Checks on the request itself: media type and body size.
+    pub request: Option<RequestRulesConfig>,
+    /// Answer CORS preflights here and add CORS headers to responses.
+    pub cors: Option<CorsConfig>,
+    /// Answer within this long: a slower upstream answer is kept for polling and the client
+    /// gets `202 Accepted` with a polling id.
+    pub respond_within: Option<ConfigDuration>,
+}
+
+/// `[routes.request]`: what the request itself must look like.
+#[derive(Debug, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RequestRulesConfig {
+    /// Methods whose body must be JSON (`application/json` or `application/*+json`); 415
+    /// otherwise. A request of one of these methods without a body passes.
+    #[serde(default)]
+    pub json_methods: Vec<Spanned<String>>,
+    /// Largest request body in bytes; 413 beyond it (declared or streamed).
+    pub max_body_bytes: Option<u64>,
+}
+
+/// `[routes.cors]`: the gateway answers preflights itself (they carry no credential).
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Exact origins (`https://app.example.com`), or `["*"]` for any (not with credentials).
+    pub allow_origins: Vec<Spanned<String>>,
+    /// Methods a preflight may ask for; default: the route's methods, or the common ones.
+    #[serde(default)]
+    pub allow_methods: Vec<Spanned<String>>,
+    /// Request headers a preflight may ask for.
+    #[serde(default = "default_cors_headers")]
+    pub allow_headers: Vec<Spanned<String>>,
+    /// Response headers scripts may read.
+    #[serde(default)]
+    pub expose_headers: Vec<Spanned<String>>,
+    /// Let browsers send cookies and `Authorization` (`Access-Control-Allow-Credentials`).
+    #[serde(default)]
+    pub allow_credentials: bool,
+    /// How long browsers may cache a preflight answer.
+    #[serde(default = "default_cors_max_age")]
+    pub max_age: ConfigDuration,
+}
+
+fn default_cors_headers() -> Vec<Spanned<String>> {
+    ["authorization", "content-type"]
+        .map(|h| Spanned::new(0..0, h.to_string()))
+        .to_vec()
+}
+
+fn default_cors_max_age() -> ConfigDuration {
+    ConfigDuration::from_secs(600)
+}
+
+/// `[polling]`: where and for how long slow upstream answers are kept (routes opt in with
+/// `respond_within`).
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PollingConfig {
+    /// Results are polled at `{prefix}/poll/{id}`.
+    pub prefix: Spanned<String>,
+    /// A kept answer is dropped this long after it arrived (or once it was fetched).
+    pub result_ttl: ConfigDuration,
+    /// Longest wait for the upstream of a request that went to polling.
+    pub upstream_timeout: ConfigDuration,
+    /// Requests that may be pending or kept at once; beyond it requests simply wait.
+    pub max_entries: u64,
+    /// Largest upstream answer body kept; a larger one is answered 502 when polled.
+    pub max_body_bytes: u64,
+}
+
+impl Default for PollingConfig {
+    fn default() -> Self {
+        Self {
+            prefix: Spanned::new(0..0, "/_portcullis".to_string()),
+            result_ttl: ConfigDuration::from_secs(300),
+            upstream_timeout: ConfigDuration::from_secs(300),
+            max_entries: 10_000,
+            max_body_bytes: 1 << 20,
+        }
+    }
 }
 
 /// `[routes.odata]`: limits and field rules for OData queries.

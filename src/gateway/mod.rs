@@ -4,6 +4,7 @@
 //! atomically (`arc-swap`), so no request ever sees half of each.
 
 pub mod auth;
+mod request;
 
 use crate::config::model::Config;
 use crate::config::{ConfigProblem, SourceMap};
@@ -14,7 +15,6 @@ use crate::route::{HostPattern, PathMatch, Route, RouteTable};
 use crate::tokens::TokenService;
 use crate::verify::Verifier;
 use arc_swap::ArcSwap;
-use http::Method;
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -32,6 +32,12 @@ pub struct RouteTarget {
     pub policy: Option<RoutePolicy>,
     /// `None`: the query is not looked at.
     pub odata: Option<crate::odata::policy::ODataPolicy>,
+    /// `None`: any media type and body size.
+    pub rules: Option<crate::proxy::rules::RequestRules>,
+    /// `None`: preflights are routed like any `OPTIONS` request; no CORS headers are added.
+    pub cors: Option<crate::proxy::cors::CorsPolicy>,
+    /// Slower upstream answers go to polling (`None`: the client waits).
+    pub respond_within: Option<std::time::Duration>,
     /// Its `portcullis_requests_total` series.
     pub counters: crate::observe::metrics::RouteCounters,
 }
@@ -138,18 +144,12 @@ impl Gateway {
                     None
                 }
             };
-            let mut methods = Vec::new();
-            for (i, m) in route.methods.iter().enumerate() {
-                let text = m.get_ref().to_ascii_uppercase();
-                match Method::from_bytes(text.as_bytes()) {
-                    Ok(method) if !text.is_empty() => methods.push(method),
-                    _ => problems.push(map.problem(
-                        &m.span(),
-                        format!("{key}.methods[{i}]"),
-                        format!("{:?} is not an HTTP method", m.get_ref()),
-                    )),
-                }
-            }
+            let methods = request::methods(
+                &route.methods,
+                &format!("{key}.methods"),
+                &map,
+                &mut problems,
+            );
             let upstream = upstreams_by_name
                 .get(route.upstream.get_ref().as_str())
                 .cloned();
@@ -167,6 +167,20 @@ impl Gateway {
                 .odata
                 .as_ref()
                 .map(|o| build_odata_policy(o, &format!("{key}.odata"), &map, &mut problems));
+            let rules = route.request.as_ref().map(|r| {
+                request::build_request_rules(r, &format!("{key}.request"), &map, &mut problems)
+            });
+            let cors = route.cors.as_ref().map(|c| {
+                request::build_cors(c, &methods, &format!("{key}.cors"), &map, &mut problems)
+            });
+            let respond_within = route.respond_within.map(|d| d.get());
+            if respond_within.is_some_and(|d| d.is_zero()) {
+                problems.push(map.problem(
+                    &spanned.span(),
+                    format!("{key}.respond_within"),
+                    "must be longer than 0",
+                ));
+            }
             if let (Some(host), Some(path), Some(upstream)) = (host, path, upstream) {
                 let name = route
                     .name
@@ -182,6 +196,9 @@ impl Gateway {
                         upstream,
                         policy,
                         odata,
+                        rules,
+                        cors,
+                        respond_within,
                         counters,
                     },
                 });

@@ -1,10 +1,12 @@
 //! The pingora glue: each `ProxyHttp` phase calls plain functions from the rest of the crate.
 
+pub mod cors;
 pub mod debug;
 pub mod forward;
 pub mod framing;
 pub mod identity;
 pub mod respond;
+pub mod rules;
 pub mod target;
 pub mod upstream;
 
@@ -58,6 +60,10 @@ pub struct RequestCtx {
     forwarded: bool,
     /// The debug level asked for (0: none); honoured only where `[debug]` permits.
     debug_level: u8,
+    /// The request is a CORS preflight the gateway answered.
+    preflight: bool,
+    /// Counts a streamed request body against the route's limit.
+    body_meter: rules::BodyMeter,
     times: debug::StageTimes,
     upstream_started: Option<Instant>,
 }
@@ -83,6 +89,8 @@ impl RequestCtx {
             set_cookie: None,
             forwarded: false,
             debug_level: 0,
+            preflight: false,
+            body_meter: rules::BodyMeter::default(),
             times: debug::StageTimes::default(),
             upstream_started: None,
         }
@@ -193,6 +201,9 @@ impl GatewayProxy {
             return refuse(400, "invalid_request", "the request has more than one Host");
         };
         let host = host.and_then(request_host);
+        if let Some(response) = self.preflight(ctx, host.as_deref(), &path, request) {
+            return Some(response);
+        }
         let found = gateway.routes.find(host.as_deref(), &path, &request.method);
         match found {
             RouteMatch::Found { index, tenant, .. } => {
@@ -223,6 +234,56 @@ impl GatewayProxy {
 }
 
 impl GatewayProxy {
+    /// Answers a CORS preflight for a route with `[routes.cors]`; `None` for anything else
+    /// (which is then routed as the `OPTIONS` request it is).
+    fn preflight(
+        &self,
+        ctx: &mut RequestCtx,
+        host: Option<&str>,
+        path: &str,
+        request: &RequestHeader,
+    ) -> Option<GatewayResponse> {
+        let asked = cors::preflight_method(&request.method, &request.headers)?;
+        let RouteMatch::Found { index, .. } = ctx.gateway.routes.find(host, path, &asked) else {
+            return None;
+        };
+        let policy = ctx.gateway.routes.get(index)?.target.cors.as_ref()?;
+        let answer = match policy.preflight(&asked, &request.headers) {
+            Ok(headers) => GatewayResponse::empty(204).with_headers(headers),
+            Err(refusal) => GatewayResponse::error(403, "cors_refused", refusal.message()),
+        };
+        ctx.route_index = Some(index);
+        ctx.preflight = true;
+        Some(answer)
+    }
+
+    /// CORS headers for the answer to an actual request on a route with `[routes.cors]`.
+    fn cors_headers(&self, session: &Session, ctx: &RequestCtx) -> cors::Headers {
+        match ctx.route().and_then(|r| r.target.cors.as_ref()) {
+            Some(policy) if !ctx.preflight => {
+                policy.response_headers(&session.req_header().headers)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Checks `[routes.request]` and arms the body meter. `Some`: refused.
+    fn check_request_rules(
+        &self,
+        session: &Session,
+        ctx: &mut RequestCtx,
+    ) -> Option<GatewayResponse> {
+        let rules = ctx.route()?.target.rules.as_ref()?;
+        let request = session.req_header();
+        if let Err(breach) = rules.check(&request.method, &request.headers) {
+            return Some(breach.response());
+        }
+        ctx.body_meter = rules::BodyMeter::new(rules.max_body);
+        None
+    }
+}
+
+impl GatewayProxy {
     /// Sends the gateway's own answer (with a trace when one was asked for and is permitted).
     async fn answer(
         &self,
@@ -233,6 +294,7 @@ impl GatewayProxy {
         if let Some(trace) = self.trace(session, ctx, Some(response.status)) {
             response = response.with_header(debug::HEADER, trace);
         }
+        response = response.with_headers(self.cors_headers(session, ctx));
         response.send(session, &ctx.request_id).await?;
         Ok(true)
     }
@@ -480,6 +542,9 @@ impl ProxyHttp for GatewayProxy {
             Ok(allowed) => ctx.allowed = allowed,
             Err(response) => return self.answer(session, ctx, response).await,
         }
+        if let Some(response) = self.check_request_rules(session, ctx) {
+            return self.answer(session, ctx, response).await;
+        }
         let odata_started = Instant::now();
         let refusal = self.police_odata(session, ctx);
         ctx.times.odata = odata_started.elapsed();
@@ -487,6 +552,22 @@ impl ProxyHttp for GatewayProxy {
             return self.answer(session, ctx, response).await;
         }
         Ok(false)
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let size = body.as_ref().map_or(0, |b| b.len());
+        if ctx.body_meter.add(size).is_err() {
+            // Nothing past the limit goes upstream; fail_to_proxy answers 413.
+            *body = None;
+            return Error::e_explain(Custom(BODY_TOO_LARGE), "the request body is over the limit");
+        }
+        Ok(())
     }
 
     async fn upstream_peer(
@@ -555,6 +636,13 @@ impl ProxyHttp for GatewayProxy {
         if let Some(trace) = self.trace(session, ctx, None) {
             upstream_response.insert_header(debug::HEADER, trace)?;
         }
+        for (name, value) in self.cors_headers(session, ctx) {
+            if name == "vary" {
+                upstream_response.append_header(name, value)?;
+            } else {
+                upstream_response.insert_header(name, value)?;
+            }
+        }
         if let Some(cookie) = ctx.set_cookie.take() {
             upstream_response.append_header("set-cookie", cookie)?;
         }
@@ -616,6 +704,9 @@ impl ProxyHttp for GatewayProxy {
     }
 }
 
+/// The error a body over the route's limit fails the request with.
+const BODY_TOO_LARGE: &str = "request body too large";
+
 /// Maps a proxying failure to (status, error code, message). Status 0: the client is gone.
 fn failure_response(e: &Error) -> (u16, &'static str, &'static str) {
     use pingora::ErrorType::*;
@@ -626,6 +717,7 @@ fn failure_response(e: &Error) -> (u16, &'static str, &'static str) {
             "the upstream did not answer in time",
         ),
         HTTPStatus(code) if *code >= 400 => (*code, "upstream_error", "the request failed"),
+        Custom(BODY_TOO_LARGE) => (413, "payload_too_large", "the request body is too large"),
         Custom("no healthy backend") => {
             (502, "upstream_unavailable", "no healthy upstream backend")
         }

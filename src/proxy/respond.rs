@@ -43,8 +43,18 @@ impl GatewayResponse {
         }
     }
 
+    /// No body at all (`204 No Content`).
+    pub fn empty(status: u16) -> Self {
+        Self::json(status, Vec::new())
+    }
+
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> Self {
+        self.headers.extend(headers);
         self
     }
 
@@ -59,9 +69,13 @@ impl GatewayResponse {
             session.set_keepalive(None);
         }
         let mut header = ResponseHeader::build(self.status, Some(4 + self.headers.len()))?;
-        header.insert_header("content-type", "application/json")?;
+        // RFC 9110 §8.6: a 204 has no content and no Content-Length.
+        let no_content = self.status == 204;
+        if !no_content {
+            header.insert_header("content-type", "application/json")?;
+            header.insert_header("content-length", self.body.len().to_string())?;
+        }
         header.insert_header("cache-control", "no-store")?;
-        header.insert_header("content-length", self.body.len().to_string())?;
         header.insert_header("x-request-id", request_id.clone())?;
         if self.close {
             header.insert_header("connection", "close")?;
@@ -69,7 +83,7 @@ impl GatewayResponse {
         for (name, value) in self.headers {
             header.append_header(name, value)?;
         }
-        let head_only = session.req_header().method == http::Method::HEAD;
+        let head_only = no_content || session.req_header().method == http::Method::HEAD;
         session
             .write_response_header(Box::new(header), head_only)
             .await?;

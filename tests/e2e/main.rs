@@ -12,6 +12,7 @@ mod metrics;
 mod odata;
 mod operations;
 mod reload;
+mod request_rules;
 mod routing;
 mod support;
 mod token_service;
