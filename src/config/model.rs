@@ -582,8 +582,8 @@ pub struct UpstreamConfig {
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamTlsConfig {
-    /// The name sent as SNI and checked against the backend's certificate (required while
-    /// `verify` is on).
+    /// The name sent as SNI and checked against the backend's certificate; default: the
+    /// backend's IP address (which its certificate must then name).
     pub sni: Option<Spanned<String>>,
     /// PEM file of the CAs to trust; default: the system's roots.
     pub ca_file: Option<Spanned<String>>,

@@ -110,8 +110,15 @@ impl Gateway {
                     )),
                 }
             }
+            let tls = upstream.tls.as_ref().map(|t| {
+                request::build_upstream_tls(t, &format!("{key}.tls"), &map, &mut problems)
+            });
             if addresses.len() == upstream.addresses.len() {
-                upstreams_by_name.insert(name, Arc::new(Upstream::new(name, upstream, &addresses)));
+                // `None` here: the TLS settings were bad (and reported).
+                if let Some(tls) = tls.map_or(Some(None), |t| t.map(Some)) {
+                    let pool = Upstream::new(name, upstream, &addresses, tls);
+                    upstreams_by_name.insert(name, Arc::new(pool));
+                }
             }
         }
 
@@ -409,14 +416,13 @@ fn check_process_settings(config: &Config, map: &SourceMap, problems: &mut Vec<C
             ));
         }
         if let Some(tls) = &listener.tls {
-            for (name, file) in [("cert", &tls.cert), ("key", &tls.key)] {
-                if !Path::new(file.get_ref()).is_file() {
-                    problems.push(map.problem(
-                        &file.span(),
-                        format!("listeners[{i}].tls.{name}"),
-                        format!("file {:?} does not exist", file.get_ref()),
-                    ));
-                }
+            let (cert, key) = (Path::new(tls.cert.get_ref()), Path::new(tls.key.get_ref()));
+            if let Err(message) = crate::proxy::tls::check_listener_files(cert, key) {
+                problems.push(map.problem(
+                    &tls.cert.span(),
+                    format!("listeners[{i}].tls"),
+                    message,
+                ));
             }
         }
     }

@@ -1,6 +1,7 @@
-//! Compiles the request-shape parts of a route: `[routes.request]` and `[routes.cors]`.
+//! Compiles the request-shape parts of a route (`[routes.request]`, `[routes.cors]`) and how
+//! requests reach an upstream (`[upstreams.<name>.tls]`).
 
-use crate::config::model::{CorsConfig, RequestRulesConfig};
+use crate::config::model::{CorsConfig, RequestRulesConfig, UpstreamTlsConfig};
 use crate::config::{ConfigProblem, SourceMap};
 use crate::proxy::cors::{is_origin, CorsPolicy, Origins};
 use crate::proxy::rules::RequestRules;
@@ -152,4 +153,38 @@ pub(super) fn build_cors(
         credentials: config.allow_credentials,
         max_age_secs: config.max_age.get().as_secs(),
     }
+}
+
+/// `Some(tls)` when valid, `None` after reporting a problem.
+pub(super) fn build_upstream_tls(
+    config: &UpstreamTlsConfig,
+    key: &str,
+    map: &SourceMap,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<crate::proxy::tls::UpstreamTls> {
+    let before = problems.len();
+    let sni = config.sni.as_ref().map(|s| s.get_ref().clone());
+    match &config.sni {
+        Some(sni)
+            if sni.get_ref().parse::<http::uri::Authority>().is_err()
+                || sni.get_ref().contains(':') =>
+        {
+            problems.push(map.problem(
+                &sni.span(),
+                format!("{key}.sni"),
+                format!("{:?} is not a host name", sni.get_ref()),
+            ));
+        }
+        _ => {}
+    }
+    let ca = config.ca_file.as_ref().and_then(|file| {
+        crate::proxy::tls::load_ca_file(std::path::Path::new(file.get_ref()))
+            .map_err(|m| problems.push(map.problem(&file.span(), format!("{key}.ca_file"), m)))
+            .ok()
+    });
+    (problems.len() == before).then(|| crate::proxy::tls::UpstreamTls {
+        sni,
+        verify: config.verify,
+        ca,
+    })
 }

@@ -8,6 +8,7 @@ pub mod identity;
 pub mod respond;
 pub mod rules;
 pub mod target;
+pub mod tls;
 pub mod upstream;
 
 use crate::auth::Allowed;

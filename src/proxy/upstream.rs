@@ -20,6 +20,8 @@ pub struct Upstream {
     /// The backend of a one-address pool: picked without a selection round, which costs a
     /// hash-set insert per request in pingora's balancer.
     only: Option<Backend>,
+    /// `None`: plain HTTP.
+    tls: Option<super::tls::UpstreamTls>,
     connect_timeout: Duration,
     read_timeout: Duration,
     write_timeout: Duration,
@@ -39,7 +41,12 @@ impl std::fmt::Debug for Upstream {
 
 impl Upstream {
     /// Builds the pool; addresses were validated as `SocketAddr`s by the caller.
-    pub fn new(name: &str, config: &UpstreamConfig, addresses: &[SocketAddr]) -> Self {
+    pub fn new(
+        name: &str,
+        config: &UpstreamConfig,
+        addresses: &[SocketAddr],
+        tls: Option<super::tls::UpstreamTls>,
+    ) -> Self {
         let mut balancer = LoadBalancer::<RoundRobin>::try_from_iter(addresses.iter().copied())
             .expect("socket addresses resolve without I/O");
         if let Some(HealthCheckConfig {
@@ -61,6 +68,7 @@ impl Upstream {
             name: name.to_string(),
             balancer,
             only,
+            tls,
             connect_timeout: config.connect_timeout.get(),
             read_timeout: config.read_timeout.get(),
             write_timeout: config.write_timeout.get(),
@@ -80,7 +88,11 @@ impl Upstream {
             Some(_) => return None,
             None => self.balancer.select(b"", 256)?,
         };
-        let mut peer = HttpPeer::new(backend.addr, false, String::new());
+        let ip = backend.addr.as_inet().map(|a| a.ip());
+        let mut peer = HttpPeer::new(backend.addr, self.tls.is_some(), String::new());
+        if let Some(tls) = &self.tls {
+            tls.apply(&mut peer, ip);
+        }
         peer.options.connection_timeout = Some(self.connect_timeout);
         peer.options.read_timeout = Some(self.read_timeout);
         peer.options.write_timeout = Some(self.write_timeout);

@@ -15,5 +15,6 @@ mod reload;
 mod request_rules;
 mod routing;
 mod support;
+mod tls;
 mod token_service;
 mod upstream_failures;
