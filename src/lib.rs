@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod observe;
 pub mod odata;
 pub mod policy;
+pub mod polling;
 pub mod principal;
 pub mod proxy;
 pub mod reload;

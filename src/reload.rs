@@ -82,6 +82,7 @@ impl Reloader {
             (config.echo != old.echo, "echo"),
             (config.metrics != old.metrics, "metrics"),
             (config.log != old.log, "log"),
+            (config.polling != old.polling, "polling"),
             (
                 config.server.threads != old.server.threads
                     || config.server.upstream_keepalive_pool_size

@@ -138,7 +138,7 @@ pub fn build_server(loaded: Loaded) -> pingora::Result<Server> {
 
     let mut proxy = http_proxy_service_with_name(
         &server.configuration,
-        GatewayProxy::new(shared.clone()),
+        GatewayProxy::new(shared.clone(), (&config.polling).into()),
         "portcullis",
     );
     for listener in &config.listeners {

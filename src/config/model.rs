@@ -717,8 +717,11 @@ pub struct PollingConfig {
     pub upstream_timeout: ConfigDuration,
     /// Requests that may be pending or kept at once; beyond it requests simply wait.
     pub max_entries: u64,
-    /// Largest upstream answer body kept; a larger one is answered 502 when polled.
+    /// Largest request or answer body on a `respond_within` route (both are buffered whole);
+    /// a larger request is 413, a larger answer 502.
     pub max_body_bytes: u64,
+    /// All kept answers together; an answer that does not fit becomes a 503 when polled.
+    pub max_stored_bytes: u64,
 }
 
 impl Default for PollingConfig {
@@ -729,6 +732,7 @@ impl Default for PollingConfig {
             upstream_timeout: ConfigDuration::from_secs(300),
             max_entries: 10_000,
             max_body_bytes: 1 << 20,
+            max_stored_bytes: 64 << 20,
         }
     }
 }

@@ -438,6 +438,24 @@ fn check_process_settings(config: &Config, map: &SourceMap, problems: &mut Vec<C
     if config.server.threads == 0 {
         problems.push(map.problem(&(0..0), "server.threads", "must be at least 1"));
     }
+    let polling = &config.polling;
+    let prefix = polling.prefix.get_ref();
+    if !prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains(['?', '#', '%']) {
+        problems.push(map.problem(
+            &polling.prefix.span(),
+            "polling.prefix",
+            "must be a path like \"/_portcullis\" (a leading '/', no trailing '/')",
+        ));
+    }
+    for (key, value) in [
+        ("polling.max_entries", polling.max_entries),
+        ("polling.max_body_bytes", polling.max_body_bytes),
+        ("polling.max_stored_bytes", polling.max_stored_bytes),
+    ] {
+        if value == 0 {
+            problems.push(map.problem(&(0..0), key, "must be at least 1"));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod debug;
 pub mod forward;
 pub mod framing;
 pub mod identity;
+mod poll;
 pub mod respond;
 pub mod rules;
 pub mod target;
@@ -26,14 +27,21 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The proxy service: holds the shared snapshot, nothing per-request.
+/// The proxy service: the shared snapshot and what outlives a snapshot (answers waiting to be
+/// polled and the connector that fetches them); nothing per-request.
 pub struct GatewayProxy {
     gateway: SharedGateway,
+    polls: Arc<crate::polling::PollStore>,
+    connector: Arc<pingora::connectors::http::Connector>,
 }
 
 impl GatewayProxy {
-    pub fn new(gateway: SharedGateway) -> Self {
-        Self { gateway }
+    pub fn new(gateway: SharedGateway, polling: crate::polling::PollSettings) -> Self {
+        Self {
+            gateway,
+            polls: Arc::new(crate::polling::PollStore::new(polling)),
+            connector: Arc::new(pingora::connectors::http::Connector::new(None)),
+        }
     }
 }
 
@@ -51,6 +59,10 @@ pub struct RequestCtx {
     route_index: Option<usize>,
     /// The tenant from the host pattern, if the route captures one.
     host_tenant: Option<String>,
+    /// The tenant the request was decided for (host pattern or tenant header).
+    tenant: Option<String>,
+    /// The request polls for a kept answer (`None` inside: a malformed id).
+    poll: Option<Option<crate::polling::PollId>>,
     /// Set once the auth decision allowed the request.
     allowed: Option<Allowed>,
     /// The request is for the built-in token service, not a route.
@@ -85,6 +97,8 @@ impl RequestCtx {
             query: None,
             route_index: None,
             host_tenant: None,
+            tenant: None,
+            poll: None,
             allowed: None,
             token_service: false,
             set_cookie: None,
@@ -191,6 +205,13 @@ impl GatewayProxy {
             Ok(path) => path,
             Err(e) => return refuse(400, "invalid_path", e.message()),
         };
+        if let Some(id) = self.polls.poll_path(&path) {
+            // The id stays out of the access log: on routes without auth it is all it takes.
+            ctx.path = Some(format!("{}/poll/…", self.polls.settings.prefix));
+            ctx.query = parts.query.map(str::to_string);
+            ctx.poll = Some(id);
+            return None;
+        }
         ctx.path = Some(path.to_string());
         if let Some(service) = &gateway.token_service {
             if crate::tokens::endpoints::is_service_path(&service.settings.prefix, &path) {
@@ -384,6 +405,7 @@ impl GatewayProxy {
                 .map(str::to_string)
         });
         let tenant = ctx.host_tenant.clone().or(header_tenant);
+        ctx.tenant.clone_from(&tenant);
         let view = RequestView {
             headers: &request.headers,
             query: ctx.query.as_deref(),
@@ -412,22 +434,29 @@ impl GatewayProxy {
                 }
                 Ok(Some(allowed))
             }
-            Err(error) => {
-                let answer = error.answer(&gateway.realm);
-                let mut response = GatewayResponse::json(answer.status, answer.body);
-                if let Some(challenge) = answer.www_authenticate {
-                    response = response.with_header("www-authenticate", challenge);
-                }
-                if let Some(seconds) = answer.retry_after {
-                    response = response.with_header("retry-after", seconds.to_string());
-                }
-                if framing::may_have_body(&request.headers) {
-                    response = response.closing();
-                }
-                Err(response)
-            }
+            Err(error) => Err(refusal(&error, &gateway, &request.headers)),
         }
     }
+}
+
+/// The answer to a refused auth decision: status, RFC 6750 challenge, small JSON body.
+fn refusal(
+    error: &crate::auth::challenge::AuthError,
+    gateway: &Gateway,
+    headers: &http::HeaderMap,
+) -> GatewayResponse {
+    let answer = error.answer(&gateway.realm);
+    let mut response = GatewayResponse::json(answer.status, answer.body);
+    if let Some(challenge) = answer.www_authenticate {
+        response = response.with_header("www-authenticate", challenge);
+    }
+    if let Some(seconds) = answer.retry_after {
+        response = response.with_header("retry-after", seconds.to_string());
+    }
+    if framing::may_have_body(headers) {
+        response = response.closing();
+    }
+    response
 }
 
 impl GatewayProxy {
@@ -536,6 +565,9 @@ impl ProxyHttp for GatewayProxy {
             let response = self.serve_token_service(session, ctx).await?;
             return self.answer(session, ctx, response).await;
         }
+        if let Some(id) = ctx.poll {
+            return self.serve_poll(session, ctx, id).await;
+        }
         let auth_started = Instant::now();
         let decision = self.authenticate(session, ctx).await;
         ctx.times.auth = auth_started.elapsed();
@@ -551,6 +583,9 @@ impl ProxyHttp for GatewayProxy {
         ctx.times.odata = odata_started.elapsed();
         if let Some(response) = refusal {
             return self.answer(session, ctx, response).await;
+        }
+        if let Some(within) = ctx.route().and_then(|r| r.target.respond_within) {
+            return self.respond_within(session, ctx, within).await;
         }
         Ok(false)
     }
@@ -597,33 +632,7 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.forwarded = true;
-        if let Some(target) = &ctx.upstream_target {
-            upstream_request.set_raw_path(target.as_bytes())?;
-        }
-        let gateway = &ctx.gateway;
-        let peer = client_ip(session);
-        let facts = ClientFacts {
-            peer,
-            peer_is_trusted: gateway.is_trusted_proxy(peer),
-            tls: is_tls(session),
-            host: session.req_header().headers.get(http::header::HOST),
-        };
-        forward::set_forwarding_headers(upstream_request, &facts);
-        identity::strip_identity_headers(upstream_request, &gateway.identity_headers);
-        // The debug request is between the caller and the gateway.
-        upstream_request.remove_header(debug::HEADER);
-        if let Some(allowed) = &ctx.allowed {
-            if let Some(carrier) = &allowed.carrier {
-                identity::remove_credential(upstream_request, carrier)?;
-            }
-            identity::add_identity_headers(
-                upstream_request,
-                &allowed.principal,
-                &gateway.identity_headers,
-            )?;
-        }
-        upstream_request.insert_header("x-request-id", ctx.request_id.clone())?;
-        Ok(())
+        self.prepare_upstream_request(session, upstream_request, ctx)
     }
 
     async fn response_filter(
@@ -632,31 +641,7 @@ impl ProxyHttp for GatewayProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        upstream_response.insert_header("x-request-id", ctx.request_id.clone())?;
-        ctx.times.upstream = ctx.upstream_started.map(|at| at.elapsed());
-        if let Some(trace) = self.trace(session, ctx, None) {
-            upstream_response.insert_header(debug::HEADER, trace)?;
-        }
-        for (name, value) in self.cors_headers(session, ctx) {
-            if name == "vary" {
-                upstream_response.append_header(name, value)?;
-            } else {
-                upstream_response.insert_header(name, value)?;
-            }
-        }
-        if let Some(cookie) = ctx.set_cookie.take() {
-            upstream_response.append_header("set-cookie", cookie)?;
-        }
-        let token_in_query = ctx
-            .allowed
-            .as_ref()
-            .is_some_and(|a| a.carrier == Some(Carrier::Query));
-        if token_in_query && upstream_response.status.is_success() {
-            // RFC 6750 §2.3: a response to a URL that held a token must not be shared.
-            upstream_response.insert_header("cache-control", "private, no-store")?;
-            upstream_response.insert_header("referrer-policy", "no-referrer")?;
-        }
-        Ok(())
+        self.decorate_response(session, upstream_response, ctx)
     }
 
     async fn fail_to_proxy(
@@ -702,6 +687,80 @@ impl ProxyHttp for GatewayProxy {
             error: e.map(|e| e.etype().as_str()),
         }
         .emit();
+    }
+}
+
+impl GatewayProxy {
+    /// Turns the client's request into the upstream's: the normalized target, forwarding
+    /// headers, no credential, no client-sent identity or debug headers, the caller's identity.
+    fn prepare_upstream_request(
+        &self,
+        session: &Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &RequestCtx,
+    ) -> Result<()> {
+        if let Some(target) = &ctx.upstream_target {
+            upstream_request.set_raw_path(target.as_bytes())?;
+        }
+        let gateway = &ctx.gateway;
+        let peer = client_ip(session);
+        let facts = ClientFacts {
+            peer,
+            peer_is_trusted: gateway.is_trusted_proxy(peer),
+            tls: is_tls(session),
+            host: session.req_header().headers.get(http::header::HOST),
+        };
+        forward::set_forwarding_headers(upstream_request, &facts);
+        identity::strip_identity_headers(upstream_request, &gateway.identity_headers);
+        // The debug request is between the caller and the gateway.
+        upstream_request.remove_header(debug::HEADER);
+        if let Some(allowed) = &ctx.allowed {
+            if let Some(carrier) = &allowed.carrier {
+                identity::remove_credential(upstream_request, carrier)?;
+            }
+            identity::add_identity_headers(
+                upstream_request,
+                &allowed.principal,
+                &gateway.identity_headers,
+            )?;
+        }
+        upstream_request.insert_header("x-request-id", ctx.request_id.clone())?;
+        Ok(())
+    }
+
+    /// Adds the gateway's headers to an upstream answer: request id, debug trace, CORS grants,
+    /// a new device cookie, and no-store after a query-string token.
+    fn decorate_response(
+        &self,
+        session: &Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        upstream_response.insert_header("x-request-id", ctx.request_id.clone())?;
+        ctx.times.upstream = ctx.upstream_started.map(|at| at.elapsed());
+        if let Some(trace) = self.trace(session, ctx, None) {
+            upstream_response.insert_header(debug::HEADER, trace)?;
+        }
+        for (name, value) in self.cors_headers(session, ctx) {
+            if name == "vary" {
+                upstream_response.append_header(name, value)?;
+            } else {
+                upstream_response.insert_header(name, value)?;
+            }
+        }
+        if let Some(cookie) = ctx.set_cookie.take() {
+            upstream_response.append_header("set-cookie", cookie)?;
+        }
+        let token_in_query = ctx
+            .allowed
+            .as_ref()
+            .is_some_and(|a| a.carrier == Some(Carrier::Query));
+        if token_in_query && upstream_response.status.is_success() {
+            // RFC 6750 §2.3: a response to a URL that held a token must not be shared.
+            upstream_response.insert_header("cache-control", "private, no-store")?;
+            upstream_response.insert_header("referrer-policy", "no-referrer")?;
+        }
+        Ok(())
     }
 }
 

@@ -11,6 +11,7 @@ mod loadgen;
 mod metrics;
 mod odata;
 mod operations;
+mod polling;
 mod reload;
 mod request_rules;
 mod routing;

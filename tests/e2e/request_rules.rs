@@ -229,6 +229,10 @@ json_methods = ["P OST"]
 allow_origins = ["*", "https://app.example/"]
 allow_credentials = true
 allow_headers = ["bad header"]
+
+[polling]
+prefix = "poll/"
+max_entries = 0
 "#,
     ));
     assert_eq!(code, 1, "{out}");
@@ -238,6 +242,8 @@ allow_headers = ["bad header"]
         "cannot be used with allow_credentials",
         "routes[0].cors.allow_headers",
         "routes[0].respond_within",
+        "polling.prefix",
+        "polling.max_entries",
     ] {
         assert!(out.contains(needle), "{needle} missing from: {out}");
     }
