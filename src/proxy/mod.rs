@@ -2,6 +2,7 @@
 
 pub mod cors;
 pub mod debug;
+pub mod decision;
 pub mod forward;
 pub mod framing;
 pub mod identity;
@@ -13,10 +14,10 @@ pub mod tls;
 pub mod upstream;
 
 use crate::auth::Allowed;
-use crate::credential::{Carrier, RequestView};
+use crate::credential::Carrier;
 use crate::gateway::{Gateway, RouteTarget, SharedGateway};
 use crate::observe::access::AccessRecord;
-use crate::route::{normalize_path, request_host, Route, RouteMatch};
+use crate::route::{normalize_path, Route, RouteMatch};
 use async_trait::async_trait;
 use forward::ClientFacts;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -139,18 +140,14 @@ fn is_tls(session: &Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
 }
 
-/// The request's host: the absolute-form authority if any, else the single `Host` header.
-/// `Err` when several `Host` headers disagree about who is asked (RFC 9112 §3.2: 400).
-fn host_of(request: &RequestHeader) -> Result<Option<&str>, ()> {
-    if let Some(authority) = request.uri.authority() {
-        return Ok(Some(authority.as_str()));
+/// An early answer to a request whose body is left unread closes the connection, so the body
+/// is never read as the next request.
+fn closing_if_body(response: GatewayResponse, may_have_body: bool) -> GatewayResponse {
+    if may_have_body {
+        response.closing()
+    } else {
+        response
     }
-    let mut hosts = request.headers.get_all(http::header::HOST).iter();
-    let first = hosts.next();
-    if hosts.next().is_some() {
-        return Err(());
-    }
-    Ok(first.and_then(|h| h.to_str().ok()))
 }
 
 impl GatewayProxy {
@@ -160,12 +157,10 @@ impl GatewayProxy {
         let request = session.req_header();
         let may_have_body = framing::may_have_body(&request.headers);
         let refuse = |status, code, message| {
-            let response = GatewayResponse::error(status, code, message);
-            Some(if may_have_body {
-                response.closing()
-            } else {
-                response
-            })
+            Some(closing_if_body(
+                GatewayResponse::error(status, code, message),
+                may_have_body,
+            ))
         };
 
         // Only when Transfer-Encoding is present can pingora have hidden a Content-Length.
@@ -219,31 +214,19 @@ impl GatewayProxy {
                 return None;
             }
         }
-        let Ok(host) = host_of(request) else {
-            return refuse(400, "invalid_request", "the request has more than one Host");
+        let host = match decision::host(request) {
+            Ok(host) => host,
+            Err(response) => return Some(closing_if_body(response, may_have_body)),
         };
-        let host = host.and_then(request_host);
         if let Some(response) = self.preflight(ctx, host.as_deref(), &path, request) {
             return Some(response);
         }
-        let found = gateway.routes.find(host.as_deref(), &path, &request.method);
-        match found {
-            RouteMatch::Found { index, tenant, .. } => {
-                ctx.route_index = Some(index);
-                ctx.host_tenant = tenant.map(str::to_string);
+        match decision::match_route(&gateway, host.as_deref(), &path, &request.method) {
+            Ok(matched) => {
+                ctx.route_index = Some(matched.index);
+                ctx.host_tenant = matched.host_tenant;
             }
-            RouteMatch::MethodNotAllowed { allowed } => {
-                let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
-                return refuse(
-                    405,
-                    "method_not_allowed",
-                    "the route does not allow this method",
-                )
-                .map(|r| r.with_header("allow", allow.join(", ")));
-            }
-            RouteMatch::NotFound => {
-                return refuse(404, "no_route", "no route matches this request")
-            }
+            Err(response) => return Some(closing_if_body(response, may_have_body)),
         }
 
         let rewrite_target = parts.absolute_form || matches!(path, Cow::Owned(_));
@@ -354,29 +337,19 @@ impl GatewayProxy {
     /// Applies the route's OData policy to the (credential-free) query. `Some`: refused.
     fn police_odata(&self, session: &Session, ctx: &mut RequestCtx) -> Option<GatewayResponse> {
         let gateway = ctx.gateway.clone();
-        let policy = gateway
-            .routes
-            .get(ctx.route_index?)?
-            .target
-            .odata
-            .as_ref()?;
-        let anonymous = crate::principal::Principal::Anonymous;
-        let principal = ctx.allowed.as_ref().map_or(&anonymous, |a| &a.principal);
-        match policy.check(ctx.query.as_deref().unwrap_or(""), principal) {
+        let route = gateway.routes.get(ctx.route_index?)?;
+        let principal = ctx.allowed.as_ref().map(|a| &a.principal);
+        match decision::police_odata(route, ctx.query.as_deref(), principal) {
             Ok(None) => None,
             Ok(Some(rewritten)) => {
                 ctx.query = (!rewritten.is_empty()).then_some(rewritten);
                 ctx.upstream_target = Some(upstream_target(ctx));
                 None
             }
-            Err(refusal) => {
-                let response = GatewayResponse::json(refusal.status, refusal.body());
-                Some(if framing::may_have_body(&session.req_header().headers) {
-                    response.closing()
-                } else {
-                    response
-                })
-            }
+            Err(response) => Some(closing_if_body(
+                response,
+                framing::may_have_body(&session.req_header().headers),
+            )),
         }
     }
 
@@ -389,74 +362,47 @@ impl GatewayProxy {
         let (gateway, Some(index)) = (ctx.gateway.clone(), ctx.route_index) else {
             return Ok(None);
         };
-        let Some(policy) = gateway
-            .routes
-            .get(index)
-            .and_then(|r| r.target.policy.as_ref())
-        else {
+        let Some(route) = gateway.routes.get(index) else {
             return Ok(None);
         };
         let request = session.req_header();
-        let header_tenant = policy.tenant_header.as_ref().and_then(|name| {
-            request
-                .headers
-                .get(name.as_str())
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        });
-        let tenant = ctx.host_tenant.clone().or(header_tenant);
-        ctx.tenant.clone_from(&tenant);
-        let view = RequestView {
-            headers: &request.headers,
-            query: ctx.query.as_deref(),
-        };
-        let decision = crate::auth::decide(
-            policy,
-            &gateway.verifier,
-            &view,
-            &request.method,
-            tenant.as_deref(),
-            gateway.limits,
-            crate::principal::now_unix(),
+        let decision = decision::authorize(
+            &gateway,
+            route,
+            request,
+            ctx.query.as_deref(),
+            ctx.host_tenant.clone(),
         )
-        .await;
+        .await
+        .map(|authorized| {
+            ctx.tenant = authorized.tenant;
+            authorized.allowed
+        });
+        let device_route = route
+            .target
+            .policy
+            .as_ref()
+            .is_some_and(|p| p.issue_device_token);
         let decision = match decision {
-            Ok(allowed) if allowed.carrier.is_none() && policy.issue_device_token => {
-                self.new_device(&gateway, session, ctx).await
+            Ok(Some(allowed)) if allowed.carrier.is_none() && device_route => {
+                self.new_device(&gateway, session, ctx).await.map(Some)
             }
             other => other,
         };
         match decision {
             Ok(allowed) => {
-                if allowed.carrier == Some(Carrier::Query) {
+                if allowed.as_ref().and_then(|a| a.carrier.as_ref()) == Some(&Carrier::Query) {
                     ctx.query = ctx.query.as_deref().and_then(identity::query_without_token);
                     ctx.upstream_target = Some(upstream_target(ctx));
                 }
-                Ok(Some(allowed))
+                Ok(allowed)
             }
-            Err(error) => Err(refusal(&error, &gateway, &request.headers)),
+            Err(error) => Err(closing_if_body(
+                decision::refusal(&error, &gateway),
+                framing::may_have_body(&request.headers),
+            )),
         }
     }
-}
-
-/// The answer to a refused auth decision: status, RFC 6750 challenge, small JSON body.
-fn refusal(
-    error: &crate::auth::challenge::AuthError,
-    gateway: &Gateway,
-    headers: &http::HeaderMap,
-) -> GatewayResponse {
-    let answer = error.answer(&gateway.realm);
-    let mut response = GatewayResponse::json(answer.status, answer.body);
-    if let Some(challenge) = answer.www_authenticate {
-        response = response.with_header("www-authenticate", challenge);
-    }
-    if let Some(seconds) = answer.retry_after {
-        response = response.with_header("retry-after", seconds.to_string());
-    }
-    if framing::may_have_body(headers) {
-        response = response.closing();
-    }
-    response
 }
 
 impl GatewayProxy {

@@ -8,7 +8,7 @@
 
 use super::respond::GatewayResponse;
 use super::rules::RuleBreach;
-use super::{framing, refusal, GatewayProxy, RequestCtx};
+use super::{closing_if_body, decision, framing, GatewayProxy, RequestCtx};
 use crate::credential::RequestView;
 use crate::polling::exchange::{self, ExchangeError};
 use crate::polling::{owner_of, Origin, Poll, PollId, StoredResponse};
@@ -180,7 +180,10 @@ impl GatewayProxy {
                 match decision {
                     Ok(allowed) => owner_of(&allowed.principal),
                     Err(error) => {
-                        let response = refusal(&error, &gateway, &request.headers);
+                        let response = closing_if_body(
+                            decision::refusal(&error, &gateway),
+                            framing::may_have_body(&request.headers),
+                        );
                         return self.answer(session, ctx, response).await;
                     }
                 }
