@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod credential;
 pub mod echo;
+pub mod embed;
 pub mod gateway;
 pub mod observe;
 pub mod odata;

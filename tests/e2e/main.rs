@@ -4,6 +4,7 @@
 mod auth;
 mod config_errors;
 mod debug;
+mod embed;
 mod forwarding;
 mod framing;
 mod idp;

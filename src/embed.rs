@@ -1,0 +1,237 @@
+//! Portcullis inside your own pingora proxy: the decision core as a library.
+//!
+//! Load a config, add its maintenance service (JWKS refreshes, key rotation) to your server,
+//! call [`Portcullis::decide`] from your `request_filter` and [`Pass::apply`] from your
+//! `upstream_request_filter`:
+//!
+//! ```no_run
+//! # use pingora::prelude::*;
+//! # use pingora::proxy::Session;
+//! # use portcullis::embed::{Decision, Pass, Portcullis};
+//! # async fn request_filter(portcullis: &Portcullis, session: &mut Session, ctx: &mut Option<Pass>) -> Result<bool> {
+//! match portcullis.decide(session.req_header()).await {
+//!     Decision::Allow(pass) => {
+//!         *ctx = Some(pass); // pass.identity(): who is calling
+//!         Ok(false)
+//!     }
+//!     Decision::Refuse(refusal) => {
+//!         refusal.send(session).await?; // 401 with its challenge, 403, 404, 400 …
+//!         Ok(true)
+//!     }
+//! }
+//! # }
+//! ```
+//!
+//! `decide` does what the gateway does between reading a request head and choosing an
+//! upstream: path normalization, route match (host, path, method), credential extraction (one
+//! carrier, RFC 6750), verification (JWT, introspection, application keys, the token service's
+//! tokens, cached), the route's level and scopes, and OData policing. [`Pass::apply`] then
+//! makes the upstream request: the normalized path and checked query, no credential, no
+//! client-sent identity headers, the caller's identity in `X-Auth-*` (or the configured names).
+//!
+//! The rest is the gateway's own proxy and not part of this API: framing checks, CORS,
+//! `[routes.request]` rules, polling, device-token issuance, the debug header, listeners and the
+//! token service's endpoints. `examples/embed.rs` is a complete proxy built on this module.
+
+use crate::gateway::{Gateway, SharedGateway};
+use crate::principal::{Identity, Principal};
+use crate::proxy::decision;
+use crate::proxy::respond::GatewayResponse;
+use crate::proxy::upstream::MaintenanceService;
+use crate::proxy::{identity, target};
+use crate::route::normalize_path;
+use crate::server::StartError;
+use arc_swap::ArcSwap;
+use pingora::http::RequestHeader;
+use pingora::proxy::Session;
+use pingora::services::background::{background_service, GenBackgroundService};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A loaded config, ready to decide requests. Cheap to share: clone it into each service.
+#[derive(Clone)]
+pub struct Portcullis {
+    gateway: SharedGateway,
+}
+
+/// What to do with a request.
+pub enum Decision {
+    /// Let it through; keep the pass for `upstream_request_filter`.
+    Allow(Pass),
+    /// Answer it with this refusal instead.
+    Refuse(Refusal),
+}
+
+/// An allowed request: who is calling and how the upstream request must look.
+pub struct Pass {
+    gateway: Arc<Gateway>,
+    route_index: usize,
+    allowed: Option<crate::auth::Allowed>,
+    tenant: Option<String>,
+    /// The request-target to send when it differs from the client's.
+    upstream_target: Option<String>,
+}
+
+/// A refused request: a small JSON answer with the right status and headers.
+pub struct Refusal {
+    response: GatewayResponse,
+}
+
+impl Portcullis {
+    /// Reads, validates and compiles a Portcullis config file, opening its token service's store
+    /// and keys when it has one. Its `[[listeners]]`, `[echo]` and `[metrics]` are not used.
+    pub fn load(path: &Path) -> Result<Self, StartError> {
+        let loaded = crate::server::load_for_serving(path)?;
+        Ok(Self {
+            gateway: Arc::new(ArcSwap::from_pointee(loaded.gateway)),
+        })
+    }
+
+    /// The background work the decisions rely on (JWKS refreshes, upstream health checks, the
+    /// token service's key rotation): add it to your pingora `Server`.
+    pub fn maintenance(&self) -> GenBackgroundService<MaintenanceService> {
+        background_service(
+            "portcullis maintenance",
+            MaintenanceService::new(self.gateway.clone()),
+        )
+    }
+
+    /// Decides a request from its head.
+    pub async fn decide(&self, request: &RequestHeader) -> Decision {
+        match self.try_decide(request).await {
+            Ok(pass) => Decision::Allow(pass),
+            Err(response) => Decision::Refuse(Refusal { response }),
+        }
+    }
+
+    async fn try_decide(&self, request: &RequestHeader) -> Result<Pass, GatewayResponse> {
+        let gateway = self.gateway.load_full();
+        let invalid_path = |message| GatewayResponse::error(400, "invalid_path", message);
+        let raw = request.raw_path();
+        let parts = target::split_target(raw)
+            .ok_or_else(|| invalid_path("the request target is not a path"))?;
+        if parts.fragment {
+            return Err(invalid_path(crate::route::PathError::Fragment.message()));
+        }
+        let path = normalize_path(parts.path, gateway.allow_semicolon_in_path)
+            .map_err(|e| invalid_path(e.message()))?;
+        let host = decision::host(request)?;
+        let matched = decision::match_route(&gateway, host.as_deref(), &path, &request.method)?;
+        let route = gateway
+            .routes
+            .get(matched.index)
+            .expect("match_route returns an index of the table");
+        let mut query = parts.query.map(str::to_string);
+        let authorized = decision::authorize(
+            &gateway,
+            route,
+            request,
+            query.as_deref(),
+            matched.host_tenant,
+        )
+        .await
+        .map_err(|error| decision::refusal(&error, &gateway))?;
+        let allowed = authorized.allowed;
+        let mut rewrite = parts.absolute_form || matches!(path, std::borrow::Cow::Owned(_));
+        let carrier = allowed.as_ref().and_then(|a| a.carrier.as_ref());
+        if carrier == Some(&crate::credential::Carrier::Query) {
+            query = query.as_deref().and_then(identity::query_without_token);
+            rewrite = true;
+        }
+        let principal = allowed.as_ref().map(|a| &a.principal);
+        if let Some(policed) = decision::police_odata(route, query.as_deref(), principal)? {
+            query = (!policed.is_empty()).then_some(policed);
+            rewrite = true;
+        }
+        let upstream_target = rewrite.then(|| match &query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_string(),
+        });
+        Ok(Pass {
+            route_index: matched.index,
+            allowed,
+            tenant: authorized.tenant,
+            upstream_target,
+            gateway,
+        })
+    }
+}
+
+impl Pass {
+    /// The matched route's `name`.
+    pub fn route(&self) -> &str {
+        self.gateway
+            .routes
+            .get(self.route_index)
+            .map_or("", |r| r.name.as_str())
+    }
+
+    /// The caller, when the route has auth and the request carried a credential.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.allowed.as_ref().and_then(|a| a.principal.identity())
+    }
+
+    /// The caller as a principal (`Anonymous` when no credential was presented or looked at).
+    pub fn principal(&self) -> &Principal {
+        self.allowed
+            .as_ref()
+            .map_or(&Principal::Anonymous, |a| &a.principal)
+    }
+
+    /// The tenant the request was decided for.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
+    /// A healthy backend of the route's configured upstream, if you route by the config too.
+    pub fn upstream_peer(&self) -> Option<pingora::prelude::HttpPeer> {
+        self.gateway
+            .routes
+            .get(self.route_index)?
+            .target
+            .upstream
+            .peer()
+    }
+
+    /// Makes `upstream_request` what the upstream may see: the normalized path and checked
+    /// query, no credential, no client-sent identity headers, the caller's identity headers.
+    pub fn apply(&self, upstream_request: &mut RequestHeader) -> pingora::Result<()> {
+        if let Some(target) = &self.upstream_target {
+            upstream_request.set_raw_path(target.as_bytes())?;
+        }
+        let names = &self.gateway.identity_headers;
+        identity::strip_identity_headers(upstream_request, names);
+        if let Some(allowed) = &self.allowed {
+            if let Some(carrier) = &allowed.carrier {
+                identity::remove_credential(upstream_request, carrier)?;
+            }
+            identity::add_identity_headers(upstream_request, &allowed.principal, names)?;
+        }
+        Ok(())
+    }
+}
+
+impl Refusal {
+    pub fn status(&self) -> u16 {
+        self.response.status
+    }
+
+    /// The JSON body (`{"error": …, "message": …}`).
+    pub fn body(&self) -> &[u8] {
+        &self.response.body
+    }
+
+    /// Headers besides the framing: `WWW-Authenticate`, `Allow`, `Retry-After`.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.response
+            .headers
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+    }
+
+    /// Writes the refusal as the response to `session`.
+    pub async fn send(self, session: &mut Session) -> pingora::Result<()> {
+        let request_id = crate::proxy::forward::new_request_id();
+        self.response.send(session, &request_id).await
+    }
+}
