@@ -56,7 +56,7 @@ pub struct RemoteJwks {
     settings: RemoteSettings,
     client: reqwest::Client,
     current: ArcSwapOption<LoadedKeys>,
-    /// Held while fetching; holds when the last fetch attempt started.
+    /// Held while fetching; holds when the last fetch attempt ended.
     gate: Mutex<Option<Instant>>,
     discovered_url: ArcSwapOption<String>,
     pub counters: JwksCounters,
@@ -149,7 +149,7 @@ impl RemoteJwks {
         let waited_since = Instant::now();
         let mut last_attempt = self.gate.lock().await;
         if let Some(at) = *last_attempt {
-            // Someone fetched while we waited: use their result.
+            // Someone's fetch ended while we waited: use its result.
             if at >= waited_since {
                 return;
             }
@@ -157,9 +157,12 @@ impl RemoteJwks {
                 return;
             }
         }
-        *last_attempt = Some(Instant::now());
         self.counters.fetches.fetch_add(1, Ordering::Relaxed);
-        match self.fetch().await {
+        let fetched = self.fetch().await;
+        // Stamped when the attempt ends: a slow fetch must not leave its waiters past the
+        // cooldown and send them to fetch again (a thousand requests at a rotation: one fetch).
+        *last_attempt = Some(Instant::now());
+        match fetched {
             Ok(keys) => {
                 self.current.store(Some(Arc::new(LoadedKeys {
                     keys,

@@ -1,0 +1,136 @@
+//! Dependencies that fail on purpose, through the fault-injecting proxy: every failure is a
+//! JSON 502/504 (or a closed connection once the answer has begun), never a panic or a hang,
+//! and the next request works. A request that may have reached the upstream is not retried.
+
+use crate::fault_proxy::{Fault, FaultProxy};
+use crate::support::*;
+use std::time::{Duration, Instant};
+
+/// A gateway whose one route goes through `proxy`, and whose echo upstream (the proxy's
+/// target) listens on `echo_port`.
+async fn gateway_through(proxy: &FaultProxy, echo_port: u16) -> GatewayProcess {
+    GatewayProcess::start(&format!(
+        r#"
+[log]
+format = "json"
+
+[[listeners]]
+address = "127.0.0.1:{{port}}"
+
+[echo]
+address = "127.0.0.1:{echo_port}"
+
+[upstreams.faulty]
+addresses = ["{addr}"]
+connect_timeout = "500ms"
+read_timeout = "700ms"
+
+[[routes]]
+path_prefix = "/"
+upstream = "faulty"
+"#,
+        addr = proxy.addr()
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn upstream_faults_are_json_errors_and_the_next_request_works() {
+    // The fault proxy forwards to the gateway's own echo upstream once it is up.
+    let echo_port = free_port();
+    let proxy = FaultProxy::start(([127, 0, 0, 1], echo_port).into()).await;
+    let gw = gateway_through(&proxy, echo_port).await;
+    let ok = |r: &RawResponse| r.status == 200 && r.echoed().path == "/after";
+
+    for (fault, status, code) in [
+        (Fault::Refuse, 502, "upstream_unavailable"),
+        (Fault::Reset, 502, "upstream_unavailable"),
+        (Fault::HalfClose, 502, "upstream_unavailable"),
+        (Fault::Truncate(10), 502, "upstream_unavailable"),
+        (
+            Fault::Delay(Duration::from_secs(2)),
+            504,
+            "upstream_timeout",
+        ),
+    ] {
+        proxy.set(fault);
+        let started = Instant::now();
+        let r = raw_request(gw.addr(), &get("/during", &[])).await.unwrap();
+        assert_eq!(r.status, status, "{fault:?}: {}", r.head);
+        assert_eq!(r.json()["error"], code, "{fault:?}");
+        assert_eq!(
+            r.header("content-type").as_deref(),
+            Some("application/json")
+        );
+        assert!(started.elapsed() < Duration::from_secs(3), "{fault:?} hung");
+        proxy.set(Fault::Pass);
+        let r = raw_request(gw.addr(), &get("/after", &[])).await.unwrap();
+        assert!(ok(&r), "after {fault:?}: {}", r.head);
+    }
+
+    // Cut after the header: the client sees the status, then the connection closes early
+    // (the gateway cannot take back what it sent) — and the gateway goes on serving.
+    proxy.set(Fault::Pass);
+    let whole = raw_request(gw.addr(), &get("/after", &[])).await.unwrap();
+    let head_len = whole.raw.len() - whole.body.len();
+    proxy.set(Fault::Truncate(head_len + 5));
+    let r = raw_request(gw.addr(), &get("/after", &[])).await.unwrap();
+    assert!(r.closed, "a cut answer must not leave the connection open");
+    assert!(r.body.len() < whole.body.len(), "the body was cut");
+    proxy.set(Fault::Pass);
+    let r = raw_request(gw.addr(), &get("/after", &[])).await.unwrap();
+    assert!(ok(&r));
+    assert!(!gw.log().contains("panicked"));
+}
+
+#[tokio::test]
+async fn a_request_that_may_have_reached_the_upstream_is_not_retried() {
+    let echo_port = free_port();
+    let proxy = FaultProxy::start(([127, 0, 0, 1], echo_port).into()).await;
+    let gw = gateway_through(&proxy, echo_port).await;
+    proxy.set(Fault::Reset);
+    let before = proxy.connection_count();
+    let post = b"POST /orders HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+    let r = raw_request(gw.addr(), post).await.unwrap();
+    assert_eq!(r.status, 502);
+    assert_eq!(
+        proxy.connection_count() - before,
+        1,
+        "the POST was sent more than once"
+    );
+}
+
+#[tokio::test]
+async fn a_thousand_requests_at_a_key_rotation_cause_one_jwks_fetch() {
+    use crate::auth::{World, AUD};
+    use crate::idp::{claims, SigningKey};
+    let w = World::start().await;
+    assert_eq!(
+        w.bearer("/profile/x", &w.token("profile:read"))
+            .await
+            .status,
+        200
+    );
+    // The IdP rotates; past the unknown-kid cooldown, a thousand requests arrive at once with
+    // tokens of the new key.
+    let rotated = SigningKey::generate(jsonwebtoken::Algorithm::RS256, "rotated");
+    w.idp.publish(&[&w.key, &rotated]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let before = w.idp.fetches();
+    let token = rotated.mint(&claims(&w.idp.issuer(), AUD, "u", "profile:read"));
+    let request = get("/profile/x", &[&format!("Authorization: Bearer {token}")]);
+    let addr = w.gw.addr();
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let request = request.clone();
+            tokio::spawn(async move { raw_request(addr, &request).await.map(|r| r.status) })
+        })
+        .collect();
+    let mut statuses = std::collections::BTreeMap::new();
+    for task in tasks {
+        let status = task.await.unwrap().unwrap_or(0);
+        *statuses.entry(status).or_insert(0) += 1;
+    }
+    assert_eq!(statuses.get(&200), Some(&1000), "{statuses:?}");
+    assert_eq!(w.idp.fetches() - before, 1, "one fetch for all of them");
+}
