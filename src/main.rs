@@ -27,6 +27,10 @@ enum Command {
         /// The config file.
         #[arg(short, long, default_value = "config/portcullis.toml")]
         config: PathBuf,
+        /// Take the listening sockets over from a running gateway (zero-downtime upgrade):
+        /// start this, then send SIGQUIT to the old process.
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Validate a config file: print every problem and exit 1 if there is any.
     Check {
@@ -93,7 +97,7 @@ enum OdataCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config } => serve(&config),
+        Command::Serve { config, upgrade } => serve(&config, upgrade),
         Command::Check { config } => check(&config),
         Command::Token {
             command:
@@ -244,7 +248,7 @@ fn token_revoke(path: &std::path::Path, token: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn serve(path: &std::path::Path) -> ExitCode {
+fn serve(path: &std::path::Path, upgrade: bool) -> ExitCode {
     let loaded = match portcullis::server::load_for_serving(path) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -254,7 +258,7 @@ fn serve(path: &std::path::Path) -> ExitCode {
     };
     portcullis::observe::init_logging(&loaded.config.log);
     tracing::info!(config = %path.display(), "starting portcullis");
-    match portcullis::server::build_server(loaded) {
+    match portcullis::server::build_server(loaded, upgrade) {
         Ok(server) => server.run_forever(),
         Err(e) => {
             eprintln!("{}: cannot start: {e}", path.display());

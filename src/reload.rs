@@ -89,7 +89,8 @@ impl Reloader {
                         != old.server.upstream_keepalive_pool_size
                     || config.server.grace_period != old.server.grace_period
                     || config.server.graceful_shutdown_timeout
-                        != old.server.graceful_shutdown_timeout,
+                        != old.server.graceful_shutdown_timeout
+                    || config.server.upgrade_sock != old.server.upgrade_sock,
                 "server (threads, pools, shutdown timing)",
             ),
         ] {

@@ -119,13 +119,15 @@ fn server_conf(config: &Config) -> ServerConf {
         upstream_keepalive_pool_size: config.server.upstream_keepalive_pool_size,
         // One gateway process per host is the norm; keep pingora's files out of each other's way.
         pid_file: "/tmp/portcullis.pid".to_string(),
-        upgrade_sock: "/tmp/portcullis_upgrade.sock".to_string(),
+        upgrade_sock: config.server.upgrade_sock.clone(),
         ..ServerConf::default()
     }
 }
 
 /// Builds the pingora server for a loaded config. Call `run_forever` on the result.
-pub fn build_server(loaded: Loaded) -> pingora::Result<Server> {
+/// `upgrade`: take the listening sockets over from the running gateway (pingora's graceful
+/// upgrade; the old process hands them over on SIGQUIT).
+pub fn build_server(loaded: Loaded, upgrade: bool) -> pingora::Result<Server> {
     let Loaded {
         path,
         config,
@@ -133,7 +135,11 @@ pub fn build_server(loaded: Loaded) -> pingora::Result<Server> {
         gateway,
     } = loaded;
     let shared: SharedGateway = Arc::new(ArcSwap::from_pointee(gateway));
-    let mut server = Server::new_with_opt_and_conf(Opt::default(), server_conf(&config));
+    let opt = Opt {
+        upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, server_conf(&config));
     server.bootstrap();
 
     let mut proxy = http_proxy_service_with_name(

@@ -448,9 +448,10 @@ pub struct RuleConfig {
 pub struct ServerSettings {
     /// Worker threads of the proxy service.
     pub threads: usize,
-    /// Seconds to keep accepting connections after SIGTERM (lets a load balancer notice).
+    /// After SIGTERM (or an upgrade's socket hand-over) no connection is accepted; requests
+    /// in flight have this long to finish.
     pub grace_period: ConfigDuration,
-    /// Upper bound on waiting for in-flight requests after SIGTERM.
+    /// Then the runtimes stop; background work gets at most this long.
     pub graceful_shutdown_timeout: ConfigDuration,
     /// Peers whose `X-Forwarded-*` / `Forwarded` headers are believed (CIDRs). Default: none.
     pub trusted_proxies: Vec<Spanned<String>>,
@@ -465,13 +466,15 @@ pub struct ServerSettings {
     pub allow_semicolon_in_path: bool,
     /// Reload when the config file's content changes (it is also reloaded on SIGHUP).
     pub watch_config: bool,
+    /// Where a new process (`serve --upgrade`) receives the listening sockets from the old one.
+    pub upgrade_sock: String,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             threads: 1,
-            grace_period: ConfigDuration::from_secs(0),
+            grace_period: ConfigDuration::from_secs(5),
             graceful_shutdown_timeout: ConfigDuration::from_secs(5),
             trusted_proxies: Vec::new(),
             health_path: Spanned::new(0..0, "/healthz".to_string()),
@@ -479,6 +482,7 @@ impl Default for ServerSettings {
             upstream_keepalive_pool_size: 128,
             allow_semicolon_in_path: false,
             watch_config: true,
+            upgrade_sock: "/tmp/portcullis_upgrade.sock".to_string(),
         }
     }
 }

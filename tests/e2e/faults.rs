@@ -134,3 +134,97 @@ async fn a_thousand_requests_at_a_key_rotation_cause_one_jwks_fetch() {
     assert_eq!(statuses.get(&200), Some(&1000), "{statuses:?}");
     assert_eq!(w.idp.fetches() - before, 1, "one fetch for all of them");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_upgrade_under_load_loses_no_request() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let echo_port = free_port();
+    // `/slow` answers after 6.5 s: still in flight when the old process starts shutting down
+    // (5 s after SIGQUIT, once it has handed its sockets over), done within its grace period.
+    let slow = FaultProxy::start(([127, 0, 0, 1], echo_port).into()).await;
+    let config = format!(
+        r#"
+[server]
+grace_period = "3s"
+upgrade_sock = "{{dir}}/upgrade.sock"
+watch_config = false
+
+[log]
+format = "json"
+
+[[listeners]]
+address = "127.0.0.1:{{port}}"
+
+[echo]
+address = "127.0.0.1:{echo_port}"
+
+[upstreams.echo]
+addresses = ["127.0.0.1:{echo_port}"]
+
+[upstreams.slow]
+addresses = ["{slow}"]
+read_timeout = "15s"
+
+[[routes]]
+path_prefix = "/slow"
+upstream = "slow"
+
+[[routes]]
+path_prefix = "/"
+upstream = "echo"
+"#,
+        slow = slow.addr()
+    );
+    let mut old = GatewayProcess::start(&config).await;
+    let addr = old.addr();
+
+    // Steady load: one request after another, each on a new connection.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            while !stop.load(Ordering::SeqCst) {
+                match raw_request(addr, &get("/steady", &[])).await {
+                    Ok(r) if r.status == 200 => ok += 1,
+                    Ok(r) => failed.push(format!("status {}", r.status)),
+                    Err(e) => failed.push(e.to_string()),
+                }
+            }
+            (ok, failed)
+        })
+    };
+    slow.set(Fault::Delay(Duration::from_millis(6500)));
+    let in_flight = tokio::spawn(async move { raw_request(addr, &get("/slow/report", &[])).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut new = old.spawn_upgrade();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    old.signal("QUIT");
+    let exited = eventually(Duration::from_secs(25), || {
+        let code = old.exit_code();
+        async move { code.is_some() }
+    })
+    .await;
+    assert!(
+        exited,
+        "the old process did not exit; its log:\n{}",
+        old.log()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::SeqCst);
+    let (ok, failed) = load.await.unwrap();
+    let slow_answer = in_flight.await.unwrap().unwrap();
+    let _ = new.kill();
+    let _ = new.wait();
+
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {failed:?}",
+        failed.len(),
+        ok as usize + failed.len()
+    );
+    assert!(ok > 10, "only {ok} requests ran");
+    assert_eq!(slow_answer.status, 200, "the in-flight request was cut");
+}

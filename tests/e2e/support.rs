@@ -170,6 +170,28 @@ impl GatewayProcess {
         eventually(within, || async { self.log().contains(needle) }).await
     }
 
+    /// Starts a second gateway on the same config that takes the listening sockets over
+    /// (`serve --upgrade`); its output goes to `upgraded.log` beside the config.
+    pub fn spawn_upgrade(&self) -> Child {
+        let log = std::fs::File::create(self.dir.path().join("upgraded.log")).unwrap();
+        Command::new(binary())
+            .args(["serve", "--upgrade", "-c"])
+            .arg(self.config_path())
+            .env_remove("RUST_LOG")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn portcullis --upgrade")
+    }
+
+    /// The exit code once the process has exited (without waiting).
+    pub fn exit_code(&mut self) -> Option<i32> {
+        let status = self.child.as_mut()?.try_wait().unwrap()?;
+        self.child = None;
+        Some(status.code().unwrap_or(-1))
+    }
+
     /// Sends a signal and waits up to `within` for the process to exit; returns its exit code.
     pub fn signal_and_wait(&mut self, signal: &str, within: Duration) -> Option<i32> {
         self.signal(signal);
