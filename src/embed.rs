@@ -133,8 +133,12 @@ impl Portcullis {
         .map_err(|error| decision::refusal(&error, &gateway))?;
         let allowed = authorized.allowed;
         let mut rewrite = parts.absolute_form || matches!(path, std::borrow::Cow::Owned(_));
-        let carrier = allowed.as_ref().and_then(|a| a.carrier.as_ref());
-        if carrier == Some(&crate::credential::Carrier::Query) {
+        // The query's token goes: the one taken, or one that was not looked at.
+        let query_token = match allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
+            Some(carrier) => *carrier == crate::credential::Carrier::Query,
+            None => query.as_deref().is_some_and(identity::query_has_token),
+        };
+        if query_token {
             query = query.as_deref().and_then(identity::query_without_token);
             rewrite = true;
         }
@@ -201,10 +205,11 @@ impl Pass {
         }
         let names = &self.gateway.identity_headers;
         identity::strip_identity_headers(upstream_request, names);
+        match self.allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
+            Some(carrier) => identity::remove_credential(upstream_request, carrier)?,
+            None => identity::strip_unverified_credentials(upstream_request)?,
+        }
         if let Some(allowed) = &self.allowed {
-            if let Some(carrier) = &allowed.carrier {
-                identity::remove_credential(upstream_request, carrier)?;
-            }
             identity::add_identity_headers(upstream_request, &allowed.principal, names)?;
         }
         Ok(())

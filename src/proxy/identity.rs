@@ -101,6 +101,42 @@ pub fn remove_credential(request: &mut RequestHeader, carrier: &Carrier) -> ping
     Ok(())
 }
 
+/// Removes credentials in the standard carriers (`Authorization: Bearer|token …` and the
+/// `access_token` cookie) from a request whose credential was not taken: on routes without
+/// auth, or when none was accepted. An unverified token must not reach an upstream that might
+/// trust it. Other `Authorization` schemes (Basic, …) are the upstream's business and stay.
+pub fn strip_unverified_credentials(request: &mut RequestHeader) -> pingora::Result<()> {
+    let bearer_like = request
+        .headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .any(|v| {
+            let scheme = v
+                .as_bytes()
+                .split(|&b| b == b' ')
+                .next()
+                .unwrap_or_default();
+            scheme.eq_ignore_ascii_case(b"bearer") || scheme.eq_ignore_ascii_case(b"token")
+        });
+    if bearer_like {
+        remove_credential(request, &Carrier::Bearer)?;
+    }
+    let token_cookie = request
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .any(|v| v.as_bytes().windows(12).any(|w| w == b"access_token"));
+    if token_cookie {
+        remove_credential(request, &Carrier::Cookie)?;
+    }
+    Ok(())
+}
+
+/// Whether a query has an `access_token` parameter (cheap test before rewriting it).
+pub fn query_has_token(query: &str) -> bool {
+    query.contains("access_token") && query_without_token(query).as_deref() != Some(query)
+}
+
 /// The query without its `access_token` parameters; `None` when nothing is left.
 pub fn query_without_token(query: &str) -> Option<String> {
     let kept: Vec<&str> = query
@@ -125,6 +161,26 @@ mod tests {
             query_without_token("access_tokenx=1").as_deref(),
             Some("access_tokenx=1")
         );
+    }
+
+    #[test]
+    fn unverified_credentials_are_stripped_other_schemes_kept() {
+        let mut r = RequestHeader::build("GET", b"/", None).unwrap();
+        r.append_header("authorization", "bEaReR abc").unwrap();
+        r.append_header("cookie", "theme=dark; access_token=abc")
+            .unwrap();
+        strip_unverified_credentials(&mut r).unwrap();
+        assert_eq!(r.headers.get("authorization"), None);
+        assert_eq!(r.headers["cookie"], "theme=dark");
+        let mut basic = RequestHeader::build("GET", b"/", None).unwrap();
+        basic.append_header("authorization", "Basic dTpw").unwrap();
+        basic.append_header("cookie", "theme=dark").unwrap();
+        strip_unverified_credentials(&mut basic).unwrap();
+        assert_eq!(basic.headers["authorization"], "Basic dTpw");
+        assert_eq!(basic.headers["cookie"], "theme=dark");
+        assert!(query_has_token("a=1&access_token=x"));
+        assert!(!query_has_token("a=1&access_tokens=x"));
+        assert!(!query_has_token("note=access_token"));
     }
 
     #[test]

@@ -391,7 +391,13 @@ impl GatewayProxy {
         };
         match decision {
             Ok(allowed) => {
-                if allowed.as_ref().and_then(|a| a.carrier.as_ref()) == Some(&Carrier::Query) {
+                // The query's token goes: the one taken, or one that was not looked at.
+                let carrier = allowed.as_ref().and_then(|a| a.carrier.as_ref());
+                let query_token = match carrier {
+                    Some(carrier) => *carrier == Carrier::Query,
+                    None => ctx.query.as_deref().is_some_and(identity::query_has_token),
+                };
+                if query_token {
                     ctx.query = ctx.query.as_deref().and_then(identity::query_without_token);
                     ctx.upstream_target = Some(upstream_target(ctx));
                 }
@@ -660,10 +666,11 @@ impl GatewayProxy {
         identity::strip_identity_headers(upstream_request, &gateway.identity_headers);
         // The debug request is between the caller and the gateway.
         upstream_request.remove_header(debug::HEADER);
+        match ctx.allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
+            Some(carrier) => identity::remove_credential(upstream_request, carrier)?,
+            None => identity::strip_unverified_credentials(upstream_request)?,
+        }
         if let Some(allowed) = &ctx.allowed {
-            if let Some(carrier) = &allowed.carrier {
-                identity::remove_credential(upstream_request, carrier)?;
-            }
             identity::add_identity_headers(
                 upstream_request,
                 &allowed.principal,

@@ -19,6 +19,7 @@ mod polling;
 mod reload;
 mod request_rules;
 mod routing;
+mod secrets;
 mod support;
 mod tls;
 mod token_service;
