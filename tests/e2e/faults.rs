@@ -228,3 +228,125 @@ upstream = "echo"
     assert!(ok > 10, "only {ok} requests ran");
     assert_eq!(slow_answer.status, 200, "the in-flight request was cut");
 }
+
+#[tokio::test]
+async fn an_unreachable_identity_provider_is_503_and_the_gateway_recovers_by_itself() {
+    use crate::auth::AUD;
+    use crate::idp::{claims, now, Idp, SigningKey};
+    let idp = Idp::start().await;
+    let key = SigningKey::generate(jsonwebtoken::Algorithm::RS256, "k1");
+    idp.publish(&[&key]);
+    idp.register_opaque(
+        "opaque-up-1",
+        serde_json::json!({"active": true, "sub": "s", "scope": "read", "exp": now() + 600}),
+    );
+    // Both the JWKS and the introspection endpoint are behind the fault proxy, down from the
+    // start.
+    let proxy = FaultProxy::start(([127, 0, 0, 1], idp.port).into()).await;
+    proxy.set(Fault::Reset);
+    let via = format!("http://{}", proxy.addr());
+    let gw = GatewayProcess::start(&config_with(&format!(
+        r#"
+[issuers.idp]
+kind = "jwt"
+issuer = "{iss}"
+audiences = ["{AUD}"]
+jwks_url = "{via}/jwks"
+fetch_timeout = "300ms"
+unknown_kid_cooldown = "1s"
+
+[issuers.opaque]
+kind = "introspection"
+introspection_url = "{via}/introspect"
+client_id = "portcullis"
+client_secret = "introspection-secret-0123456789"
+timeout = "300ms"
+
+[[routes]]
+path_prefix = "/jwt"
+upstream = "echo"
+[routes.auth]
+issuers = ["idp"]
+
+[[routes]]
+path_prefix = "/opaque"
+upstream = "echo"
+[routes.auth]
+issuers = ["opaque"]
+"#,
+        iss = idp.issuer()
+    )))
+    .await;
+    let token = key.mint(&claims(&idp.issuer(), AUD, "u", ""));
+    let bearer = |t: &str| format!("Authorization: Bearer {t}");
+
+    // Down: not ready, and 503 (never 401, never allow) within the timeouts.
+    let ready = raw_request(gw.addr(), &get("/readyz", &[])).await.unwrap();
+    assert_eq!(ready.status, 503);
+    for (path, credential) in [("/jwt/x", token.as_str()), ("/opaque/x", "opaque-up-1")] {
+        let started = Instant::now();
+        let r = raw_request(gw.addr(), &get(path, &[&bearer(credential)]))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 503, "{path}: {}", r.head);
+        assert!(r.header("retry-after").is_some());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{path} waited too long"
+        );
+    }
+
+    // Back: keys load, introspection answers, no restart needed.
+    proxy.set(Fault::Pass);
+    let recovered = eventually(Duration::from_secs(5), || async {
+        let r = raw_request(gw.addr(), &get("/jwt/x", &[&bearer(&token)])).await;
+        r.is_ok_and(|r| r.status == 200)
+    })
+    .await;
+    assert!(recovered, "JWT verification did not recover");
+    let r = raw_request(gw.addr(), &get("/opaque/x", &[&bearer("opaque-up-1")]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let ready = raw_request(gw.addr(), &get("/readyz", &[])).await.unwrap();
+    assert_eq!(ready.status, 200);
+}
+
+#[tokio::test]
+async fn a_reload_does_not_drop_requests_in_flight() {
+    let echo_port = free_port();
+    let proxy = FaultProxy::start(([127, 0, 0, 1], echo_port).into()).await;
+    let gw = gateway_through(&proxy, echo_port).await;
+    // 600 ms: under the route's 700 ms read timeout, long enough to reload meanwhile.
+    proxy.set(Fault::Delay(Duration::from_millis(600)));
+    let addr = gw.addr();
+    let in_flight = tokio::spawn(async move { raw_request(addr, &get("/report", &[])).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A good new config (one more route) while the request waits on its upstream.
+    gw.rewrite_config(|c| {
+        c.replace(
+            "[[routes]]",
+            "[[routes]]\npath = \"/added\"\nupstream = \"faulty\"\n\n[[routes]]",
+        )
+    });
+    gw.signal("HUP");
+    let reloaded_at = Instant::now();
+    assert!(
+        gw.wait_for_log("config reloaded", Duration::from_secs(5))
+            .await
+    );
+    let r = in_flight.await.unwrap().unwrap();
+    assert!(
+        reloaded_at.elapsed() > Duration::from_millis(100),
+        "the reload was not mid-request"
+    );
+    assert_eq!(
+        r.status, 200,
+        "the request in flight was dropped: {}",
+        r.head
+    );
+    assert_eq!(r.echoed().path, "/report");
+    proxy.set(Fault::Pass);
+    let r = raw_request(gw.addr(), &get("/added", &[])).await.unwrap();
+    assert_eq!(r.status, 200);
+}
