@@ -42,6 +42,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Users who sign in with a password (browser sign-in).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// OData query tools.
     Odata {
         #[command(subcommand)]
@@ -80,6 +85,24 @@ enum TokenCommand {
 }
 
 #[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user to a users file (created if missing), the password read from the first line
+    /// of standard input — never from the command line, where shell history would keep it.
+    Add {
+        /// The users file.
+        #[arg(short, long)]
+        file: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Replace the user's password (and email) if the name exists.
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum OdataCommand {
     /// Parse a query string (without `?`): print its syntax tree as JSON, or the error and
     /// exit 1.
@@ -113,6 +136,15 @@ fn main() -> ExitCode {
         Command::Token {
             command: TokenCommand::Revoke { config, token },
         } => report(token_revoke(&config, &token)),
+        Command::User {
+            command:
+                UserCommand::Add {
+                    file,
+                    name,
+                    email,
+                    replace,
+                },
+        } => report(user_add(&file, &name, email, replace)),
         Command::Odata {
             command:
                 OdataCommand::Parse {
@@ -122,6 +154,22 @@ fn main() -> ExitCode {
                 },
         } => odata_parse(&query, canonical, plus_as_space),
     }
+}
+
+fn user_add(
+    file: &std::path::Path,
+    name: &str,
+    email: Option<String>,
+    replace: bool,
+) -> Result<(), String> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    portcullis::tokens::users::add_user(file, name, password, email, replace)?;
+    eprintln!("user {name:?} written to {}", file.display());
+    Ok(())
 }
 
 fn odata_parse(query: &str, canonical: bool, plus_as_space: bool) -> ExitCode {

@@ -9,11 +9,13 @@
 
 pub mod endpoints;
 pub mod keyring;
+pub mod login_limit;
 pub mod records;
 pub mod redb_store;
 pub mod redis_store;
 pub mod settings;
 pub mod store;
+pub mod users;
 
 use crate::auth::challenge::TokenProblem;
 use crate::principal::{now_unix, Identity, Level};

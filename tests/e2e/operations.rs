@@ -97,3 +97,51 @@ async fn the_access_log_can_be_turned_off() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!gw.log().contains("quiet-1"), "{}", gw.log());
 }
+
+#[test]
+fn user_add_writes_an_argon2id_hash_read_from_stdin() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.toml");
+    let add = |name: &str, password: &str, extra: &[&str]| {
+        let mut child = std::process::Command::new(binary())
+            .args(["user", "add", "-f"])
+            .arg(&file)
+            .args(["--name", name])
+            .args(extra)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (code, out) = add(
+        "alice",
+        "correct horse battery staple",
+        &["--email", "a@x.test"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = add("alice", "correct horse battery staple", &[]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("exists"), "{out}");
+    let (code, _) = add("bob", "short", &[]);
+    assert_eq!(code, Some(1));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("name = \"alice\""));
+    assert!(text.contains("$argon2id$"));
+    assert!(text.contains("a@x.test"));
+    assert!(
+        !text.contains("correct horse"),
+        "the password itself was written"
+    );
+    let users = portcullis::tokens::users::Users::load(&file).unwrap();
+    assert!(users
+        .verify("alice", "correct horse battery staple")
+        .is_some());
+}

@@ -1,0 +1,235 @@
+//! Users who sign in with a password (the browser sign-in flow): a TOML file of names and
+//! argon2id hashes, written by `portcullis user add`, read whole at start.
+//!
+//! Passwords are only ever held as argon2id PHC strings. Checking an unknown name costs the same
+//! as checking a known one (a dummy hash is verified), so timing does not tell which names exist.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The file: `[[users]]` entries.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsersFile {
+    #[serde(default)]
+    pub users: Vec<UserEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UserEntry {
+    /// The sign-in name; becomes the token's subject.
+    pub name: String,
+    /// `$argon2id$v=19$m=…,t=…,p=…$salt$hash`.
+    pub password_argon2id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// The users, by name.
+#[derive(Debug)]
+pub struct Users {
+    by_name: HashMap<String, UserEntry>,
+    /// Verified in place of a missing user's hash, so both take as long.
+    dummy: String,
+}
+
+impl Users {
+    /// Reads and checks a users file: every hash an argon2id PHC string, names unique.
+    pub fn load(path: &Path) -> Result<Users, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let file: UsersFile =
+            toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+        let mut by_name = HashMap::new();
+        for user in file.users {
+            check_hash(&user.password_argon2id)
+                .map_err(|e| format!("{}: user {:?}: {e}", path.display(), user.name))?;
+            if by_name.contains_key(&user.name) {
+                return Err(format!(
+                    "{}: user {:?} is listed twice",
+                    path.display(),
+                    user.name
+                ));
+            }
+            by_name.insert(user.name.clone(), user);
+        }
+        Ok(Users {
+            by_name,
+            dummy: hash_password("not a real password")?,
+        })
+    }
+
+    /// The user, if `password` is theirs.
+    pub fn verify(&self, name: &str, password: &str) -> Option<&UserEntry> {
+        let user = self.by_name.get(name);
+        let hash = user.map_or(self.dummy.as_str(), |u| u.password_argon2id.as_str());
+        let matches = PasswordHash::new(hash).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        });
+        user.filter(|_| matches)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+fn check_hash(hash: &str) -> Result<(), String> {
+    let parsed = PasswordHash::new(hash).map_err(|_| "not a PHC password hash".to_string())?;
+    if parsed.algorithm.as_str() != "argon2id" {
+        return Err(format!("{} is not argon2id", parsed.algorithm));
+    }
+    Ok(())
+}
+
+/// An argon2id hash of `password` with a fresh salt (the crate's default, OWASP-recommended
+/// parameters: 19 MiB, 2 passes, 1 lane).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| format!("cannot hash the password: {e}"))
+}
+
+/// Adds (or, with `replace`, replaces) a user in the file, creating it if needed. The file is
+/// written whole to a temporary file beside it, made owner-only, and renamed over the old one.
+pub fn add_user(
+    path: &Path,
+    entry_name: &str,
+    password: &str,
+    email: Option<String>,
+    replace: bool,
+) -> Result<(), String> {
+    if entry_name.is_empty() || entry_name.chars().any(|c| c.is_control()) {
+        return Err("the name must be non-empty, without control characters".into());
+    }
+    if password.chars().count() < 12 {
+        return Err("the password must have at least 12 characters".into());
+    }
+    let mut file: UsersFile = match std::fs::read_to_string(path) {
+        Ok(text) => {
+            toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => UsersFile::default(),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let existing = file.users.iter().position(|u| u.name == entry_name);
+    if existing.is_some() && !replace {
+        return Err(format!("user {entry_name:?} exists (use --replace)"));
+    }
+    let entry = UserEntry {
+        name: entry_name.to_string(),
+        password_argon2id: hash_password(password)?,
+        email,
+    };
+    match existing {
+        Some(index) => file.users[index] = entry,
+        None => file.users.push(entry),
+    }
+    let text = toml::to_string(&file).map_err(|e| format!("cannot write the file: {e}"))?;
+    let temporary = path.with_extension("tmp");
+    write_owner_only(&temporary, text.as_bytes())
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn added_users_sign_in_with_their_password_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.toml");
+        add_user(&path, "alice", "correct horse battery", None, false).unwrap();
+        add_user(
+            &path,
+            "bob",
+            "another long password",
+            Some("b@x.test".into()),
+            false,
+        )
+        .unwrap();
+        let users = Users::load(&path).unwrap();
+        assert_eq!(users.len(), 2);
+        assert_eq!(
+            users
+                .verify("alice", "correct horse battery")
+                .map(|u| u.name.as_str()),
+            Some("alice")
+        );
+        assert!(users.verify("alice", "another long password").is_none());
+        assert!(users.verify("carol", "correct horse battery").is_none());
+        assert_eq!(
+            users
+                .verify("bob", "another long password")
+                .and_then(|u| u.email.as_deref()),
+            Some("b@x.test")
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("$argon2id$"));
+        assert!(!text.contains("correct horse"));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn duplicates_short_passwords_and_foreign_hashes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.toml");
+        add_user(&path, "alice", "correct horse battery", None, false).unwrap();
+        assert!(
+            add_user(&path, "alice", "correct horse battery", None, false)
+                .unwrap_err()
+                .contains("exists")
+        );
+        add_user(&path, "alice", "a new long password", None, true).unwrap();
+        assert!(Users::load(&path)
+            .unwrap()
+            .verify("alice", "a new long password")
+            .is_some());
+        assert!(add_user(&path, "bob", "short", None, false).is_err());
+
+        let foreign = dir.path().join("foreign.toml");
+        std::fs::write(
+            &foreign,
+            "[[users]]\nname = \"x\"\npassword_argon2id = \"$2b$12$abcdefghijklmnopqrstuv\"\n",
+        )
+        .unwrap();
+        assert!(Users::load(&foreign).is_err());
+        let twice = dir.path().join("twice.toml");
+        let hash = hash_password("correct horse battery").unwrap();
+        std::fs::write(
+            &twice,
+            format!("[[users]]\nname = \"x\"\npassword_argon2id = \"{hash}\"\n[[users]]\nname = \"x\"\npassword_argon2id = \"{hash}\"\n"),
+        )
+        .unwrap();
+        assert!(Users::load(&twice).unwrap_err().contains("twice"));
+    }
+}
