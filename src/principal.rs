@@ -59,6 +59,51 @@ pub struct Identity {
     pub leeway: u64,
     /// `jti` or another stable id of the credential, when it has one.
     pub token_id: Option<String>,
+    /// The identity headers' values, made on first use and shared by every request the cached
+    /// identity serves (a refcount each instead of an allocation and a copy each).
+    pub header_values: HeaderValuesOnce,
+}
+
+/// Values of the identity headers, rendered once.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaderValues {
+    pub subject: http::HeaderValue,
+    pub scopes: http::HeaderValue,
+    pub issuer: http::HeaderValue,
+    pub tenant: Option<http::HeaderValue>,
+}
+
+/// A lazily filled [`IdentityHeaderValues`]; not part of an identity's equality.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderValuesOnce(std::sync::OnceLock<Option<IdentityHeaderValues>>);
+
+impl PartialEq for HeaderValuesOnce {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for HeaderValuesOnce {}
+
+impl Identity {
+    /// The identity headers' values; `None` when a value cannot be a header (a control byte).
+    pub fn header_values(&self) -> Option<&IdentityHeaderValues> {
+        self.header_values
+            .0
+            .get_or_init(|| {
+                let value = |text: &str| http::HeaderValue::from_str(text).ok();
+                Some(IdentityHeaderValues {
+                    subject: value(&self.subject)?,
+                    scopes: value(&self.scopes.join(" "))?,
+                    issuer: value(&self.issuer)?,
+                    tenant: match self.tenant.as_deref() {
+                        Some(tenant) => Some(value(tenant)?),
+                        None => None,
+                    },
+                })
+            })
+            .as_ref()
+    }
 }
 
 impl Identity {

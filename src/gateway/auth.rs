@@ -445,6 +445,7 @@ fn build_app_keys(
                     not_before: None,
                     leeway: 0,
                     token_id: None,
+                    header_values: Default::default(),
                 },
             )),
             Err(message) => problems.push(map.problem(&spanned_entry.span(), entry_key, message)),

@@ -466,6 +466,7 @@ mod tests {
             not_before: None,
             leeway: 0,
             token_id: None,
+            header_values: Default::default(),
         }))
     }
 

@@ -116,6 +116,7 @@ mod tests {
             not_before: None,
             leeway: 0,
             token_id: None,
+            header_values: Default::default(),
         }))
     }
 

@@ -447,6 +447,7 @@ mod tests {
                 not_before: None,
                 leeway: 0,
                 token_id: None,
+                header_values: Default::default(),
             }))
         };
         let a = owner_of(&identity("idp", "alice", None));

@@ -148,6 +148,7 @@ mod tests {
                 not_before: None,
                 leeway: 0,
                 token_id: Some("jti-1".into()),
+                header_values: Default::default(),
             })),
             carrier: Some(Carrier::Bearer),
             cache_hit: true,

@@ -56,13 +56,20 @@ pub fn add_identity_headers(
     principal: &Principal,
     names: &IdentityHeaderNames,
 ) -> pingora::Result<()> {
-    request.insert_header(names.level.clone(), principal.level().as_str())?;
+    let level = http::HeaderValue::from_static(principal.level().as_str());
+    request.insert_header(names.level.clone(), level)?;
     if let Some(identity) = principal.identity() {
-        request.insert_header(names.subject.clone(), identity.subject.as_str())?;
-        request.insert_header(names.scopes.clone(), identity.scopes.join(" "))?;
-        request.insert_header(names.issuer.clone(), &*identity.issuer)?;
-        if let Some(tenant) = &identity.tenant {
-            request.insert_header(names.tenant.clone(), tenant.as_str())?;
+        let values = identity.header_values().ok_or_else(|| {
+            pingora::Error::explain(
+                pingora::ErrorType::InvalidHTTPHeader,
+                "an identity value cannot be a header",
+            )
+        })?;
+        request.insert_header(names.subject.clone(), values.subject.clone())?;
+        request.insert_header(names.scopes.clone(), values.scopes.clone())?;
+        request.insert_header(names.issuer.clone(), values.issuer.clone())?;
+        if let Some(tenant) = &values.tenant {
+            request.insert_header(names.tenant.clone(), tenant.clone())?;
         }
     }
     Ok(())

@@ -247,6 +247,7 @@ impl TokenService {
             not_before: None,
             leeway: 0,
             token_id,
+            header_values: Default::default(),
         }
     }
 

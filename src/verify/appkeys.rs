@@ -77,6 +77,7 @@ mod tests {
             not_before: None,
             leeway: 0,
             token_id: None,
+            header_values: Default::default(),
         };
         let keys = AppKeys::new(
             "guests",
