@@ -104,6 +104,8 @@ async fn a_request_that_may_have_reached_the_upstream_is_not_retried() {
 async fn a_thousand_requests_at_a_key_rotation_cause_one_jwks_fetch() {
     use crate::auth::{World, AUD};
     use crate::idp::{claims, SigningKey};
+    // Two thousand sockets between this process and the gateway it starts.
+    raise_open_file_limit();
     let w = World::start().await;
     assert_eq!(
         w.bearer("/profile/x", &w.token("profile:read"))

@@ -217,6 +217,23 @@ impl Drop for GatewayProcess {
     }
 }
 
+/// Raises this process's soft limit on open files to its hard limit (children inherit it):
+/// tests with a thousand connections need more than a common default of 1,024.
+pub fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 /// Polls `check` every 50 ms until it holds (`true`) or `within` has passed (`false`).
 pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
 where
