@@ -8,6 +8,7 @@
 //!             [--app-key KEY]                   # `Authorization: token KEY` instead
 //!             [--carrier bearer|query|cookie|mix] [--invalid 0.1]
 //!             [--json out.json] [--label name] [--quiet]
+//!             [--ready-file PATH]               # created when the first request is sent
 //! ```
 //!
 //! Requests are built before the run and sent over keep-alive connections. With `--rate`, each
@@ -282,6 +283,10 @@ async fn run(args: Args) {
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + duration;
+    // Minting a large token pool takes a while; scripts that watch the gateway wait for this.
+    if let Some(ready) = args.get("ready-file") {
+        std::fs::write(ready, b"").expect("--ready-file");
+    }
 
     let progress = (!args.flag("quiet")).then(|| {
         let done = done.clone();

@@ -203,9 +203,15 @@ impl SigningKey {
 
     /// Signs `claims` with this key and a header of `typ` `at+jwt`.
     pub fn mint(&self, claims: &impl Serialize) -> String {
+        self.mint_typed(claims, "at+jwt")
+    }
+
+    /// Signs `claims` with a header of the given `typ` (`JWT` for OpenID Connect ID tokens, so
+    /// that no access-token verifier takes one for an access token).
+    pub fn mint_typed(&self, claims: &impl Serialize, typ: &str) -> String {
         let mut header = Header::new(self.alg);
         header.kid = Some(self.kid.clone());
-        header.typ = Some("at+jwt".into());
+        header.typ = Some(typ.into());
         jsonwebtoken::encode(&header, claims, &self.encoding).expect("signing with aws-lc works")
     }
 

@@ -92,6 +92,49 @@ pub struct TokenServiceConfig {
     /// Tenants by `tenant_hash`.
     #[serde(default)]
     pub tenants: BTreeMap<String, Spanned<TenantConfig>>,
+    /// Browser sign-in (`{prefix}/oauth/authorize`); off without it.
+    pub sign_in: Option<Spanned<SignInConfig>>,
+}
+
+/// `[token_service.sign_in]`: who may sign in through the browser, and for how long.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SignInConfig {
+    /// A users file written by `portcullis user add` (argon2id hashes).
+    pub users_file: Option<Spanned<String>>,
+    /// Or: an upstream OpenID provider that signs users in (Portcullis is its client).
+    pub oidc: Option<Spanned<UpstreamOidcConfig>>,
+    /// How long a browser session lasts.
+    #[serde(default = "default_session_ttl")]
+    pub session_ttl: ConfigDuration,
+    /// How long an authorization code may wait to be exchanged.
+    #[serde(default = "default_code_ttl")]
+    pub code_ttl: ConfigDuration,
+    /// Failed sign-ins per user name and per address before further tries are refused...
+    #[serde(default = "default_max_failures")]
+    pub max_failures: u32,
+    /// ...for this long after the latest failure.
+    #[serde(default = "default_failure_window")]
+    pub failure_window: ConfigDuration,
+}
+
+/// An upstream OpenID Connect provider for `[token_service.sign_in.oidc]`.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamOidcConfig {
+    /// The provider's issuer; its discovery document is read at start.
+    pub issuer: Spanned<String>,
+    pub client_id: String,
+    /// The client secret Portcullis authenticates with (client_secret_post).
+    pub client_secret: String,
+    /// Where the provider sends the browser back: the public URL of `{prefix}/oauth/callback`.
+    pub redirect_uri: Spanned<String>,
+    /// Scopes asked of the provider.
+    #[serde(default = "default_upstream_scopes")]
+    pub scopes: Vec<String>,
+    /// The claim that becomes the user's name (and subject).
+    #[serde(default = "default_upstream_name_claim")]
+    pub name_claim: String,
 }
 
 /// Where the token service keeps its state.
@@ -117,8 +160,17 @@ pub struct StoreConfig {
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
-    /// SHA-256 (hex) of the client secret: `printf %s "$SECRET" | sha256sum`.
-    pub secret_sha256: Spanned<String>,
+    /// SHA-256 (hex) of the client secret: `printf %s "$SECRET" | sha256sum`. Public clients
+    /// (browser and mobile apps, which cannot keep a secret) have none.
+    pub secret_sha256: Option<Spanned<String>>,
+    /// A client without a secret; it must use PKCE with `S256`.
+    #[serde(default)]
+    pub public: bool,
+    /// Shown on the consent page (default: the client id).
+    pub name: Option<String>,
+    /// `authorization_code`: the exact redirect URIs the client may use.
+    #[serde(default)]
+    pub redirect_uris: Vec<Spanned<String>>,
     /// Scopes the client may ask for.
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -194,6 +246,24 @@ fn default_redis_prefix() -> String {
 }
 fn default_store_timeout() -> ConfigDuration {
     ConfigDuration::from_secs(1)
+}
+fn default_session_ttl() -> ConfigDuration {
+    ConfigDuration::from_secs(8 * 3600)
+}
+fn default_code_ttl() -> ConfigDuration {
+    ConfigDuration::from_secs(60)
+}
+fn default_max_failures() -> u32 {
+    5
+}
+fn default_failure_window() -> ConfigDuration {
+    ConfigDuration::from_secs(15 * 60)
+}
+fn default_upstream_scopes() -> Vec<String> {
+    vec!["openid".into(), "email".into(), "profile".into()]
+}
+fn default_upstream_name_claim() -> String {
+    "sub".into()
 }
 fn default_client_level() -> Spanned<String> {
     Spanned::new(0..0, "verified".into())

@@ -135,6 +135,28 @@ fn client_ip(session: &Session) -> Option<std::net::IpAddr> {
         .map(|a| a.ip())
 }
 
+/// The client's address: the peer's, or the last `X-Forwarded-For` entry when the peer is a
+/// trusted proxy.
+fn forwarded_client(
+    gateway: &crate::gateway::Gateway,
+    session: &Session,
+) -> Option<std::net::IpAddr> {
+    let peer = client_ip(session);
+    if !gateway.is_trusted_proxy(peer) {
+        return peer;
+    }
+    session
+        .req_header()
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|ip| ip.trim().parse().ok())
+        .or(peer)
+}
+
 /// Whether the client connected over TLS.
 fn is_tls(session: &Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
@@ -476,10 +498,19 @@ impl GatewayProxy {
                 body: &body,
                 tls: is_tls(session),
                 limits: gateway.limits,
+                query: request.uri.query(),
+                client: forwarded_client(gateway, session),
             },
         )
         .await;
         let mut response = GatewayResponse::json(answer.status, answer.body);
+        if answer
+            .headers
+            .iter()
+            .any(|(name, _)| *name == "content-type")
+        {
+            response.content_type = None;
+        }
         for (name, value) in answer.headers {
             response = response.with_header(name, value);
         }

@@ -35,6 +35,10 @@ pub struct ServiceRequest<'a> {
     pub tls: bool,
     /// The gateway's credential size limits.
     pub limits: Limits,
+    /// The raw query string, if any.
+    pub query: Option<&'a str>,
+    /// The client's address (for the sign-in limiter).
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// An endpoint's answer; `Err` is a refusal, so that `?` can end a handler early.
@@ -48,7 +52,7 @@ pub struct ServiceResponse {
 }
 
 impl ServiceResponse {
-    fn json(status: u16, body: Value) -> Self {
+    pub(super) fn json(status: u16, body: Value) -> Self {
         Self {
             status,
             body: body.to_string().into_bytes(),
@@ -56,12 +60,12 @@ impl ServiceResponse {
         }
     }
 
-    fn ok(body: Value) -> Self {
+    pub(super) fn ok(body: Value) -> Self {
         Self::json(200, body)
     }
 
     /// RFC 6749 §5.2 error; `invalid_client` is 401 with a Basic challenge.
-    fn error(code: &'static str, description: &'static str) -> Self {
+    pub(super) fn error(code: &'static str, description: &'static str) -> Self {
         let status = match code {
             "invalid_client" => 401,
             "temporarily_unavailable" => 503,
@@ -85,7 +89,7 @@ impl ServiceResponse {
         response
     }
 
-    fn with_header(mut self, name: &'static str, value: String) -> Self {
+    pub(super) fn with_header(mut self, name: &'static str, value: String) -> Self {
         self.headers.push((name, value));
         self
     }
@@ -134,6 +138,21 @@ pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> Ser
         JWKS_PATH | DISCOVERY_PATH => request.path,
         path => path.strip_prefix(prefix).unwrap_or(path),
     };
+    match endpoint {
+        "/oauth/authorize" | "/login" | "/logout" | "/oauth/callback" => {
+            if request.method != Method::GET && request.method != Method::POST {
+                return ServiceResponse::error("method_not_allowed", "use another method")
+                    .with_header("allow", "GET, POST".into());
+            }
+            return match endpoint {
+                "/oauth/authorize" => super::browser::authorize(service, request).await,
+                "/login" => super::browser::login(service, request).await,
+                "/logout" => super::browser::logout(service, request).await,
+                _ => super::upstream_oidc::callback(service, request).await,
+            };
+        }
+        _ => {}
+    }
     let get = matches!(endpoint, JWKS_PATH | DISCOVERY_PATH);
     let known = get
         || matches!(
@@ -178,7 +197,7 @@ pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> Ser
 fn discovery(service: &TokenService) -> ServiceResponse {
     let s = &service.settings;
     let base = s.issuer.trim_end_matches('/');
-    ServiceResponse::ok(json!({
+    let mut document = json!({
         "issuer": s.issuer,
         "jwks_uri": format!("{base}{JWKS_PATH}"),
         "token_endpoint": format!("{base}{}/oauth/token", s.prefix),
@@ -189,7 +208,30 @@ fn discovery(service: &TokenService) -> ServiceResponse {
         "id_token_signing_alg_values_supported": [format!("{:?}", s.algorithm)],
         "response_types_supported": [],
         "subject_types_supported": ["public"],
-    }))
+    });
+    if s.sign_in.is_some() {
+        document["authorization_endpoint"] = json!(format!("{base}{}/oauth/authorize", s.prefix));
+        document["end_session_endpoint"] = json!(format!("{base}{}/logout", s.prefix));
+        document["grant_types_supported"] =
+            json!(["authorization_code", "client_credentials", "refresh_token"]);
+        document["response_types_supported"] = json!(["code"]);
+        document["response_modes_supported"] = json!(["query"]);
+        document["code_challenge_methods_supported"] = json!(["S256"]);
+        document["authorization_response_iss_parameter_supported"] = json!(true);
+        document["token_endpoint_auth_methods_supported"] =
+            json!(["client_secret_basic", "client_secret_post", "none"]);
+        document["claims_supported"] = json!([
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "email"
+        ]);
+    }
+    ServiceResponse::ok(document)
 }
 
 fn token_answer(token: &str, expires_in: u64, record: &TokenRecord) -> Value {
@@ -298,7 +340,8 @@ async fn identify(service: &TokenService, request: &ServiceRequest<'_>) -> Answe
 }
 
 /// The client named by HTTP Basic (RFC 6749 §2.3.1) or, when `form` is given, by
-/// `client_id`/`client_secret` in it — one method only.
+/// `client_id`/`client_secret` in it — one method only. A public client names itself by
+/// `client_id` alone (it has no secret; PKCE stands in for one).
 fn authenticate_client<'s>(
     service: &'s TokenService,
     headers: &HeaderMap,
@@ -314,6 +357,16 @@ fn authenticate_client<'s>(
                 .eq_ignore_ascii_case("basic")
                 .then_some(encoded.trim())
         });
+    if basic.is_none() {
+        if let Some(form) = form.filter(|f| !f.contains_key("client_secret")) {
+            let client = form
+                .get("client_id")
+                .and_then(|id| service.settings.clients.get(id))
+                .filter(|c| c.secret_sha256.is_none())
+                .ok_or_else(invalid)?;
+            return Ok(client);
+        }
+    }
     let in_form = form.and_then(|f| Some((f.get("client_id")?, f.get("client_secret")?)));
     let (id, secret) = match (basic, in_form) {
         (Some(encoded), None) => {
@@ -332,10 +385,10 @@ fn authenticate_client<'s>(
         _ => return Err(invalid()),
     };
     let client = service.settings.clients.get(&id).ok_or_else(invalid)?;
-    if !digest_matches(&secret, &client.secret_sha256) {
-        return Err(invalid());
+    match &client.secret_sha256 {
+        Some(expected) if digest_matches(&secret, expected) => Ok(client),
+        _ => Err(invalid()),
     }
-    Ok(client)
 }
 
 #[derive(Deserialize)]
@@ -470,7 +523,7 @@ async fn update(service: &TokenService, request: &ServiceRequest<'_>) -> Answer 
     })))
 }
 
-fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, ServiceResponse> {
+pub(super) fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, ServiceResponse> {
     let mut form = HashMap::new();
     for (name, value) in form_urlencoded::parse(body) {
         // RFC 6749 §3.2: parameters must not be repeated.
@@ -501,10 +554,12 @@ async fn oauth_token(service: &TokenService, request: &ServiceRequest<'_>) -> An
             client_credentials(service, client, &form).await
         }
         Some("refresh_token") if client.refresh_token => refresh(service, client, &form).await,
-        Some("client_credentials" | "refresh_token") => Err(ServiceResponse::error(
-            "unauthorized_client",
-            "the client may not use this grant",
-        )),
+        Some("authorization_code") if client.authorization_code => {
+            super::code_grant::exchange(service, client, &form).await
+        }
+        Some("client_credentials" | "refresh_token" | "authorization_code") => Err(
+            ServiceResponse::error("unauthorized_client", "the client may not use this grant"),
+        ),
         Some(_) => Err(ServiceResponse::error(
             "unsupported_grant_type",
             "this grant type is not supported",
@@ -528,14 +583,16 @@ fn requested_scopes(form: &HashMap<String, String>, allowed: &[String]) -> Optio
     }
 }
 
-async fn grant_answer(
+/// Issues an access token. With a grant, the token is noted on it (so revoking the grant
+/// reaches it) and the grant's refresh token, when given, is in the answer.
+pub(super) async fn grant_answer(
     service: &TokenService,
     client_id: &str,
     sub: &str,
     level: Level,
     scopes: Vec<String>,
-    grant: Option<(String, String)>,
-) -> Answer {
+    grant: Option<(String, Option<String>)>,
+) -> Result<Value, ServiceResponse> {
     let now = now_unix();
     let record = TokenRecord {
         sub: sub.to_string(),
@@ -558,9 +615,16 @@ async fn grant_answer(
     });
     if let Some((grant_id, refresh)) = grant {
         service.attach_access(&grant_id, &issued.key).await?;
-        body["refresh_token"] = json!(refresh);
+        if let Some(refresh) = refresh {
+            body["refresh_token"] = json!(refresh);
+        }
     }
-    Ok(ServiceResponse::ok(body).with_header("pragma", "no-cache".into()))
+    Ok(body)
+}
+
+/// A token endpoint answer (RFC 6749 §5.1: never cached).
+pub(super) fn token_response(body: Value) -> ServiceResponse {
+    ServiceResponse::ok(body).with_header("pragma", "no-cache".into())
 }
 
 async fn client_credentials(
@@ -580,7 +644,10 @@ async fn client_credentials(
     } else {
         None
     };
-    grant_answer(service, &client.id, &client.id, client.level, scopes, grant).await
+    let grant = grant.map(|(id, refresh)| (id, Some(refresh)));
+    grant_answer(service, &client.id, &client.id, client.level, scopes, grant)
+        .await
+        .map(token_response)
 }
 
 async fn refresh(
@@ -596,7 +663,7 @@ async fn refresh(
     let scopes = requested_scopes(form, &record.scopes).ok_or_else(|| {
         ServiceResponse::error("invalid_scope", "a scope is beyond the original grant")
     })?;
-    let grant = Some((record.grant.clone(), next));
+    let grant = Some((record.grant.clone(), Some(next)));
     grant_answer(
         service,
         &client.id,
@@ -606,6 +673,7 @@ async fn refresh(
         grant,
     )
     .await
+    .map(token_response)
 }
 
 /// The `token` parameter of a revocation or introspection request.

@@ -7,14 +7,21 @@
 //! instance that shares the store. A JWT without a record (minted by `portcullis token mint`)
 //! stands on its claims until revoked.
 
+pub mod authorize;
+pub mod browser;
+pub mod code_grant;
 pub mod endpoints;
 pub mod keyring;
 pub mod login_limit;
+pub mod pages;
+pub mod pkce;
 pub mod records;
 pub mod redb_store;
 pub mod redis_store;
 pub mod settings;
+pub mod sign_in;
 pub mod store;
+pub mod upstream_oidc;
 pub mod users;
 
 use crate::auth::challenge::TokenProblem;
@@ -84,6 +91,8 @@ pub struct TokenService {
     pub settings: Settings,
     store: Arc<dyn Store>,
     pub keys: Arc<KeyRing>,
+    /// Browser sign-in, when configured.
+    pub sign_in: Option<sign_in::SignIn>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -105,10 +114,16 @@ impl TokenService {
             settings.rotate_after,
             settings.longest_token_life(),
         )?;
+        let sign_in = settings
+            .sign_in
+            .as_ref()
+            .map(sign_in::SignIn::open)
+            .transpose()?;
         Ok(TokenService {
             settings,
             store,
             keys: Arc::new(keys),
+            sign_in,
         })
     }
 

@@ -76,3 +76,48 @@ pub struct GrantRecord {
 pub struct GrantList {
     pub grants: Vec<String>,
 }
+
+/// A browser session: who signed in, the CSRF token of its forms, and the grants made in it
+/// (revoked at sign-out).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub level: Level,
+    pub auth_time: u64,
+    pub expires_at: u64,
+    pub csrf: String,
+    #[serde(default)]
+    pub grants: Vec<String>,
+    #[serde(default)]
+    pub ended: bool,
+}
+
+/// An authorization code: one-time, short-lived, bound to its client, redirect URI and PKCE
+/// challenge. After use it stays (with `grant`) so that a replay can revoke what it gave.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CodeRecord {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub level: Level,
+    pub auth_time: u64,
+    /// Store key of the session it was made in.
+    pub session: String,
+    pub expires_at: u64,
+    #[serde(default)]
+    pub used: bool,
+    /// Presented again after it was used.
+    #[serde(default)]
+    pub replayed: bool,
+    /// The grant its tokens belong to, once redeemed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
+}

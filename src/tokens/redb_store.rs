@@ -14,6 +14,8 @@ const DEVICES: Table = TableDefinition::new("devices");
 const IDENTITIES: Table = TableDefinition::new("identities");
 const REFRESH: Table = TableDefinition::new("refresh");
 const GRANTS: Table = TableDefinition::new("grants");
+const SESSIONS: Table = TableDefinition::new("sessions");
+const CODES: Table = TableDefinition::new("codes");
 
 fn table(space: Space) -> Table {
     match space {
@@ -22,6 +24,8 @@ fn table(space: Space) -> Table {
         Space::Identities => IDENTITIES,
         Space::Refresh => REFRESH,
         Space::Grants => GRANTS,
+        Space::Sessions => SESSIONS,
+        Space::Codes => CODES,
     }
 }
 

@@ -34,10 +34,16 @@ pub enum StoreSettings {
 #[derive(Debug, Clone)]
 pub struct Client {
     pub id: String,
-    pub secret_sha256: Digest,
+    /// Shown on the consent page.
+    pub name: String,
+    /// `None`: a public client (no secret; PKCE `S256` required).
+    pub secret_sha256: Option<Digest>,
     pub scopes: Vec<String>,
     pub client_credentials: bool,
     pub refresh_token: bool,
+    pub authorization_code: bool,
+    /// Exact matches only (RFC 9700 §4.1.3).
+    pub redirect_uris: Vec<String>,
     pub level: Level,
     pub issue_refresh_tokens: bool,
     pub may_verify: bool,
@@ -71,6 +77,34 @@ pub struct Settings {
     pub max_validity_minutes: u64,
     pub clients: HashMap<String, Client>,
     pub tenants: HashMap<String, Tenant>,
+    pub sign_in: Option<SignInSettings>,
+}
+
+/// `[token_service.sign_in]` compiled.
+#[derive(Debug, Clone)]
+pub struct SignInSettings {
+    pub users: UserSource,
+    pub session_ttl: u64,
+    pub code_ttl: u64,
+    pub max_failures: u32,
+    pub failure_window: Duration,
+}
+
+/// Who checks a user's password.
+#[derive(Debug, Clone)]
+pub enum UserSource {
+    File(PathBuf),
+    Oidc(UpstreamOidc),
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamOidc {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub name_claim: String,
 }
 
 impl Settings {
@@ -231,33 +265,92 @@ pub fn compile(
         }
         (None, None) => None,
     };
+    let sign_in = service
+        .sign_in
+        .as_ref()
+        .and_then(|s| compile_sign_in(s, &mut report));
     let mut clients = HashMap::new();
     for (id, spanned_client) in &service.clients {
         let client = spanned_client.get_ref();
         let key = format!("clients.{id}");
-        let secret = report.digest(&client.secret_sha256, &format!("{key}.secret_sha256"));
-        let mut grants = (false, false);
+        let secret = match (&client.secret_sha256, client.public) {
+            (Some(secret), false) => Some(report.digest(secret, &format!("{key}.secret_sha256"))),
+            (None, true) => None,
+            (Some(secret), true) => {
+                report.add(
+                    secret.span(),
+                    &format!("{key}.secret_sha256"),
+                    "a public client has no secret",
+                );
+                None
+            }
+            (None, false) => {
+                report.add(
+                    spanned_client.span(),
+                    &format!("{key}.secret_sha256"),
+                    "is required (or set `public = true` for a client that cannot keep a secret)",
+                );
+                None
+            }
+        };
+        let mut grants = (false, false, false);
         for grant in &client.grants {
             match grant.get_ref().as_str() {
+                "client_credentials" if client.public => report.add(
+                    grant.span(),
+                    &format!("{key}.grants"),
+                    "a public client cannot use client_credentials",
+                ),
                 "client_credentials" => grants.0 = true,
                 "refresh_token" => grants.1 = true,
-                "authorization_code" => {}
+                "authorization_code" => grants.2 = true,
+                "password" | "implicit" => report.add(
+                    grant.span(),
+                    &format!("{key}.grants"),
+                    "is not supported (RFC 9700 §2.4 and §2.1.2 advise against it)",
+                ),
                 other => report.add(
                     grant.span(),
                     &format!("{key}.grants"),
-                    format!("{other:?} is not client_credentials or refresh_token"),
+                    format!(
+                        "{other:?} is not client_credentials, refresh_token or authorization_code"
+                    ),
                 ),
             }
+        }
+        let mut redirect_uris = Vec::new();
+        for uri in &client.redirect_uris {
+            match check_redirect_uri(uri.get_ref()) {
+                Ok(()) => redirect_uris.push(uri.get_ref().clone()),
+                Err(message) => report.add(uri.span(), &format!("{key}.redirect_uris"), message),
+            }
+        }
+        if grants.2 && client.redirect_uris.is_empty() {
+            report.add(
+                spanned_client.span(),
+                &format!("{key}.redirect_uris"),
+                "authorization_code needs at least one redirect URI",
+            );
+        }
+        if grants.2 && service.sign_in.is_none() {
+            report.add(
+                spanned_client.span(),
+                &format!("{key}.grants"),
+                "authorization_code needs [token_service.sign_in]",
+            );
         }
         let client_level = report.level(&client.level, &format!("{key}.level"));
         clients.insert(
             id.clone(),
             Client {
                 id: id.clone(),
+                name: client.name.clone().unwrap_or_else(|| id.clone()),
                 secret_sha256: secret,
                 scopes: client.scopes.clone(),
                 client_credentials: grants.0,
                 refresh_token: grants.1,
+                authorization_code: grants.2,
+                redirect_uris,
                 level: client_level,
                 issue_refresh_tokens: client.issue_refresh_tokens,
                 may_verify: client.may_verify,
@@ -312,5 +405,76 @@ pub fn compile(
         max_validity_minutes: service.max_validity_minutes,
         clients,
         tenants,
+        sign_in,
+    })
+}
+
+/// A redirect URI a client may register: absolute, `https` (or `http` on a loopback host, for
+/// native apps and development, RFC 8252 §7.3), no fragment (RFC 6749 §3.1.2).
+pub fn check_redirect_uri(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(format!(
+                "{text:?} must be https (http only on a loopback host)"
+            ))
+        }
+    }
+    if url.fragment().is_some() {
+        return Err(format!("{text:?} must not have a fragment"));
+    }
+    Ok(())
+}
+
+fn compile_sign_in(
+    spanned: &Spanned<crate::config::model::SignInConfig>,
+    report: &mut Report,
+) -> Option<SignInSettings> {
+    let config = spanned.get_ref();
+    let users = match (&config.users_file, &config.oidc) {
+        (Some(file), None) => UserSource::File(PathBuf::from(file.get_ref())),
+        (None, Some(oidc)) => {
+            let o = oidc.get_ref();
+            if url::Url::parse(o.issuer.get_ref()).is_err() {
+                report.add(o.issuer.span(), "sign_in.oidc.issuer", "must be a URL");
+            }
+            if let Err(message) = check_redirect_uri(o.redirect_uri.get_ref()) {
+                report.add(o.redirect_uri.span(), "sign_in.oidc.redirect_uri", message);
+            }
+            UserSource::Oidc(UpstreamOidc {
+                issuer: o.issuer.get_ref().trim_end_matches('/').to_string(),
+                client_id: o.client_id.clone(),
+                client_secret: o.client_secret.clone(),
+                redirect_uri: o.redirect_uri.get_ref().clone(),
+                scopes: o.scopes.clone(),
+                name_claim: o.name_claim.clone(),
+            })
+        }
+        _ => {
+            report.add(
+                spanned.span(),
+                "sign_in",
+                "needs exactly one of users_file and [token_service.sign_in.oidc]",
+            );
+            return None;
+        }
+    };
+    if config.max_failures == 0 {
+        report.add(spanned.span(), "sign_in.max_failures", "must be at least 1");
+    }
+    Some(SignInSettings {
+        users,
+        session_ttl: config.session_ttl.get().as_secs().max(60),
+        code_ttl: config.code_ttl.get().as_secs().clamp(1, 600),
+        max_failures: config.max_failures.max(1),
+        failure_window: config.failure_window.get(),
     })
 }

@@ -22,15 +22,21 @@ pub enum Space {
     Refresh,
     /// OAuth2 grants (a chain of rotated refresh tokens) and per client-user grant lists.
     Grants,
+    /// Browser sessions by digest of their cookie.
+    Sessions,
+    /// Authorization codes by digest, kept (used) until they expire so a replay is noticed.
+    Codes,
 }
 
 impl Space {
-    pub const ALL: [Space; 5] = [
+    pub const ALL: [Space; 7] = [
         Space::Tokens,
         Space::Devices,
         Space::Identities,
         Space::Refresh,
         Space::Grants,
+        Space::Sessions,
+        Space::Codes,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,6 +46,8 @@ impl Space {
             Space::Identities => "identities",
             Space::Refresh => "refresh",
             Space::Grants => "grants",
+            Space::Sessions => "sessions",
+            Space::Codes => "codes",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! 127.0.0.1 with ephemeral ports. One test binary, so pingora is linked once.
 
 mod auth;
+mod browser;
 mod config_errors;
 mod debug;
 mod embed;
@@ -20,6 +21,7 @@ mod reload;
 mod request_rules;
 mod routing;
 mod secrets;
+mod sign_in;
 mod support;
 mod tls;
 mod token_service;

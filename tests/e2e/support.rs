@@ -65,11 +65,26 @@ impl GatewayProcess {
         Self::try_start_with_files(config, &[]).await
     }
 
+    /// As [`Self::start_with_files`], on a port chosen beforehand (for configs that must name
+    /// each other's addresses).
+    pub async fn start_on(config: &str, files: &[(&str, &str)], port: u16) -> GatewayProcess {
+        Self::try_start_on(config, files, port)
+            .await
+            .unwrap_or_else(|log| panic!("gateway did not start; its log:\n{log}"))
+    }
+
     async fn try_start_with_files(
         config: &str,
         files: &[(&str, &str)],
     ) -> Result<GatewayProcess, String> {
-        let port = free_port();
+        Self::try_start_on(config, files, free_port()).await
+    }
+
+    async fn try_start_on(
+        config: &str,
+        files: &[(&str, &str)],
+        port: u16,
+    ) -> Result<GatewayProcess, String> {
         let echo_port = free_port();
         let dir = tempfile::tempdir().unwrap();
         for (name, content) in files {

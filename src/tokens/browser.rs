@@ -1,0 +1,450 @@
+//! The browser side of sign-in: `{prefix}/oauth/authorize` (login, consent, code), `{prefix}/login`
+//! and `{prefix}/logout`. Pages are HTML; every state change is a POST carrying a CSRF token —
+//! the session's own on consent and sign-out, a double-submit cookie on the login form (there is
+//! no session yet).
+
+use super::authorize::{self, AuthorizationRequest, Refusal};
+use super::endpoints::{ServiceRequest, ServiceResponse};
+use super::pages;
+use super::records::{CodeRecord, SessionRecord};
+use super::sign_in::{SignIn, SignedIn};
+use super::store::digest;
+use super::{random_id, TokenService};
+use crate::principal::now_unix;
+use http::Method;
+use std::collections::HashMap;
+
+pub const SESSION_COOKIE: &str = "portcullis_session";
+pub const CSRF_COOKIE: &str = "portcullis_csrf";
+
+impl ServiceResponse {
+    /// An HTML page, framed by nobody, with a policy that lets it do nothing but post its
+    /// forms (to the gateway, and to `form_targets` where a form's answer redirects).
+    pub fn html(status: u16, body: String, form_targets: &[&str]) -> Self {
+        Self {
+            status,
+            body: body.into_bytes(),
+            headers: vec![
+                ("content-type", "text/html; charset=utf-8".into()),
+                (
+                    "content-security-policy",
+                    pages::content_security_policy(form_targets),
+                ),
+                ("x-frame-options", "DENY".into()),
+                ("x-content-type-options", "nosniff".into()),
+                ("referrer-policy", "no-referrer".into()),
+            ],
+        }
+    }
+
+    /// `303 See Other` to `location` (the browser follows with a GET).
+    pub fn see_other(location: String) -> Self {
+        Self {
+            status: 303,
+            body: Vec::new(),
+            headers: vec![
+                ("location", location),
+                ("referrer-policy", "no-referrer".into()),
+            ],
+        }
+    }
+
+    fn page(status: u16, title: &str, text: &str) -> Self {
+        Self::html(status, pages::message(title, text), &[])
+    }
+}
+
+/// The value of the one cookie named `name` (none when absent or sent twice).
+pub fn cookie<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
+    let mut found = None;
+    for header in headers.get_all(http::header::COOKIE) {
+        let Ok(text) = header.to_str() else { continue };
+        for pair in text.split(';') {
+            if let Some((n, v)) = pair.trim().split_once('=') {
+                if n == name {
+                    if found.is_some() {
+                        return None;
+                    }
+                    found = Some(v);
+                }
+            }
+        }
+    }
+    found
+}
+
+fn session_cookie(service: &TokenService, sign_in: &SignIn, secret: &str) -> String {
+    format!(
+        "{SESSION_COOKIE}={secret}; Path={}; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
+        service.settings.prefix, sign_in.settings.session_ttl
+    )
+}
+
+fn expired_cookie(service: &TokenService, name: &str) -> String {
+    format!(
+        "{name}=; Path={}; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
+        service.settings.prefix
+    )
+}
+
+/// `SameSite=Strict`: only the gateway's own login form ever sends it back.
+fn csrf_cookie(service: &TokenService, token: &str) -> String {
+    format!(
+        "{CSRF_COOKIE}={token}; Path={}; Max-Age=3600; HttpOnly; Secure; SameSite=Strict",
+        service.settings.prefix
+    )
+}
+
+fn same_secret(a: &str, b: &str) -> bool {
+    !a.is_empty()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
+/// The request's parameters: the query of a GET, the form of a POST. Repeats are refused.
+fn parameters(request: &ServiceRequest<'_>) -> Result<HashMap<String, String>, ServiceResponse> {
+    let bad = || ServiceResponse::page(400, "Sign-in failed", "The request is malformed.");
+    if request.method == Method::POST {
+        let mut form = HashMap::new();
+        for (name, value) in form_urlencoded::parse(request.body) {
+            if form.insert(name.into_owned(), value.into_owned()).is_some() {
+                return Err(bad());
+            }
+        }
+        Ok(form)
+    } else {
+        authorize::parameters(request.query.unwrap_or("").as_bytes()).map_err(|_| bad())
+    }
+}
+
+/// The live session of this browser, with its cookie value.
+async fn current_session(
+    service: &TokenService,
+    request: &ServiceRequest<'_>,
+) -> Result<Option<(String, SessionRecord)>, ServiceResponse> {
+    let Some(secret) = cookie(request.headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    Ok(service
+        .session(secret)
+        .await?
+        .map(|record| (secret.to_string(), record)))
+}
+
+/// The authorization request's own parameters, for a form's hidden fields or a redirect.
+fn carried(params: &HashMap<String, String>) -> Vec<(&str, &str)> {
+    authorize::PARAMETERS
+        .iter()
+        .filter_map(|name| params.get(*name).map(|v| (*name, v.as_str())))
+        .collect()
+}
+
+/// The origin (`scheme://host:port`) of a registered redirect URI, for `form-action`.
+fn origin(uri: &str) -> String {
+    url::Url::parse(uri).map_or_else(|_| String::new(), |u| u.origin().ascii_serialization())
+}
+
+fn login_page(
+    service: &TokenService,
+    params: &HashMap<String, String>,
+    client_name: Option<&str>,
+    status: u16,
+    error: Option<&str>,
+) -> ServiceResponse {
+    let token = random_id(24);
+    let mut fields = carried(params);
+    fields.push(("csrf", &token));
+    let action = format!("{}/login", service.settings.prefix);
+    ServiceResponse::html(
+        status,
+        pages::login(&action, client_name, &fields, error),
+        &[],
+    )
+    .with_header("set-cookie", csrf_cookie(service, &token))
+}
+
+/// `GET` shows the login or consent page; `POST` is the consent form's answer.
+pub async fn authorize(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
+    let Some(sign_in) = service.sign_in.as_ref() else {
+        return ServiceResponse::page(404, "Not found", "Sign-in is not enabled here.");
+    };
+    let params = match parameters(request) {
+        Ok(params) => params,
+        Err(page) => return page,
+    };
+    let (authorization, client) = match authorize::check(&service.settings, &params) {
+        Ok(found) => found,
+        Err(Refusal::Page(text)) => return ServiceResponse::page(400, "Sign-in failed", text),
+        Err(refusal) => {
+            let location = refusal
+                .location(&service.settings.issuer)
+                .expect("a redirect");
+            return ServiceResponse::see_other(location);
+        }
+    };
+    let session = match current_session(service, request).await {
+        Ok(session) => session,
+        Err(answer) => return answer,
+    };
+    let Some((secret, session)) = session else {
+        if request.method == Method::POST {
+            // The session ended while the consent page was open: sign in again.
+            return ServiceResponse::see_other(format!(
+                "{}/oauth/authorize?{}",
+                service.settings.prefix,
+                authorize::query_of(&params)
+            ));
+        }
+        if let Some(upstream) = &sign_in.upstream {
+            return upstream.start(service, &params).await;
+        }
+        return login_page(service, &params, Some(&client.name), 200, None);
+    };
+    if request.method != Method::POST {
+        let mut fields = carried(&params);
+        fields.push(("csrf", &session.csrf));
+        let action = format!("{}/oauth/authorize", service.settings.prefix);
+        let target = origin(&authorization.redirect_uri);
+        return ServiceResponse::html(
+            200,
+            pages::consent(
+                &action,
+                &client.name,
+                &session.sub,
+                &authorization.scopes,
+                &fields,
+            ),
+            &[&target],
+        );
+    }
+    if !params
+        .get("csrf")
+        .is_some_and(|token| same_secret(token, &session.csrf))
+    {
+        return ServiceResponse::page(
+            403,
+            "Request refused",
+            "This form has expired or did not come from this site. Go back and try again.",
+        );
+    }
+    if params.get("decision").map(String::as_str) != Some("allow") {
+        let refusal = Refusal::Redirect {
+            redirect_uri: authorization.redirect_uri,
+            state: authorization.state,
+            error: "access_denied",
+            description: "the user denied the request",
+        };
+        let location = refusal
+            .location(&service.settings.issuer)
+            .expect("a redirect");
+        return ServiceResponse::see_other(location);
+    }
+    match grant_code(service, sign_in, &secret, &session, authorization).await {
+        Ok(location) => ServiceResponse::see_other(location),
+        Err(answer) => answer,
+    }
+}
+
+/// Issues the code and says where to send the browser with it.
+async fn grant_code(
+    service: &TokenService,
+    sign_in: &SignIn,
+    secret: &str,
+    session: &SessionRecord,
+    authorization: AuthorizationRequest,
+) -> Result<String, ServiceResponse> {
+    let record = CodeRecord {
+        client_id: authorization.client_id,
+        redirect_uri: authorization.redirect_uri,
+        code_challenge: authorization.code_challenge,
+        scopes: authorization.scopes,
+        nonce: authorization.nonce,
+        sub: session.sub.clone(),
+        email: session.email.clone(),
+        level: session.level,
+        auth_time: session.auth_time,
+        session: digest(secret),
+        expires_at: now_unix() + sign_in.settings.code_ttl,
+        used: false,
+        replayed: false,
+        grant: None,
+    };
+    let code = service.issue_code(&record).await?;
+    let mut extra = vec![("code", code.as_str())];
+    if let Some(state) = &authorization.state {
+        extra.push(("state", state));
+    }
+    extra.push(("iss", &service.settings.issuer));
+    Ok(authorize::redirect_to(&record.redirect_uri, &extra))
+}
+
+/// After signing in: on to the authorization request it interrupted, or a plain page.
+pub fn signed_in(
+    service: &TokenService,
+    sign_in: &SignIn,
+    params: &HashMap<String, String>,
+    secret: &str,
+) -> ServiceResponse {
+    let cookie = session_cookie(service, sign_in, secret);
+    let answer = if params.contains_key("client_id") {
+        ServiceResponse::see_other(format!(
+            "{}/oauth/authorize?{}",
+            service.settings.prefix,
+            authorize::query_of(params)
+        ))
+    } else {
+        ServiceResponse::page(200, "Signed in", "You are signed in.")
+    };
+    answer
+        .with_header("set-cookie", cookie)
+        .with_header("set-cookie", expired_cookie(service, CSRF_COOKIE))
+}
+
+/// `GET` shows the login form; `POST` checks it.
+pub async fn login(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
+    let Some(sign_in) = service.sign_in.as_ref() else {
+        return ServiceResponse::page(404, "Not found", "Sign-in is not enabled here.");
+    };
+    let params = match parameters(request) {
+        Ok(params) => params,
+        Err(page) => return page,
+    };
+    let client_name = params
+        .get("client_id")
+        .and_then(|id| service.settings.clients.get(id))
+        .map(|c| c.name.as_str());
+    if request.method != Method::POST || sign_in.users.is_none() {
+        if let Some(upstream) = &sign_in.upstream {
+            return upstream.start(service, &params).await;
+        }
+        return login_page(service, &params, client_name, 200, None);
+    }
+    let csrf_ok = match (params.get("csrf"), cookie(request.headers, CSRF_COOKIE)) {
+        (Some(form), Some(cookie)) => same_secret(form, cookie),
+        _ => false,
+    };
+    if !csrf_ok {
+        return login_page(
+            service,
+            &params,
+            client_name,
+            403,
+            Some("This form has expired or did not come from this site. Please try again."),
+        );
+    }
+    let (Some(name), Some(password)) = (params.get("username"), params.get("password")) else {
+        return login_page(
+            service,
+            &params,
+            client_name,
+            400,
+            Some("Enter a user name and a password."),
+        );
+    };
+    if name.len() > 256 || password.len() > 1024 {
+        return login_page(
+            service,
+            &params,
+            client_name,
+            400,
+            Some("Wrong user name or password."),
+        );
+    }
+    if !sign_in.limiter.allows(name, request.client) {
+        return login_page(
+            service,
+            &params,
+            client_name,
+            429,
+            Some("Too many failed attempts. Wait a few minutes and try again."),
+        )
+        .with_header(
+            "retry-after",
+            sign_in.settings.failure_window.as_secs().to_string(),
+        );
+    }
+    let Some(user) = sign_in.check_password(name, password).await else {
+        sign_in.limiter.record_failure(name, request.client);
+        tracing::info!(client = ?request.client, "failed sign-in");
+        return login_page(
+            service,
+            &params,
+            client_name,
+            401,
+            Some("Wrong user name or password."),
+        );
+    };
+    sign_in.limiter.record_success(name);
+    let signed_in_user = SignedIn {
+        sub: user.name,
+        email: user.email,
+    };
+    match service.start_session(sign_in, signed_in_user).await {
+        Ok((secret, _)) => signed_in(service, sign_in, &params, &secret),
+        Err(e) => e.into(),
+    }
+}
+
+/// `GET` asks to confirm; `POST` (with the session's CSRF token) ends the session and revokes
+/// the refresh tokens issued in it.
+pub async fn logout(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
+    if service.sign_in.is_none() {
+        return ServiceResponse::page(404, "Not found", "Sign-in is not enabled here.");
+    }
+    let session = match current_session(service, request).await {
+        Ok(session) => session,
+        Err(answer) => return answer,
+    };
+    let Some((secret, session)) = session else {
+        return ServiceResponse::page(200, "Signed out", "You are not signed in.")
+            .with_header("set-cookie", expired_cookie(service, SESSION_COOKIE));
+    };
+    let action = format!("{}/logout", service.settings.prefix);
+    if request.method != Method::POST {
+        return ServiceResponse::html(
+            200,
+            pages::logout(&action, &session.sub, &[("csrf", &session.csrf)]),
+            &[],
+        );
+    }
+    let params = match parameters(request) {
+        Ok(params) => params,
+        Err(page) => return page,
+    };
+    if !params
+        .get("csrf")
+        .is_some_and(|token| same_secret(token, &session.csrf))
+    {
+        return ServiceResponse::page(
+            403,
+            "Request refused",
+            "This form has expired or did not come from this site. Go back and try again.",
+        );
+    }
+    if let Err(e) = service.end_session(&secret).await {
+        return e.into();
+    }
+    ServiceResponse::page(200, "Signed out", "You are signed out.")
+        .with_header("set-cookie", expired_cookie(service, SESSION_COOKIE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_once_or_not_at_all() {
+        let mut headers = http::HeaderMap::new();
+        headers.append("cookie", "a=1; portcullis_session=abc".parse().unwrap());
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
+        headers.append("cookie", "portcullis_session=def".parse().unwrap());
+        assert_eq!(cookie(&headers, SESSION_COOKIE), None);
+        assert_eq!(cookie(&headers, "missing"), None);
+    }
+
+    #[test]
+    fn secrets_compare_whole_and_never_empty() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("", ""));
+    }
+}

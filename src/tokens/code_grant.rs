@@ -1,0 +1,91 @@
+//! `grant_type=authorization_code` (RFC 6749 §4.1.3 with PKCE, RFC 7636 §4.6): a one-time code,
+//! its redirect URI and the PKCE verifier become an access token, a refresh token when the
+//! client may refresh, and an OpenID Connect ID token when `openid` was asked for.
+
+use super::endpoints::{grant_answer, token_response, ServiceResponse};
+use super::records::CodeRecord;
+use super::settings::Client;
+use super::{pkce, ServiceError, TokenService};
+use crate::auth::challenge::TokenProblem;
+use crate::principal::now_unix;
+use serde_json::json;
+use std::collections::HashMap;
+
+pub async fn exchange(
+    service: &TokenService,
+    client: &Client,
+    form: &HashMap<String, String>,
+) -> Result<ServiceResponse, ServiceResponse> {
+    let required = |name: &'static str, message: &'static str| {
+        form.get(name)
+            .map(String::as_str)
+            .ok_or_else(|| ServiceResponse::error("invalid_request", message))
+    };
+    let code = required("code", "code is required")?;
+    let redirect_uri = required("redirect_uri", "redirect_uri is required")?;
+    let verifier = required("code_verifier", "code_verifier is required")?;
+    // The binding is checked before the code is spent: a wrong verifier leaves it unused.
+    let bound = |record: &CodeRecord| {
+        record.redirect_uri == redirect_uri
+            && pkce::verifier_matches(verifier, &record.code_challenge)
+    };
+    let record = service
+        .redeem_code(code, &client.id, bound)
+        .await
+        .map_err(|e| match e {
+            ServiceError::Store(e) => e.into(),
+            ServiceError::Invalid(TokenProblem::Revoked) => ServiceResponse::error(
+                "invalid_grant",
+                "the code was used before; what it gave is revoked",
+            ),
+            ServiceError::Invalid(TokenProblem::Expired) => {
+                ServiceResponse::error("invalid_grant", "the code has expired")
+            }
+            ServiceError::Invalid(_) => ServiceResponse::error(
+                "invalid_grant",
+                "the code, redirect_uri or code_verifier does not match",
+            ),
+        })?;
+    // Every code gets a grant, so that a replayed code or a sign-out can revoke its tokens;
+    // the refresh token is handed out only to clients that may refresh.
+    let (grant_id, refresh) = service
+        .start_grant(&client.id, &record.sub, record.level, &record.scopes)
+        .await?;
+    service.note_code_grant(code, &record, &grant_id).await?;
+    let refresh = client.refresh_token.then_some(refresh);
+    let mut body = grant_answer(
+        service,
+        &client.id,
+        &record.sub,
+        record.level,
+        record.scopes.clone(),
+        Some((grant_id, refresh)),
+    )
+    .await?;
+    if record.scopes.iter().any(|s| s == "openid") {
+        body["id_token"] = json!(id_token(service, &record));
+    }
+    Ok(token_response(body))
+}
+
+/// An OpenID Connect ID token (Core §2) for the user a code was issued to; `typ` `JWT`, so no
+/// access-token verifier takes it for an access token.
+fn id_token(service: &TokenService, record: &CodeRecord) -> String {
+    let now = now_unix();
+    let mut claims = json!({
+        "iss": service.settings.issuer,
+        "sub": record.sub,
+        "aud": record.client_id,
+        "azp": record.client_id,
+        "iat": now,
+        "exp": now + service.settings.access_ttl,
+        "auth_time": record.auth_time,
+    });
+    if let Some(nonce) = &record.nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    if let (Some(email), true) = (&record.email, record.scopes.iter().any(|s| s == "email")) {
+        claims["email"] = json!(email);
+    }
+    service.keys.current().current.mint_typed(&claims, "JWT")
+}

@@ -1,0 +1,363 @@
+//! Sign-in delegated to an upstream OpenID Connect provider: Portcullis is its confidential
+//! client (authorization code + PKCE + nonce), takes the ID token back at
+//! `{prefix}/oauth/callback`, checks it against the provider's published keys, and starts its
+//! own session for the user the token names.
+//!
+//! Only what the configured issuer's discovery document names is trusted: its `issuer` must be
+//! the configured one, and keys come from its `jwks_uri` alone — never from a token header.
+
+use super::browser::{cookie, signed_in};
+use super::endpoints::{ServiceRequest, ServiceResponse};
+use super::settings::UpstreamOidc;
+use super::sign_in::SignedIn;
+use super::store::{digest, Space, StoreError};
+use super::{authorize, random_id, TokenService};
+use crate::principal::now_unix;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub const STATE_COOKIE: &str = "portcullis_oidc";
+/// How long a browser may spend at the provider.
+const PENDING_TTL: u64 = 600;
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// Signature algorithms accepted on ID tokens: asymmetric only (an HMAC key would be the
+/// client secret, which Portcullis does not sign with).
+const ALGORITHMS: [Algorithm; 7] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+#[derive(Debug, Clone, Deserialize)]
+struct Discovered {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+}
+
+/// A sign-in in progress at the provider, by digest of its `state`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Pending {
+    /// The authorization request it interrupted (a query string; may be empty).
+    request: String,
+    nonce: String,
+    verifier: String,
+}
+
+pub struct UpstreamProvider {
+    config: UpstreamOidc,
+    http: reqwest::Client,
+    discovered: tokio::sync::OnceCell<Discovered>,
+}
+
+#[derive(Debug)]
+enum UpstreamError {
+    Unavailable(String),
+    Refused(&'static str),
+    Store(StoreError),
+}
+
+impl From<StoreError> for UpstreamError {
+    fn from(e: StoreError) -> Self {
+        UpstreamError::Store(e)
+    }
+}
+
+impl UpstreamProvider {
+    pub fn new(config: UpstreamOidc) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("upstream OpenID client: {e}"))?;
+        Ok(Self {
+            config,
+            http,
+            discovered: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The provider's discovery document, read once it first succeeds.
+    async fn discover(&self) -> Result<&Discovered, UpstreamError> {
+        self.discovered
+            .get_or_try_init(|| async {
+                let url = format!("{}/.well-known/openid-configuration", self.config.issuer);
+                let document: Discovered = self.get_json(&url).await?;
+                // OpenID Connect Discovery §4.3.
+                if document.issuer.trim_end_matches('/') != self.config.issuer {
+                    return Err(UpstreamError::Unavailable(
+                        "the discovery document names another issuer".into(),
+                    ));
+                }
+                Ok(document)
+            })
+            .await
+    }
+
+    async fn get_json<T: for<'d> Deserialize<'d>>(&self, url: &str) -> Result<T, UpstreamError> {
+        let unavailable =
+            |e: reqwest::Error| UpstreamError::Unavailable(e.without_url().to_string());
+        self.http
+            .get(url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(unavailable)?
+            .json()
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Sends the browser to the provider, remembering the authorization request it came with.
+    pub async fn start(
+        &self,
+        service: &TokenService,
+        params: &HashMap<String, String>,
+    ) -> ServiceResponse {
+        match self.try_start(service, params).await {
+            Ok(answer) => answer,
+            Err(e) => failure(e),
+        }
+    }
+
+    async fn try_start(
+        &self,
+        service: &TokenService,
+        params: &HashMap<String, String>,
+    ) -> Result<ServiceResponse, UpstreamError> {
+        let discovered = self.discover().await?;
+        let state = random_id(24);
+        let pending = Pending {
+            request: authorize::query_of(params),
+            nonce: random_id(24),
+            verifier: random_id(48),
+        };
+        service
+            .records()
+            .put(
+                Space::Codes,
+                &pending_key(&state),
+                &pending,
+                now_unix() + PENDING_TTL,
+            )
+            .await?;
+        let challenge = URL_SAFE_NO_PAD.encode(crate::verify::appkeys::digest(&pending.verifier));
+        let scope = self.config.scopes.join(" ");
+        let location = authorize::redirect_to(
+            &discovered.authorization_endpoint,
+            &[
+                ("response_type", "code"),
+                ("client_id", &self.config.client_id),
+                ("redirect_uri", &self.config.redirect_uri),
+                ("scope", &scope),
+                ("state", &state),
+                ("nonce", &pending.nonce),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        );
+        // Lax: the provider sends the browser back with a cross-site GET.
+        let cookie = format!(
+            "{STATE_COOKIE}={state}; Path={}; Max-Age={PENDING_TTL}; HttpOnly; Secure; SameSite=Lax",
+            service.settings.prefix
+        );
+        Ok(ServiceResponse::see_other(location).with_header("set-cookie", cookie))
+    }
+
+    /// Exchanges the provider's code and checks the ID token it gives; returns the user.
+    async fn finish(&self, code: &str, pending: &Pending) -> Result<SignedIn, UpstreamError> {
+        let discovered = self.discover().await?;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &self.config.redirect_uri),
+            ("client_id", &self.config.client_id),
+            ("client_secret", &self.config.client_secret),
+            ("code_verifier", &pending.verifier),
+        ];
+        let answer = self
+            .http
+            .post(&discovered.token_endpoint)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| UpstreamError::Unavailable(e.without_url().to_string()))?;
+        if !answer.status().is_success() {
+            return Err(UpstreamError::Refused("the provider refused the code"));
+        }
+        let body: Value = answer
+            .json()
+            .await
+            .map_err(|e| UpstreamError::Unavailable(e.without_url().to_string()))?;
+        let id_token = body["id_token"]
+            .as_str()
+            .ok_or(UpstreamError::Refused("the provider sent no ID token"))?;
+        let claims = self.check_id_token(discovered, id_token).await?;
+        if claims["nonce"].as_str() != Some(pending.nonce.as_str()) {
+            return Err(UpstreamError::Refused(
+                "the ID token is not for this sign-in",
+            ));
+        }
+        let name = claims[&self.config.name_claim]
+            .as_str()
+            .filter(|n| !n.is_empty() && n.len() <= 256)
+            .ok_or(UpstreamError::Refused("the ID token names no user"))?;
+        let email = claims["email"]
+            .as_str()
+            .filter(|_| claims["email_verified"].as_bool() != Some(false))
+            .map(str::to_string);
+        Ok(SignedIn {
+            sub: name.to_string(),
+            email,
+        })
+    }
+
+    async fn check_id_token(
+        &self,
+        discovered: &Discovered,
+        token: &str,
+    ) -> Result<Value, UpstreamError> {
+        let refused = |_| UpstreamError::Refused("the ID token is not valid");
+        let header = jsonwebtoken::decode_header(token).map_err(refused)?;
+        if !ALGORITHMS.contains(&header.alg) {
+            return Err(UpstreamError::Refused(
+                "the ID token's algorithm is not accepted",
+            ));
+        }
+        let keys: JwkSet = self.get_json(&discovered.jwks_uri).await?;
+        let jwk = match &header.kid {
+            Some(kid) => keys.find(kid),
+            None if keys.keys.len() == 1 => keys.keys.first(),
+            None => None,
+        }
+        .ok_or(UpstreamError::Refused(
+            "the ID token's key is not published",
+        ))?;
+        let key = DecodingKey::from_jwk(jwk).map_err(refused)?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&discovered.issuer]);
+        validation.set_audience(&[&self.config.client_id]);
+        validation.set_required_spec_claims(&["iss", "aud", "exp", "sub"]);
+        jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(refused)
+    }
+}
+
+fn pending_key(state: &str) -> String {
+    format!("upstream:{}", digest(state))
+}
+
+fn failure(e: UpstreamError) -> ServiceResponse {
+    match e {
+        UpstreamError::Unavailable(why) => {
+            tracing::warn!(error = %why, "upstream OpenID provider unavailable");
+            ServiceResponse::html(
+                503,
+                super::pages::message(
+                    "Sign-in unavailable",
+                    "The sign-in provider cannot be reached. Try again in a moment.",
+                ),
+                &[],
+            )
+            .with_header("retry-after", "5".into())
+        }
+        UpstreamError::Refused(why) => {
+            tracing::warn!(reason = why, "upstream OpenID sign-in refused");
+            ServiceResponse::html(403, super::pages::message("Sign-in failed", why), &[])
+        }
+        UpstreamError::Store(e) => e.into(),
+    }
+}
+
+/// `GET {prefix}/oauth/callback?code&state`: where the provider sends the browser back.
+pub async fn callback(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
+    let Some((sign_in, upstream)) = service
+        .sign_in
+        .as_ref()
+        .and_then(|s| Some((s, s.upstream.as_ref()?)))
+    else {
+        return ServiceResponse::html(
+            404,
+            super::pages::message(
+                "Not found",
+                "Sign-in through a provider is not enabled here.",
+            ),
+            &[],
+        );
+    };
+    let params: HashMap<String, String> =
+        form_urlencoded::parse(request.query.unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let state = params.get("state").map(String::as_str).unwrap_or("");
+    let cookie_ok = cookie(request.headers, STATE_COOKIE).is_some_and(|c| {
+        !state.is_empty()
+            && aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), state.as_bytes())
+                .is_ok()
+    });
+    if !cookie_ok {
+        return failure(UpstreamError::Refused(
+            "this sign-in did not start in this browser",
+        ));
+    }
+    // One use: the pending record is spent whatever happens next.
+    let records = service.records();
+    let key = pending_key(state);
+    let pending: Option<Pending> = match records.get(Space::Codes, &key).await {
+        Ok(found) => found,
+        Err(e) => return e.into(),
+    };
+    let Some(pending) = pending else {
+        return failure(UpstreamError::Refused(
+            "this sign-in has expired; start again",
+        ));
+    };
+    let spent = Pending {
+        request: String::new(),
+        nonce: random_id(24),
+        verifier: String::new(),
+    };
+    if let Err(e) = records
+        .put(Space::Codes, &key, &spent, now_unix() + 1)
+        .await
+    {
+        return e.into();
+    }
+    if pending.verifier.is_empty() {
+        return failure(UpstreamError::Refused(
+            "this sign-in has expired; start again",
+        ));
+    }
+    let Some(code) = params.get("code") else {
+        return failure(UpstreamError::Refused("the provider did not sign you in"));
+    };
+    let user = match upstream.finish(code, &pending).await {
+        Ok(user) => user,
+        Err(e) => return failure(e),
+    };
+    let resumed: HashMap<String, String> = form_urlencoded::parse(pending.request.as_bytes())
+        .into_owned()
+        .collect();
+    match service.start_session(sign_in, user).await {
+        Ok((secret, _)) => signed_in(service, sign_in, &resumed, &secret).with_header(
+            "set-cookie",
+            format!(
+                "{STATE_COOKIE}=; Path={}; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
+                service.settings.prefix
+            ),
+        ),
+        Err(e) => e.into(),
+    }
+}

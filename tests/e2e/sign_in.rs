@@ -1,0 +1,800 @@
+//! Browser sign-in end to end: the authorization code flow with PKCE through the real gateway,
+//! driven by the `oauth2` crate as the client and a small cookie-keeping "browser" that submits
+//! the gateway's own HTML forms; refusals (verifier, replay, redirect URI, scope, CSRF), sign-out,
+//! the failed-login limit, and sign-in delegated to an upstream OpenID provider (a second
+//! Portcullis).
+
+use crate::support::*;
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, RefreshToken, Scope, TokenResponse, TokenUrl,
+};
+use serde_json::Value;
+use std::collections::HashMap;
+
+const PUBLIC_APP: &str = "spa";
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const USER: (&str, &str) = ("alice", "correct horse battery staple");
+
+/// A gateway with sign-in from a users file, a public client and a protected route.
+fn sign_in_config(extra_sign_in: &str) -> String {
+    config_with(&format!(
+        r#"
+[[routes]]
+name = "api"
+path_prefix = "/api"
+upstream = "echo"
+[routes.auth]
+issuers = ["portcullis"]
+level = "verified"
+scopes = ["read"]
+
+[token_service]
+issuer = "http://127.0.0.1:{{port}}"
+store = {{ path = "{{dir}}/tokens.redb" }}
+
+[token_service.sign_in]
+users_file = "{{dir}}/users.toml"
+{extra_sign_in}
+
+[token_service.clients.{PUBLIC_APP}]
+public = true
+name = "Example SPA"
+scopes = ["openid", "email", "read", "write"]
+grants = ["authorization_code", "refresh_token"]
+redirect_uris = ["{REDIRECT}"]
+"#
+    ))
+}
+
+fn users_file() -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.toml");
+    portcullis::tokens::users::add_user(
+        &path,
+        USER.0,
+        USER.1,
+        Some("alice@example.com".into()),
+        false,
+    )
+    .unwrap();
+    std::fs::read_to_string(path).unwrap()
+}
+
+async fn start_gateway(extra_sign_in: &str) -> GatewayProcess {
+    GatewayProcess::start_with_files(
+        &sign_in_config(extra_sign_in),
+        &[("users.toml", &users_file())],
+    )
+    .await
+}
+
+/// A browser without script: keeps cookies (per name, whatever their attributes), follows
+/// nothing by itself, and submits forms with their hidden fields.
+pub struct Browser {
+    http: reqwest::Client,
+    pub cookies: HashMap<String, String>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    /// The hidden fields of the page's form.
+    pub fn hidden_fields(&self) -> Vec<(String, String)> {
+        self.body
+            .split("<input type=\"hidden\" ")
+            .skip(1)
+            .map(|rest| {
+                let attr = |name: &str| {
+                    let start = rest.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                    let end = start + rest[start..].find('"').unwrap();
+                    unescape(&rest[start..end])
+                };
+                (attr("name"), attr("value"))
+            })
+            .collect()
+    }
+
+    pub fn form_action(&self) -> String {
+        let start = self.body.find("action=\"").expect("a form") + 8;
+        let end = start + self.body[start..].find('"').unwrap();
+        unescape(&self.body[start..end])
+    }
+
+    pub fn location_query(&self) -> HashMap<String, String> {
+        let location = self.location.as_deref().expect("a redirect");
+        url::Url::parse(location)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
+    }
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn keep(&mut self, response: reqwest::Response) -> Page {
+        for set in response.headers().get_all("set-cookie") {
+            let text = set.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if text.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), value.to_string());
+            }
+        }
+        Page {
+            status: response.status().as_u16(),
+            location: response
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_string()),
+            headers: response.headers().clone(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&mut self, url: &str) -> Page {
+        let response = self
+            .http
+            .get(url)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(response).await
+    }
+
+    pub async fn post(&mut self, url: &str, fields: &[(String, String)]) -> Page {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let response = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.keep(response).await
+    }
+
+    /// Submits `page`'s form with its hidden fields and `extra`.
+    pub async fn submit(&mut self, base: &str, page: &Page, extra: &[(&str, &str)]) -> Page {
+        let mut fields = page.hidden_fields();
+        fields.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let action = page.form_action();
+        self.post(&format!("{base}{action}"), &fields).await
+    }
+}
+
+/// The `oauth2` crate's client for the public app.
+fn oauth_client(
+    gateway: &GatewayProcess,
+) -> BasicClient<
+    oauth2::EndpointSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+> {
+    BasicClient::new(ClientId::new(PUBLIC_APP.into()))
+        .set_auth_uri(AuthUrl::new(gateway.url("/auth/oauth/authorize")).unwrap())
+        .set_token_uri(TokenUrl::new(gateway.url("/auth/oauth/token")).unwrap())
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap())
+}
+
+fn oauth_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs in (when needed) and consents: the redirect's query (code, state, iss).
+async fn authorize(
+    browser: &mut Browser,
+    base: &str,
+    authorize_url: &str,
+    password: &str,
+) -> HashMap<String, String> {
+    let mut page = browser.get(authorize_url).await;
+    if page.body.contains("name=\"password\"") {
+        assert_eq!(page.status, 200, "{}", page.body);
+        let signed = browser
+            .submit(base, &page, &[("username", USER.0), ("password", password)])
+            .await;
+        assert_eq!(signed.status, 303, "{}", signed.body);
+        let back = signed.location.clone().unwrap();
+        assert!(back.starts_with("/auth/oauth/authorize?"), "{back}");
+        page = browser.get(&format!("{base}{back}")).await;
+    }
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Example SPA"), "{}", page.body);
+    let done = browser.submit(base, &page, &[("decision", "allow")]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(done.location.as_deref().unwrap().starts_with(REDIRECT));
+    done.location_query()
+}
+
+fn authorize_url(
+    gateway: &GatewayProcess,
+    scopes: &[&str],
+) -> (String, CsrfToken, PkceCodeVerifier) {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let client = oauth_client(gateway);
+    let mut request = client
+        .authorize_url(CsrfToken::new_random)
+        .set_pkce_challenge(challenge);
+    for scope in scopes {
+        request = request.add_scope(Scope::new(scope.to_string()));
+    }
+    let (url, state) = request.url();
+    (url.to_string(), state, verifier)
+}
+
+async fn api_status(gateway: &GatewayProcess, token: &str) -> RawResponse {
+    api_status_at(gateway, "/api/profile", token).await
+}
+
+/// The JSON payload of a JWT (its signature is checked by the gateway where it matters).
+fn jwt_part(token: &str, index: usize) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(index).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_code_flow_with_pkce_signs_a_user_in_through_the_oauth2_crate() {
+    let gateway = start_gateway("").await;
+    let base = gateway.url("");
+    let mut browser = Browser::new();
+    let (url, state, verifier) = authorize_url(&gateway, &["read", "openid", "email"]);
+
+    let login = browser.get(&url).await;
+    assert_eq!(login.status, 200);
+    assert_eq!(login.headers["content-type"], "text/html; charset=utf-8");
+    let csp = login.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    assert_eq!(login.headers["x-frame-options"], "DENY");
+    assert!(browser.cookies.contains_key("portcullis_csrf"));
+
+    let answer = authorize(&mut browser, &base, &url, USER.1).await;
+    assert_eq!(&answer["state"], state.secret());
+    assert_eq!(answer["iss"], base);
+    let session = gateway
+        .log()
+        .lines()
+        .filter(|l| l.contains(&answer["code"]) || l.contains(USER.1))
+        .count();
+    assert_eq!(session, 0, "no code or password in the log");
+
+    let tokens = oauth_client(&gateway)
+        .exchange_code(AuthorizationCode::new(answer["code"].clone()))
+        .set_pkce_verifier(verifier)
+        .request_async(&oauth_http())
+        .await
+        .expect("the code is exchanged");
+    let access = tokens.access_token().secret();
+    assert_eq!(
+        tokens
+            .scopes()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+        ["email", "openid", "read"]
+    );
+    let refresh = tokens.refresh_token().expect("a refresh token").clone();
+
+    let r = api_status(&gateway, access).await;
+    assert_eq!(r.status, 200, "{}", r.head);
+    let echoed = r.echoed();
+    assert_eq!(echoed.header_values("x-auth-subject"), ["alice"]);
+    assert_eq!(echoed.header_values("x-auth-level"), ["verified"]);
+
+    // The refresh token works through the crate as well.
+    let refreshed = oauth_client(&gateway)
+        .exchange_refresh_token(&refresh)
+        .request_async(&oauth_http())
+        .await
+        .expect("refreshed");
+    assert_eq!(
+        api_status(&gateway, refreshed.access_token().secret())
+            .await
+            .status,
+        200
+    );
+
+    // A second authorization in the same session goes straight to consent; with `openid`
+    // and a nonce the answer carries an ID token for the client.
+    let (url, _, verifier) = authorize_url(&gateway, &["openid", "email"]);
+    let answer = authorize(&mut browser, &base, &format!("{url}&nonce=n-123"), "unused").await;
+    let raw: Value = oauth_http()
+        .post(gateway.url("/auth/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &answer["code"]),
+            ("redirect_uri", REDIRECT),
+            ("client_id", PUBLIC_APP),
+            ("code_verifier", verifier.secret()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_token = raw["id_token"].as_str().expect("an ID token");
+    assert_eq!(jwt_part(id_token, 0)["typ"], "JWT");
+    let claims = jwt_part(id_token, 1);
+    assert_eq!(claims["aud"], PUBLIC_APP);
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["nonce"], "n-123");
+    assert_eq!(claims["email"], "alice@example.com");
+    assert_eq!(claims["iss"], base);
+    // An ID token is not an access token.
+    assert_eq!(api_status(&gateway, id_token).await.status, 401);
+    // Discovery names the endpoints the crate used.
+    let discovery: Value = reqwest::get(gateway.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["authorization_endpoint"],
+        gateway.url("/auth/oauth/authorize")
+    );
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+}
+
+/// Exchanges a code by hand; the answer's status and JSON.
+async fn exchange(
+    gateway: &GatewayProcess,
+    code: &str,
+    redirect: &str,
+    verifier: &str,
+) -> (u16, Value) {
+    let r = oauth_http()
+        .post(gateway.url("/auth/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("client_id", PUBLIC_APP),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn wrong_verifiers_replayed_codes_and_foreign_redirects_are_refused() {
+    let gateway = start_gateway("").await;
+    let base = gateway.url("");
+    let mut browser = Browser::new();
+    let (url, _, verifier) = authorize_url(&gateway, &["read"]);
+    let answer = authorize(&mut browser, &base, &url, USER.1).await;
+    let code = &answer["code"];
+
+    // Wrong verifier, wrong redirect URI: refused, and the code is not spent by them.
+    let wrong = PkceCodeVerifier::new("x".repeat(64));
+    let (status, body) = exchange(&gateway, code, REDIRECT, wrong.secret()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _) = exchange(
+        &gateway,
+        code,
+        "http://127.0.0.1:9/other",
+        verifier.secret(),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    let (status, tokens) = exchange(&gateway, code, REDIRECT, verifier.secret()).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(api_status(&gateway, access).await.status, 200);
+
+    // The same code again: refused, and what it gave is revoked.
+    let (status, body) = exchange(&gateway, code, REDIRECT, verifier.secret()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let r = api_status(&gateway, access).await;
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").unwrap().contains("revoked"));
+    let refreshed = oauth_client(&gateway)
+        .exchange_refresh_token(&RefreshToken::new(
+            tokens["refresh_token"].as_str().unwrap().into(),
+        ))
+        .request_async(&oauth_http())
+        .await;
+    assert!(refreshed.is_err(), "the refresh token went with the replay");
+
+    // An unregistered redirect URI is never redirected to: the gateway's own page says so.
+    let evil = url.replace("127.0.0.1%3A9%2Fcallback", "evil.example%2Fcallback");
+    assert_ne!(evil, url);
+    let page = browser.get(&evil).await;
+    assert_eq!(page.status, 400);
+    assert!(page.location.is_none());
+    assert!(page.body.contains("not registered"), "{}", page.body);
+
+    // A scope beyond the client's, and the implicit grant: back to the client with an error.
+    let (url, state, _) = authorize_url(&gateway, &["read", "admin"]);
+    let page = browser.get(&url).await;
+    assert_eq!(page.status, 303);
+    let query = page.location_query();
+    assert_eq!(query["error"], "invalid_scope");
+    assert_eq!(&query["state"], state.secret());
+    let page = browser
+        .get(&url.replace("response_type=code", "response_type=token"))
+        .await;
+    assert_eq!(page.location_query()["error"], "unsupported_response_type");
+    // A request without PKCE.
+    let plain = url::Url::parse(&authorize_url(&gateway, &["read"]).0).unwrap();
+    let without: Vec<(String, String)> = plain
+        .query_pairs()
+        .into_owned()
+        .filter(|(k, _)| !k.starts_with("code_challenge"))
+        .collect();
+    let mut stripped = plain.clone();
+    stripped.query_pairs_mut().clear().extend_pairs(&without);
+    let page = browser.get(stripped.as_str()).await;
+    assert_eq!(page.location_query()["error"], "invalid_request");
+
+    // The password grant is not offered.
+    let r = oauth_http()
+        .post(gateway.url("/auth/oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", PUBLIC_APP),
+            ("username", USER.0),
+            ("password", USER.1),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "unsupported_grant_type");
+}
+
+#[tokio::test]
+async fn forms_without_their_csrf_token_are_refused() {
+    let gateway = start_gateway("").await;
+    let base = gateway.url("");
+    let (url, _, _) = authorize_url(&gateway, &["read"]);
+
+    // Login: a form posted from elsewhere has no matching cookie.
+    let mut browser = Browser::new();
+    let login = browser.get(&url).await;
+    let mut attacker = Browser::new();
+    let forged = attacker
+        .submit(&base, &login, &[("username", USER.0), ("password", USER.1)])
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(!attacker.cookies.contains_key("portcullis_session"));
+
+    // Consent: the session's token is required.
+    let signed = browser
+        .submit(&base, &login, &[("username", USER.0), ("password", USER.1)])
+        .await;
+    assert_eq!(signed.status, 303);
+    let consent = browser
+        .get(&format!("{base}{}", signed.location.unwrap()))
+        .await;
+    let fields: Vec<(String, String)> = consent
+        .hidden_fields()
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "csrf" {
+                (k, "guess".into())
+            } else {
+                (k, v)
+            }
+        })
+        .chain([("decision".to_string(), "allow".to_string())])
+        .collect();
+    let forged = browser
+        .post(&format!("{base}{}", consent.form_action()), &fields)
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(forged.location.is_none());
+    // Deny goes back to the client as access_denied.
+    let denied = browser
+        .submit(&base, &consent, &[("decision", "deny")])
+        .await;
+    assert_eq!(denied.location_query()["error"], "access_denied");
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_and_revokes_its_refresh_tokens() {
+    let gateway = start_gateway("").await;
+    let base = gateway.url("");
+    let mut browser = Browser::new();
+    let (url, _, verifier) = authorize_url(&gateway, &["read"]);
+    let answer = authorize(&mut browser, &base, &url, USER.1).await;
+    let (status, tokens) = exchange(&gateway, &answer["code"], REDIRECT, verifier.secret()).await;
+    assert_eq!(status, 200);
+
+    // A bare POST (a link or form elsewhere) signs nobody out.
+    let forged = browser
+        .post(&gateway.url("/auth/logout"), &[("csrf".into(), "x".into())])
+        .await;
+    assert_eq!(forged.status, 403);
+    let confirm = browser.get(&gateway.url("/auth/logout")).await;
+    assert!(confirm.body.contains("alice"), "{}", confirm.body);
+    let out = browser.submit(&base, &confirm, &[]).await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert!(!browser.cookies.contains_key("portcullis_session"));
+
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(api_status(&gateway, access).await.status, 401);
+    let refreshed = oauth_client(&gateway)
+        .exchange_refresh_token(&RefreshToken::new(
+            tokens["refresh_token"].as_str().unwrap().into(),
+        ))
+        .request_async(&oauth_http())
+        .await;
+    assert!(refreshed.is_err());
+    // Signed out: the next authorization asks for the password again.
+    let again = browser.get(&authorize_url(&gateway, &["read"]).0).await;
+    assert!(again.body.contains("name=\"password\""));
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_limited_per_user() {
+    let gateway = start_gateway("max_failures = 3\nfailure_window = \"10m\"").await;
+    let base = gateway.url("");
+    let mut browser = Browser::new();
+    let (url, _, _) = authorize_url(&gateway, &["read"]);
+    for _ in 0..3 {
+        let login = browser.get(&url).await;
+        let failed = browser
+            .submit(
+                &base,
+                &login,
+                &[("username", USER.0), ("password", "wrong")],
+            )
+            .await;
+        assert_eq!(failed.status, 401);
+        assert!(failed.body.contains("Wrong user name or password"));
+        assert!(
+            !failed.body.contains("wrong\""),
+            "the password is not echoed"
+        );
+    }
+    let login = browser.get(&url).await;
+    let limited = browser
+        .submit(&base, &login, &[("username", USER.0), ("password", USER.1)])
+        .await;
+    assert_eq!(limited.status, 429);
+    assert!(limited.headers.contains_key("retry-after"));
+    assert!(!browser.cookies.contains_key("portcullis_session"));
+}
+
+#[tokio::test]
+async fn sign_in_can_be_delegated_to_an_upstream_openid_provider() {
+    // The provider: a second Portcullis with the users file and Portcullis A as its client.
+    let a_port = free_port();
+    let provider_config = config_with(&format!(
+        r#"{CATCH_ALL}
+[token_service]
+issuer = "http://127.0.0.1:{{port}}"
+store = {{ path = "{{dir}}/tokens.redb" }}
+[token_service.sign_in]
+users_file = "{{dir}}/users.toml"
+[token_service.clients.gateway-a]
+secret_sha256 = "{}"
+scopes = ["openid", "email"]
+grants = ["authorization_code"]
+redirect_uris = ["http://127.0.0.1:{a_port}/auth/oauth/callback"]
+"#,
+        portcullis::tokens::store::digest("a-secret-0123456789")
+    ));
+    let provider =
+        GatewayProcess::start_with_files(&provider_config, &[("users.toml", &users_file())]).await;
+    let gateway_config = sign_in_config("").replace(
+        "users_file = \"{dir}/users.toml\"",
+        &format!(
+            r#"[token_service.sign_in.oidc]
+issuer = "{}"
+client_id = "gateway-a"
+client_secret = "a-secret-0123456789"
+redirect_uri = "http://127.0.0.1:{a_port}/auth/oauth/callback"
+scopes = ["openid", "email"]"#,
+            provider.url("")
+        ),
+    );
+    let gateway = GatewayProcess::start_on(&gateway_config, &[], a_port).await;
+    let base = gateway.url("");
+    let provider_base = provider.url("");
+
+    let mut browser = Browser::new();
+    let (url, state, verifier) = authorize_url(&gateway, &["read"]);
+    let to_provider = browser.get(&url).await;
+    assert_eq!(to_provider.status, 303, "{}", to_provider.body);
+    let provider_url = to_provider.location.clone().unwrap();
+    assert!(provider_url.starts_with(&format!("{provider_base}/auth/oauth/authorize?")));
+    // At the provider: sign in and consent, as any user of it would.
+    let login = browser.get(&provider_url).await;
+    let signed = browser
+        .submit(
+            &provider_base,
+            &login,
+            &[("username", USER.0), ("password", USER.1)],
+        )
+        .await;
+    let consent = browser
+        .get(&format!("{provider_base}{}", signed.location.unwrap()))
+        .await;
+    assert!(consent.body.contains("gateway-a"), "{}", consent.body);
+    let back = browser
+        .submit(&provider_base, &consent, &[("decision", "allow")])
+        .await;
+    let callback = back.location.clone().unwrap();
+    assert!(
+        callback.starts_with(&gateway.url("/auth/oauth/callback?")),
+        "{callback}"
+    );
+
+    // A callback without the browser's state cookie is refused (login CSRF).
+    let mut stranger = Browser::new();
+    assert_eq!(stranger.get(&callback).await.status, 403);
+
+    let resumed = browser.get(&callback).await;
+    assert_eq!(resumed.status, 303, "{}", resumed.body);
+    assert!(browser.cookies.contains_key("portcullis_session"));
+    // The callback is one-time.
+    assert_eq!(browser.get(&callback).await.status, 403);
+    let consent = browser
+        .get(&format!("{base}{}", resumed.location.unwrap()))
+        .await;
+    assert!(consent.body.contains("Example SPA"), "{}", consent.body);
+    let done = browser
+        .submit(&base, &consent, &[("decision", "allow")])
+        .await;
+    let answer = done.location_query();
+    assert_eq!(&answer["state"], state.secret());
+    let (status, tokens) = exchange(&gateway, &answer["code"], REDIRECT, verifier.secret()).await;
+    assert_eq!(status, 200, "{tokens}");
+    let r = api_status(&gateway, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.echoed().header_values("x-auth-subject"), ["alice"]);
+}
+
+#[tokio::test]
+async fn the_bundled_demo_client_and_user_sign_in_as_the_readme_shows() {
+    let state = tempfile::tempdir().unwrap();
+    let bundled = std::fs::read_to_string(repo_path("config/portcullis.toml")).unwrap();
+    let config = bundled
+        .replace("127.0.0.1:8080", "127.0.0.1:{port}")
+        .replace("127.0.0.1:8081", "127.0.0.1:{echo}")
+        .replace(
+            "var/portcullis/tokens.redb",
+            &format!("{}/tokens.redb", state.path().display()),
+        )
+        .replace(
+            "config/demo-users.toml",
+            repo_path("config/demo-users.toml").to_str().unwrap(),
+        );
+    let gateway = GatewayProcess::start(&config).await;
+    let base = gateway.url("");
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let url = format!(
+        "{base}/auth/oauth/authorize?response_type=code&client_id=demo-spa\
+         &redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fpublic%2Fcallback\
+         &scope=openid%20profile%3Aread&state=xyz&code_challenge={}&code_challenge_method=S256",
+        challenge.as_str()
+    );
+    let mut browser = Browser::new();
+    let login = browser.get(&url).await;
+    assert!(
+        login.body.contains("Demo single-page app"),
+        "{}",
+        login.body
+    );
+    let signed = browser
+        .submit(
+            &base,
+            &login,
+            &[("username", "demo"), ("password", "demo-password-4Vx7")],
+        )
+        .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let consent = browser
+        .get(&format!("{base}{}", signed.location.unwrap()))
+        .await;
+    let done = browser
+        .submit(&base, &consent, &[("decision", "allow")])
+        .await;
+    assert!(done
+        .location
+        .as_deref()
+        .unwrap()
+        .starts_with("http://localhost:8080/public/callback?code="));
+    let answer = done.location_query();
+    assert_eq!(answer["state"], "xyz");
+    let r = oauth_http()
+        .post(gateway.url("/auth/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "demo-spa"),
+            ("redirect_uri", "http://localhost:8080/public/callback"),
+            ("code", &answer["code"]),
+            ("code_verifier", verifier.secret()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let tokens: Value = r.json().await.unwrap();
+    assert_eq!(tokens["scope"], "openid profile:read");
+    assert!(tokens["refresh_token"].is_string() && tokens["id_token"].is_string());
+    // The bundled /profile route takes the token: a verified user with profile:read.
+    let r = api_status_at(
+        &gateway,
+        "/profile/me",
+        tokens["access_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.head);
+}
+
+async fn api_status_at(gateway: &GatewayProcess, path: &str, token: &str) -> RawResponse {
+    raw_request(
+        gateway.addr(),
+        &get(path, &[&format!("Authorization: Bearer {token}")]),
+    )
+    .await
+    .unwrap()
+}
