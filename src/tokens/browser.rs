@@ -100,6 +100,24 @@ fn same_secret(a: &str, b: &str) -> bool {
         && aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
 }
 
+/// A form posted within a session must carry the session's CSRF token.
+fn check_session_csrf(
+    params: &HashMap<String, String>,
+    session: &SessionRecord,
+) -> Result<(), ServiceResponse> {
+    if params
+        .get("csrf")
+        .is_some_and(|token| same_secret(token, &session.csrf))
+    {
+        return Ok(());
+    }
+    Err(ServiceResponse::page(
+        403,
+        "Request refused",
+        "This form has expired or did not come from this site. Go back and try again.",
+    ))
+}
+
 /// The request's parameters: the query of a GET, the form of a POST. Repeats are refused.
 fn parameters(request: &ServiceRequest<'_>) -> Result<HashMap<String, String>, ServiceResponse> {
     let bad = || ServiceResponse::page(400, "Sign-in failed", "The request is malformed.");
@@ -216,15 +234,8 @@ pub async fn authorize(service: &TokenService, request: &ServiceRequest<'_>) -> 
             &[&target],
         );
     }
-    if !params
-        .get("csrf")
-        .is_some_and(|token| same_secret(token, &session.csrf))
-    {
-        return ServiceResponse::page(
-            403,
-            "Request refused",
-            "This form has expired or did not come from this site. Go back and try again.",
-        );
+    if let Err(refused) = check_session_csrf(&params, &session) {
+        return refused;
     }
     if params.get("decision").map(String::as_str) != Some("allow") {
         let refusal = Refusal::Redirect {
@@ -410,15 +421,8 @@ pub async fn logout(service: &TokenService, request: &ServiceRequest<'_>) -> Ser
         Ok(params) => params,
         Err(page) => return page,
     };
-    if !params
-        .get("csrf")
-        .is_some_and(|token| same_secret(token, &session.csrf))
-    {
-        return ServiceResponse::page(
-            403,
-            "Request refused",
-            "This form has expired or did not come from this site. Go back and try again.",
-        );
+    if let Err(refused) = check_session_csrf(&params, &session) {
+        return refused;
     }
     if let Err(e) = service.end_session(&secret).await {
         return e.into();

@@ -715,18 +715,7 @@ scopes = ["openid", "email"]"#,
 #[tokio::test]
 async fn the_bundled_demo_client_and_user_sign_in_as_the_readme_shows() {
     let state = tempfile::tempdir().unwrap();
-    let bundled = std::fs::read_to_string(repo_path("config/portcullis.toml")).unwrap();
-    let config = bundled
-        .replace("127.0.0.1:8080", "127.0.0.1:{port}")
-        .replace("127.0.0.1:8081", "127.0.0.1:{echo}")
-        .replace(
-            "var/portcullis/tokens.redb",
-            &format!("{}/tokens.redb", state.path().display()),
-        )
-        .replace(
-            "config/demo-users.toml",
-            repo_path("config/demo-users.toml").to_str().unwrap(),
-        );
+    let config = bundled_config(state.path());
     let gateway = GatewayProcess::start(&config).await;
     let base = gateway.url("");
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();

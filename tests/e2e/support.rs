@@ -474,3 +474,25 @@ pub fn run_cli(args: &[&str]) -> (i32, String) {
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
+
+/// The bundled `config/portcullis.toml` made runnable in a test: ports as placeholders, the
+/// store in `state`, the demo users file by absolute path.
+pub fn bundled_config(state: &std::path::Path) -> String {
+    let bundled = std::fs::read_to_string(repo_path("config/portcullis.toml")).unwrap();
+    let config = bundled
+        .replace("127.0.0.1:8080", "127.0.0.1:{port}")
+        .replace("127.0.0.1:8081", "127.0.0.1:{echo}")
+        .replace(
+            "var/portcullis/tokens.redb",
+            &format!("{}/tokens.redb", state.display()),
+        )
+        .replace(
+            "config/demo-users.toml",
+            repo_path("config/demo-users.toml").to_str().unwrap(),
+        );
+    assert!(
+        config.contains(state.to_str().unwrap()),
+        "the bundled store path moved"
+    );
+    config
+}

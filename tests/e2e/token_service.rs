@@ -994,18 +994,7 @@ async fn two_gateways_on_one_redis_share_tokens_and_revocations() {
 #[tokio::test]
 async fn cli_minted_tokens_pass_the_bundled_routes_and_no_edit_of_one_does() {
     let state = tempfile::tempdir().unwrap();
-    let bundled = std::fs::read_to_string(repo_path("config/portcullis.toml")).unwrap();
-    let config = bundled
-        .replace("127.0.0.1:8080", "127.0.0.1:{port}")
-        .replace("127.0.0.1:8081", "127.0.0.1:{echo}")
-        .replace(
-            "var/portcullis/tokens.redb",
-            &format!("{}/tokens.redb", state.path().display()),
-        );
-    assert!(
-        config.contains(state.path().to_str().unwrap()),
-        "the bundled store path moved"
-    );
+    let config = bundled_config(state.path());
     let gw = GatewayProcess::start(&config).await;
     let path = gw.config_path();
     let (code, out) = run_cli(&[
