@@ -787,3 +787,37 @@ async fn api_status_at(gateway: &GatewayProcess, path: &str, token: &str) -> Raw
     .await
     .unwrap()
 }
+
+#[tokio::test]
+async fn an_expired_access_token_says_so_and_the_refresh_token_takes_over() {
+    let config = sign_in_config("").replace("store = {", "access_ttl = \"1s\"\nstore = {");
+    let gateway = GatewayProcess::start_with_files(&config, &[("users.toml", &users_file())]).await;
+    let base = gateway.url("");
+    let mut browser = Browser::new();
+    let (url, _, verifier) = authorize_url(&gateway, &["read"]);
+    let answer = authorize(&mut browser, &base, &url, USER.1).await;
+    let (status, tokens) = exchange(&gateway, &answer["code"], REDIRECT, verifier.secret()).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let r = api_status(&gateway, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(r.status, 401);
+    let challenge = r.header("www-authenticate").unwrap();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert!(
+        challenge.contains("error_description=\"expired\""),
+        "{challenge}"
+    );
+    let refreshed = oauth_client(&gateway)
+        .exchange_refresh_token(&RefreshToken::new(
+            tokens["refresh_token"].as_str().unwrap().into(),
+        ))
+        .request_async(&oauth_http())
+        .await
+        .expect("the refresh token still works");
+    assert_eq!(
+        api_status(&gateway, refreshed.access_token().secret())
+            .await
+            .status,
+        200
+    );
+}
