@@ -94,6 +94,9 @@ pub struct TokenServiceConfig {
     pub tenants: BTreeMap<String, Spanned<TenantConfig>>,
     /// Browser sign-in (`{prefix}/oauth/authorize`); off without it.
     pub sign_in: Option<Spanned<SignInConfig>>,
+    /// CORS for the service's endpoints (browser apps on other origins calling the token
+    /// endpoint); same keys as `[routes.cors]`.
+    pub cors: Option<CorsConfig>,
 }
 
 /// `[token_service.sign_in]`: who may sign in through the browser, and for how long.

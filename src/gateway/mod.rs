@@ -58,6 +58,8 @@ pub struct Gateway {
     pub limits: Limits,
     pub identity_headers: crate::proxy::identity::IdentityHeaderNames,
     pub token_service: Option<Arc<TokenService>>,
+    /// `[token_service.cors]`: for the service's endpoints, which no route covers.
+    pub token_service_cors: Option<crate::proxy::cors::CorsPolicy>,
     /// Who may see decision traces (nobody without `[debug]`).
     pub debug: crate::proxy::debug::DebugAccess,
 }
@@ -239,6 +241,15 @@ impl Gateway {
         if !problems.is_empty() {
             return Err(problems);
         }
+        let token_service_cors = config.token_service.as_ref().and_then(|service| {
+            let methods = [http::Method::GET, http::Method::POST];
+            service.get_ref().cors.as_ref().map(|c| {
+                request::build_cors(c, &methods, "token_service.cors", &map, &mut problems)
+            })
+        });
+        if !problems.is_empty() {
+            return Err(problems);
+        }
         let mut upstreams: Vec<Arc<Upstream>> = upstreams_by_name.into_values().collect();
         upstreams.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Gateway {
@@ -257,6 +268,7 @@ impl Gateway {
             },
             identity_headers: identity_headers.expect("problems were reported above"),
             token_service,
+            token_service_cors,
             debug,
         })
     }

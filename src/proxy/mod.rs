@@ -157,6 +157,18 @@ fn forwarded_client(
         .or(peer)
 }
 
+/// `204` with the grants, or `403 cors_refused`.
+fn preflight_answer(
+    policy: &cors::CorsPolicy,
+    asked: &http::Method,
+    headers: &http::HeaderMap,
+) -> GatewayResponse {
+    match policy.preflight(asked, headers) {
+        Ok(headers) => GatewayResponse::empty(204).with_headers(headers),
+        Err(refusal) => GatewayResponse::error(403, "cors_refused", refusal.message()),
+    }
+}
+
 /// Whether the client connected over TLS.
 fn is_tls(session: &Session) -> bool {
     session.digest().is_some_and(|d| d.ssl_digest.is_some())
@@ -233,7 +245,7 @@ impl GatewayProxy {
         if let Some(service) = &gateway.token_service {
             if crate::tokens::endpoints::is_service_path(&service.settings.prefix, &path) {
                 ctx.token_service = true;
-                return None;
+                return self.token_service_preflight(ctx, request);
             }
         }
         let host = match decision::host(request) {
@@ -275,18 +287,33 @@ impl GatewayProxy {
             return None;
         };
         let policy = ctx.gateway.routes.get(index)?.target.cors.as_ref()?;
-        let answer = match policy.preflight(&asked, &request.headers) {
-            Ok(headers) => GatewayResponse::empty(204).with_headers(headers),
-            Err(refusal) => GatewayResponse::error(403, "cors_refused", refusal.message()),
-        };
+        let answer = preflight_answer(policy, &asked, &request.headers);
         ctx.route_index = Some(index);
         ctx.preflight = true;
         Some(answer)
     }
 
-    /// CORS headers for the answer to an actual request on a route with `[routes.cors]`.
+    /// Answers a CORS preflight to the token service when `[token_service.cors]` is set.
+    fn token_service_preflight(
+        &self,
+        ctx: &mut RequestCtx,
+        request: &RequestHeader,
+    ) -> Option<GatewayResponse> {
+        let asked = cors::preflight_method(&request.method, &request.headers)?;
+        let policy = ctx.gateway.token_service_cors.as_ref()?;
+        ctx.preflight = true;
+        Some(preflight_answer(policy, &asked, &request.headers))
+    }
+
+    /// CORS headers for the answer to an actual request on a route with `[routes.cors]` (or
+    /// to the token service with `[token_service.cors]`).
     fn cors_headers(&self, session: &Session, ctx: &RequestCtx) -> cors::Headers {
-        match ctx.route().and_then(|r| r.target.cors.as_ref()) {
+        let policy = if ctx.token_service {
+            ctx.gateway.token_service_cors.as_ref()
+        } else {
+            ctx.route().and_then(|r| r.target.cors.as_ref())
+        };
+        match policy {
             Some(policy) if !ctx.preflight => {
                 policy.response_headers(&session.req_header().headers)
             }

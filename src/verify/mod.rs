@@ -22,7 +22,8 @@ use crate::tokens::{TokenFormat, TokenService};
 use appkeys::AppKeys;
 use introspect::Introspector;
 use jwt::{JwtIssuer, KeySource};
-use moka::future::Cache;
+// The synchronous cache: a hit is a plain lookup, without the future cache's async locks.
+use moka::sync::Cache;
 use moka::Expiry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -314,7 +315,7 @@ impl Verifier {
         now: u64,
     ) -> Result<Verified, VerifyError> {
         let key = cache_key("jwt", token);
-        let cached = self.cache.get(&key).await;
+        let cached = self.cache.get(&key);
         crate::observe::metrics::JWT_CACHE.record(cached.is_some());
         if let Some(identity) = cached {
             if !is_allowed(&identity.issuer) {
@@ -336,7 +337,7 @@ impl Verifier {
             None => return Err(TokenProblem::MissingClaim.into()),
         };
         let identity = Arc::new(issuer.verify(&jws, now).await?);
-        self.cache.insert(key, identity.clone()).await;
+        self.cache.insert(key, identity.clone());
         Ok(Verified {
             identity,
             cache_hit: false,

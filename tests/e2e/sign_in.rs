@@ -821,3 +821,65 @@ async fn an_expired_access_token_says_so_and_the_refresh_token_takes_over() {
         200
     );
 }
+
+#[tokio::test]
+async fn browser_apps_on_other_origins_reach_the_token_endpoint_through_cors() {
+    let config = sign_in_config("").replace(
+        &format!("[token_service.clients.{PUBLIC_APP}]"),
+        &format!(
+            "[token_service.cors]\nallow_origins = [\"https://spa.example\"]\n\n\
+             [token_service.clients.{PUBLIC_APP}]"
+        ),
+    );
+    let gateway = GatewayProcess::start_with_files(&config, &[("users.toml", &users_file())]).await;
+    let preflight = |origin: &str| {
+        format!(
+            "OPTIONS /auth/oauth/token HTTP/1.1\r\nHost: t\r\nOrigin: {origin}\r\n\
+             Access-Control-Request-Method: POST\r\n\
+             Access-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let r = raw_request(gateway.addr(), preflight("https://spa.example").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 204, "{}", r.head);
+    assert_eq!(
+        r.header("access-control-allow-origin").as_deref(),
+        Some("https://spa.example")
+    );
+    assert!(r
+        .header("access-control-allow-methods")
+        .unwrap()
+        .contains("POST"));
+    let r = raw_request(gateway.addr(), preflight("https://evil.example").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403);
+    assert!(r.header("access-control-allow-origin").is_none());
+
+    // The actual request's answer (here an error) is readable by the allowed origin only.
+    let token_url = gateway.url("/auth/oauth/token");
+    let token = |origin: &'static str| {
+        let url = token_url.clone();
+        async move {
+            oauth_http()
+                .post(url)
+                .header("origin", origin)
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", PUBLIC_APP),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = token("https://spa.example").await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://spa.example"
+    );
+    let r = token("https://evil.example").await;
+    assert!(!r.headers().contains_key("access-control-allow-origin"));
+}
