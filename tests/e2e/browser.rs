@@ -188,12 +188,7 @@ redirect_uris = ["http://localhost:{port}/app/callback"]
     let tokens = oauth
         .exchange_code(AuthorizationCode::new(query["code"].clone()))
         .set_pkce_verifier(verifier)
-        .request_async(
-            &reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-        )
+        .request_async(&no_redirect_client())
         .await
         .expect("the browser's code is exchanged");
     let r = raw_request(

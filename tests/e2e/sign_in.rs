@@ -128,10 +128,7 @@ fn unescape(text: &str) -> String {
 impl Browser {
     pub fn new() -> Self {
         Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http: no_redirect_client(),
             cookies: HashMap::new(),
         }
     }
@@ -219,10 +216,7 @@ fn oauth_client(
 }
 
 fn oauth_http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    no_redirect_client()
 }
 
 /// Signs in (when needed) and consents: the redirect's query (code, state, iss).

@@ -496,3 +496,11 @@ pub fn bundled_config(state: &std::path::Path) -> String {
     );
     config
 }
+
+/// An HTTP client that follows no redirect (tests look at each answer themselves).
+pub fn no_redirect_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}

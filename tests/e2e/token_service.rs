@@ -87,10 +87,7 @@ fn redb_config(dir: &std::path::Path, extra: &str) -> String {
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    no_redirect_client()
 }
 
 async fn post_json(
