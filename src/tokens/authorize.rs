@@ -156,8 +156,12 @@ pub fn check<'s>(
 }
 
 /// `redirect_uri` with `extra` added to its query (the registered URI may have one already).
+/// Callers pass URLs checked before (registered redirect URIs at config load, a provider's
+/// endpoints at discovery).
 pub fn redirect_to(redirect_uri: &str, extra: &[(&str, &str)]) -> String {
-    let mut url = url::Url::parse(redirect_uri).expect("registered redirect URIs are URLs");
+    let Ok(mut url) = url::Url::parse(redirect_uri) else {
+        return redirect_uri.to_string();
+    };
     {
         let mut query = url.query_pairs_mut();
         for (name, value) in extra {

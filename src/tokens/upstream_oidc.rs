@@ -100,6 +100,18 @@ impl UpstreamProvider {
                         "the discovery document names another issuer".into(),
                     ));
                 }
+                let endpoints = [
+                    &document.authorization_endpoint,
+                    &document.token_endpoint,
+                    &document.jwks_uri,
+                ];
+                if !endpoints.iter().all(|e| {
+                    url::Url::parse(e).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
+                }) {
+                    return Err(UpstreamError::Unavailable(
+                        "the discovery document names an endpoint that is not an HTTP URL".into(),
+                    ));
+                }
                 Ok(document)
             })
             .await

@@ -877,3 +877,29 @@ async fn browser_apps_on_other_origins_reach_the_token_endpoint_through_cors() {
     let r = token("https://evil.example").await;
     assert!(!r.headers().contains_key("access-control-allow-origin"));
 }
+
+#[tokio::test]
+async fn an_unreachable_upstream_provider_is_a_503_page_not_a_hang() {
+    let closed = free_port();
+    let config = sign_in_config("").replace(
+        "users_file = \"{dir}/users.toml\"",
+        &format!(
+            "[token_service.sign_in.oidc]\nissuer = \"http://127.0.0.1:{closed}\"\n\
+             client_id = \"a\"\nclient_secret = \"s\"\n\
+             redirect_uri = \"http://127.0.0.1:9/auth/oauth/callback\""
+        ),
+    );
+    let gateway = GatewayProcess::start(&config).await;
+    let mut browser = Browser::new();
+    let started = std::time::Instant::now();
+    let page = browser.get(&authorize_url(&gateway, &["read"]).0).await;
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert!(page.headers.contains_key("retry-after"));
+    assert!(page.location.is_none());
+    assert!(started.elapsed() < std::time::Duration::from_secs(6));
+    // A callback with no sign-in in progress is refused.
+    let stray = browser
+        .get(&gateway.url("/auth/oauth/callback?code=x&state=y"))
+        .await;
+    assert_eq!(stray.status, 403);
+}
