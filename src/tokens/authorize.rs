@@ -209,20 +209,24 @@ mod tests {
     use crate::principal::Level;
 
     fn settings() -> Settings {
+        let dir = tempfile::tempdir().unwrap();
+        let users = dir.path().join("users.toml");
+        std::fs::write(&users, "users = []\n").unwrap();
         let toml = r#"
             [token_service]
             issuer = "https://auth.test"
             store = { path = "/tmp/never-opened.redb" }
             [token_service.sign_in]
-            users_file = "/tmp/never-read.toml"
+            users_file = "USERS"
             [token_service.clients.app]
             public = true
             scopes = ["openid", "read", "write"]
             grants = ["authorization_code"]
             redirect_uris = ["https://app.test/cb", "http://127.0.0.1:9/cb?x=1"]
-        "#;
-        let config: crate::config::model::Config = toml::from_str(toml).unwrap();
-        let map = crate::config::SourceMap::new(toml);
+        "#
+        .replace("USERS", users.to_str().unwrap());
+        let config: crate::config::model::Config = toml::from_str(&toml).unwrap();
+        let map = crate::config::SourceMap::new(&toml);
         let mut problems = Vec::new();
         let settings = super::super::settings::compile(&config, &map, &mut problems);
         assert!(problems.is_empty(), "{problems:?}");

@@ -304,10 +304,12 @@ pub fn compile(
                 "client_credentials" => grants.0 = true,
                 "refresh_token" => grants.1 = true,
                 "authorization_code" => grants.2 = true,
-                "password" | "implicit" => report.add(
+                refused @ ("password" | "implicit") => report.add(
                     grant.span(),
                     &format!("{key}.grants"),
-                    "is not supported (RFC 9700 §2.4 and §2.1.2 advise against it)",
+                    format!(
+                        "{refused:?} is not supported (RFC 9700 §2.4 and §2.1.2 advise against it)"
+                    ),
                 ),
                 other => report.add(
                     grant.span(),
@@ -440,7 +442,13 @@ fn compile_sign_in(
 ) -> Option<SignInSettings> {
     let config = spanned.get_ref();
     let users = match (&config.users_file, &config.oidc) {
-        (Some(file), None) => UserSource::File(PathBuf::from(file.get_ref())),
+        (Some(file), None) => {
+            let path = PathBuf::from(file.get_ref());
+            if let Err(message) = super::users::Users::check_file(&path) {
+                report.add(file.span(), "sign_in.users_file", message);
+            }
+            UserSource::File(path)
+        }
         (None, Some(oidc)) => {
             let o = oidc.get_ref();
             if url::Url::parse(o.issuer.get_ref()).is_err() {

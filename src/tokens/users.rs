@@ -41,27 +41,15 @@ pub struct Users {
 impl Users {
     /// Reads and checks a users file: every hash an argon2id PHC string, names unique.
     pub fn load(path: &Path) -> Result<Users, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let file: UsersFile =
-            toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
-        let mut by_name = HashMap::new();
-        for user in file.users {
-            check_hash(&user.password_argon2id)
-                .map_err(|e| format!("{}: user {:?}: {e}", path.display(), user.name))?;
-            if by_name.contains_key(&user.name) {
-                return Err(format!(
-                    "{}: user {:?} is listed twice",
-                    path.display(),
-                    user.name
-                ));
-            }
-            by_name.insert(user.name.clone(), user);
-        }
         Ok(Users {
-            by_name,
+            by_name: read_checked(path)?,
             dummy: hash_password("not a real password")?,
         })
+    }
+
+    /// Checks a users file without keeping it (for `portcullis check` and config loads).
+    pub fn check_file(path: &Path) -> Result<(), String> {
+        read_checked(path).map(drop)
     }
 
     /// The user, if `password` is theirs.
@@ -83,6 +71,27 @@ impl Users {
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }
+}
+
+fn read_checked(path: &Path) -> Result<HashMap<String, UserEntry>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file: UsersFile =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+    let mut by_name = HashMap::new();
+    for user in file.users {
+        check_hash(&user.password_argon2id)
+            .map_err(|e| format!("{}: user {:?}: {e}", path.display(), user.name))?;
+        if by_name.contains_key(&user.name) {
+            return Err(format!(
+                "{}: user {:?} is listed twice",
+                path.display(),
+                user.name
+            ));
+        }
+        by_name.insert(user.name.clone(), user);
+    }
+    Ok(by_name)
 }
 
 fn check_hash(hash: &str) -> Result<(), String> {

@@ -104,3 +104,66 @@ async fn serve_refuses_a_bad_config_without_panicking() {
     assert!(err.contains("bogus"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn sign_in_config_problems_are_reported_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.toml");
+    std::fs::write(
+        &plain,
+        "[[users]]\nname = \"eve\"\npassword_argon2id = \"hunter2\"\n",
+    )
+    .unwrap();
+    let config = |users_file: &str, client: &str| {
+        format!(
+            r#"
+[[listeners]]
+address = "127.0.0.1:1"
+[upstreams.app]
+addresses = ["127.0.0.1:2"]
+[[routes]]
+path_prefix = "/"
+upstream = "app"
+[token_service]
+issuer = "https://auth.test"
+store = {{ path = "/tmp/never-opened.redb" }}
+[token_service.sign_in]
+users_file = "{users_file}"
+[token_service.clients.spa]
+{client}
+"#
+        )
+    };
+    let (code, out) = check_config(&config(
+        "/nonexistent/users.toml",
+        "public = true\ngrants = [\"authorization_code\"]\nredirect_uris = [\"https://app.test/cb\"]",
+    ));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("token_service.sign_in.users_file: cannot read"),
+        "{out}"
+    );
+    let (code, out) = check_config(&config(
+        plain.to_str().unwrap(),
+        "public = true\ngrants = [\"authorization_code\", \"password\"]\n\
+         redirect_uris = [\"http://app.test/cb\", \"https://app.test/cb#frag\"]",
+    ));
+    assert_eq!(code, 1, "{out}");
+    for expected in [
+        "not a PHC password hash",
+        "\"password\"",
+        "is not supported",
+        "must be https",
+        "must not have a fragment",
+    ] {
+        assert!(out.contains(expected), "{expected}: {out}");
+    }
+    // Without redirect URIs, or with a secret on a public client.
+    let (code, out) = check_config(&config(
+        plain.to_str().unwrap(),
+        "public = true\nsecret_sha256 = \"00\"\ngrants = [\"authorization_code\"]",
+    ));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("a public client has no secret"), "{out}");
+    assert!(out.contains("needs at least one redirect URI"), "{out}");
+}
