@@ -10,6 +10,7 @@ use super::records::{CodeRecord, SessionRecord};
 use super::sign_in::{SignIn, SignedIn};
 use super::store::digest;
 use super::{random_id, TokenService};
+use crate::observe::metrics::count_sign_in;
 use crate::principal::now_unix;
 use http::Method;
 use std::collections::HashMap;
@@ -361,6 +362,7 @@ pub async fn login(service: &TokenService, request: &ServiceRequest<'_>) -> Serv
         );
     }
     if !sign_in.limiter.allows(name, request.client) {
+        count_sign_in("limited");
         return login_page(
             service,
             &params,
@@ -375,6 +377,7 @@ pub async fn login(service: &TokenService, request: &ServiceRequest<'_>) -> Serv
     }
     let Some(user) = sign_in.check_password(name, password).await else {
         sign_in.limiter.record_failure(name, request.client);
+        count_sign_in("failure");
         tracing::info!(client = ?request.client, "failed sign-in");
         return login_page(
             service,
@@ -385,6 +388,7 @@ pub async fn login(service: &TokenService, request: &ServiceRequest<'_>) -> Serv
         );
     };
     sign_in.limiter.record_success(name);
+    count_sign_in("success");
     let signed_in_user = SignedIn {
         sub: user.name,
         email: user.email,

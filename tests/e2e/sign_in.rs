@@ -587,7 +587,12 @@ async fn signing_out_ends_the_session_and_revokes_its_refresh_tokens() {
 
 #[tokio::test]
 async fn failed_sign_ins_are_limited_per_user() {
-    let gateway = start_gateway("max_failures = 3\nfailure_window = \"10m\"").await;
+    let metrics_port = free_port();
+    let gateway = start_gateway(&format!(
+        "max_failures = 3\nfailure_window = \"10m\"\n\n\
+         [metrics]\naddress = \"127.0.0.1:{metrics_port}\"\n"
+    ))
+    .await;
     let base = gateway.url("");
     let mut browser = Browser::new();
     let (url, _, _) = authorize_url(&gateway, &["read"]);
@@ -614,6 +619,21 @@ async fn failed_sign_ins_are_limited_per_user() {
     assert_eq!(limited.status, 429);
     assert!(limited.headers.contains_key("retry-after"));
     assert!(!browser.cookies.contains_key("portcullis_session"));
+    // Operators see the guessing run.
+    let text = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("portcullis_sign_ins_total{result=\"failure\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("portcullis_sign_ins_total{result=\"limited\"} 1"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
