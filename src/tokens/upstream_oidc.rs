@@ -5,12 +5,17 @@
 //!
 //! Only what the configured issuer's discovery document names is trusted: its `issuer` must be
 //! the configured one, and keys come from its `jwks_uri` alone — never from a token header.
+//!
+//! A sign-in in progress lives in the browser, not the store: the `portcullis_oidc` cookie is a
+//! JWT signed with the token service's key (`typ` [`STATE_TYP`], so it is nothing else), holding
+//! the `state` sent to the provider, the nonce, the PKCE verifier and the authorization request
+//! to resume. Starting a sign-in therefore writes nothing, and any instance sharing the key file
+//! can finish it.
 
 use super::browser::{cookie, signed_in};
 use super::endpoints::{ServiceRequest, ServiceResponse};
 use super::settings::UpstreamOidc;
 use super::sign_in::SignedIn;
-use super::store::{digest, Space, StoreError};
 use super::{authorize, random_id, TokenService};
 use crate::principal::now_unix;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,6 +28,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 pub const STATE_COOKIE: &str = "portcullis_oidc";
+/// The `typ` of the state cookie's JWT.
+pub const STATE_TYP: &str = "portcullis-oidc-state";
 /// How long a browser may spend at the provider.
 const PENDING_TTL: u64 = 600;
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,13 +53,16 @@ struct Discovered {
     jwks_uri: String,
 }
 
-/// A sign-in in progress at the provider, by digest of its `state`.
+/// A sign-in in progress at the provider (the claims of the state cookie).
 #[derive(Debug, Serialize, Deserialize)]
 struct Pending {
+    /// The `state` parameter sent to the provider.
+    state: String,
     /// The authorization request it interrupted (a query string; may be empty).
     request: String,
     nonce: String,
     verifier: String,
+    exp: u64,
 }
 
 pub struct UpstreamProvider {
@@ -65,13 +75,6 @@ pub struct UpstreamProvider {
 enum UpstreamError {
     Unavailable(String),
     Refused(&'static str),
-    Store(StoreError),
-}
-
-impl From<StoreError> for UpstreamError {
-    fn from(e: StoreError) -> Self {
-        UpstreamError::Store(e)
-    }
 }
 
 impl UpstreamProvider {
@@ -149,21 +152,18 @@ impl UpstreamProvider {
         params: &HashMap<String, String>,
     ) -> Result<ServiceResponse, UpstreamError> {
         let discovered = self.discover().await?;
-        let state = random_id(24);
         let pending = Pending {
+            state: random_id(24),
             request: authorize::query_of(params),
             nonce: random_id(24),
             verifier: random_id(48),
+            exp: now_unix() + PENDING_TTL,
         };
-        service
-            .records()
-            .put(
-                Space::Codes,
-                &pending_key(&state),
-                &pending,
-                now_unix() + PENDING_TTL,
-            )
-            .await?;
+        let sealed = service
+            .keys
+            .current()
+            .current
+            .mint_typed(&pending, STATE_TYP);
         let challenge = URL_SAFE_NO_PAD.encode(crate::verify::appkeys::digest(&pending.verifier));
         let scope = self.config.scopes.join(" ");
         let location = authorize::redirect_to(
@@ -173,7 +173,7 @@ impl UpstreamProvider {
                 ("client_id", &self.config.client_id),
                 ("redirect_uri", &self.config.redirect_uri),
                 ("scope", &scope),
-                ("state", &state),
+                ("state", &pending.state),
                 ("nonce", &pending.nonce),
                 ("code_challenge", &challenge),
                 ("code_challenge_method", "S256"),
@@ -181,7 +181,7 @@ impl UpstreamProvider {
         );
         // Lax: the provider sends the browser back with a cross-site GET.
         let cookie = format!(
-            "{STATE_COOKIE}={state}; Path={}; Max-Age={PENDING_TTL}; HttpOnly; Secure; SameSite=Lax",
+            "{STATE_COOKIE}={sealed}; Path={}; Max-Age={PENDING_TTL}; HttpOnly; Secure; SameSite=Lax",
             service.settings.prefix
         );
         Ok(ServiceResponse::see_other(location).with_header("set-cookie", cookie))
@@ -267,8 +267,24 @@ impl UpstreamProvider {
     }
 }
 
-fn pending_key(state: &str) -> String {
-    format!("upstream:{}", digest(state))
+/// The sign-in in progress that a state cookie holds, if the cookie is ours, unexpired and
+/// for this `state`.
+fn unseal(service: &TokenService, cookie: &str, state: &str) -> Option<Pending> {
+    let ring = service.keys.current();
+    crate::verify::verify_jws_signature(cookie, &ring.verify).ok()?;
+    let (header, _, _) = crate::verify::jose::parse_signature_parts(cookie).ok()?;
+    if header.typ.as_deref() != Some(STATE_TYP) {
+        return None;
+    }
+    let payload = cookie.split('.').nth(1)?;
+    let pending: Pending = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let same_state = !state.is_empty()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(
+            pending.state.as_bytes(),
+            state.as_bytes(),
+        )
+        .is_ok();
+    (same_state && pending.exp > now_unix()).then_some(pending)
 }
 
 fn failure(e: UpstreamError) -> ServiceResponse {
@@ -289,7 +305,6 @@ fn failure(e: UpstreamError) -> ServiceResponse {
             tracing::warn!(reason = why, "upstream OpenID sign-in refused");
             ServiceResponse::html(403, super::pages::message("Sign-in failed", why), &[])
         }
-        UpstreamError::Store(e) => e.into(),
     }
 }
 
@@ -314,44 +329,13 @@ pub async fn callback(service: &TokenService, request: &ServiceRequest<'_>) -> S
             .into_owned()
             .collect();
     let state = params.get("state").map(String::as_str).unwrap_or("");
-    let cookie_ok = cookie(request.headers, STATE_COOKIE).is_some_and(|c| {
-        !state.is_empty()
-            && aws_lc_rs::constant_time::verify_slices_are_equal(c.as_bytes(), state.as_bytes())
-                .is_ok()
-    });
-    if !cookie_ok {
+    let Some(pending) =
+        cookie(request.headers, STATE_COOKIE).and_then(|sealed| unseal(service, sealed, state))
+    else {
         return failure(UpstreamError::Refused(
-            "this sign-in did not start in this browser",
-        ));
-    }
-    // One use: the pending record is spent whatever happens next.
-    let records = service.records();
-    let key = pending_key(state);
-    let pending: Option<Pending> = match records.get(Space::Codes, &key).await {
-        Ok(found) => found,
-        Err(e) => return e.into(),
-    };
-    let Some(pending) = pending else {
-        return failure(UpstreamError::Refused(
-            "this sign-in has expired; start again",
+            "this sign-in did not start in this browser, or has expired; start again",
         ));
     };
-    let spent = Pending {
-        request: String::new(),
-        nonce: random_id(24),
-        verifier: String::new(),
-    };
-    if let Err(e) = records
-        .put(Space::Codes, &key, &spent, now_unix() + 1)
-        .await
-    {
-        return e.into();
-    }
-    if pending.verifier.is_empty() {
-        return failure(UpstreamError::Refused(
-            "this sign-in has expired; start again",
-        ));
-    }
     let Some(code) = params.get("code") else {
         return failure(UpstreamError::Refused("the provider did not sign you in"));
     };

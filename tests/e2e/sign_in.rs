@@ -701,9 +701,37 @@ scopes = ["openid", "email"]"#,
         "{callback}"
     );
 
-    // A callback without the browser's state cookie is refused (login CSRF).
+    // A callback without the browser's state cookie is refused (login CSRF), and so is one
+    // whose cookie was altered (it is a JWT signed with the gateway's key, not a store record).
     let mut stranger = Browser::new();
     assert_eq!(stranger.get(&callback).await.status, 403);
+    let sealed = browser.cookies["portcullis_oidc"].clone();
+    assert_eq!(sealed.split('.').count(), 3, "a compact JWS");
+    let mut forger = Browser::new();
+    let mut altered = sealed.clone().into_bytes();
+    let last = altered.len() - 2;
+    altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+    forger.cookies.insert(
+        "portcullis_oidc".into(),
+        String::from_utf8(altered).unwrap(),
+    );
+    assert_eq!(forger.get(&callback).await.status, 403);
+    // The right cookie with another state is refused too.
+    forger.cookies.insert("portcullis_oidc".into(), sealed);
+    let other_state = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| {
+            if k == "state" {
+                (k.into_owned(), "other".to_string())
+            } else {
+                (k.into_owned(), v.into_owned())
+            }
+        })
+        .collect::<Vec<_>>();
+    let mut wrong = url::Url::parse(&callback).unwrap();
+    wrong.query_pairs_mut().clear().extend_pairs(&other_state);
+    assert_eq!(forger.get(wrong.as_str()).await.status, 403);
 
     let resumed = browser.get(&callback).await;
     assert_eq!(resumed.status, 303, "{}", resumed.body);
