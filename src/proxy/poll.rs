@@ -17,7 +17,7 @@ use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::Session;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 impl GatewayProxy {
     /// Serves a request on a `respond_within` route.
@@ -57,7 +57,7 @@ impl GatewayProxy {
             method: request.method.clone(),
             tenant: ctx.tenant.clone(),
         };
-        ctx.upstream_started = Some(Instant::now());
+        ctx.upstream_started = ctx.phase_clock();
         let Some(peer) = route.target.upstream.peer() else {
             let response =
                 GatewayResponse::error(502, "upstream_unavailable", "no healthy upstream backend");
