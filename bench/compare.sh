@@ -26,25 +26,7 @@ UNIQUE_TOKENS=${UNIQUE_TOKENS:-60000}
 RESPONSE_BYTES=${RESPONSE_BYTES:-512}
 
 mkdir -p "$OUT"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  # pingora servers drain for their grace period on SIGTERM; do not wait on one that lingers.
-  for _ in $(seq 50); do
-    alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-cargo build --release --quiet --bin portcullis --example echo --example passthrough --example loadgen
-bin=target/release
+source bench/common.sh
 loadgen="taskset -c $LOAD_CORE $bin/examples/loadgen"
 
 ECHO=19000 PASS=19001 PORT=19002 HAPROXY=19003 NGINX=19004
@@ -55,15 +37,7 @@ done
 hs_secret=$(python3 -c "import json;print(json.load(open('$work/HS256/key.json'))['private'])")
 
 cat > "$work/portcullis.toml" <<EOF
-[server]
-threads = 1
-[log]
-level = "warn"
-access_log = false
-[[listeners]]
-address = "127.0.0.1:$PORT"
-[upstreams.echo]
-addresses = ["127.0.0.1:$ECHO"]
+$(gateway_config "$PORT" "$ECHO")
 $(for alg in RS256 ES256 EdDSA; do printf '[issuers.%s]\nkind = "jwt"\nissuer = "https://%s.bench"\naudiences = ["bench"]\njwks_file = "%s/%s/jwks.json"\n' "$alg" "$alg" "$work" "$alg"; done)
 [issuers.HS256]
 kind = "jwt"
@@ -85,16 +59,6 @@ default_top = 20
 private_fields = ["secret"]
 EOF
 $bin/portcullis check -c "$work/portcullis.toml" >/dev/null
-
-start() { # name core command...
-  local name=$1 core=$2; shift 2
-  taskset -c "$core" "$@" > "$work/$name.log" 2>&1 &
-  pids+=($!)
-}
-wait_port() {
-  for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-  echo "port $1 did not open" >&2; return 1
-}
 
 fixed=$([[ $RESPONSE_BYTES == echo ]] || echo "$RESPONSE_BYTES")
 start echo "$LOAD_CORE" $bin/examples/echo "127.0.0.1:$ECHO" 1 $fixed

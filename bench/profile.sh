@@ -17,30 +17,12 @@ PROXY_CORE=${PROXY_CORE:-1}
 LOAD_CORE=${LOAD_CORE:-0}
 command -v perf >/dev/null || { echo "needs perf (apt-get install linux-perf)" >&2; exit 1; }
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-cargo build --release --quiet --bin portcullis --example echo --example passthrough --example loadgen
-bin=target/release
+source bench/common.sh
 ECHO=19300 PASS=19301 PORT=19302
 
 $bin/examples/loadgen keys --alg RS256 --out "$work/keys" --kid profile 2>/dev/null
 cat > "$work/portcullis.toml" <<EOF
-[server]
-threads = 1
-[log]
-level = "warn"
-access_log = false
-[[listeners]]
-address = "127.0.0.1:$PORT"
-[upstreams.echo]
-addresses = ["127.0.0.1:$ECHO"]
+$(gateway_config "$PORT" "$ECHO")
 [issuers.RS256]
 kind = "jwt"
 issuer = "https://profile.bench"
@@ -56,15 +38,12 @@ upstream = "echo"
 scopes = ["bench"]
 EOF
 
-taskset -c "$LOAD_CORE" $bin/examples/echo "127.0.0.1:$ECHO" 1 512 2>/dev/null &
-pids+=($!)
-taskset -c "$PROXY_CORE" $bin/examples/passthrough "127.0.0.1:$PASS" "127.0.0.1:$ECHO" 1 2>/dev/null &
-passthrough=$!
-pids+=($passthrough)
-taskset -c "$PROXY_CORE" $bin/portcullis serve -c "$work/portcullis.toml" 2>/dev/null &
-gateway=$!
-pids+=($gateway)
-sleep 1.5
+start echo "$LOAD_CORE" $bin/examples/echo "127.0.0.1:$ECHO" 1 512
+start passthrough "$PROXY_CORE" $bin/examples/passthrough "127.0.0.1:$PASS" "127.0.0.1:$ECHO" 1
+passthrough=$last_pid
+start portcullis "$PROXY_CORE" $bin/portcullis serve -c "$work/portcullis.toml"
+gateway=$last_pid
+for port in $ECHO $PASS $PORT; do wait_port "$port"; done
 
 profile() { # name pid url
   perf record -F 4000 -p "$2" -o "$work/$1.data" -- sleep "$DURATION" >/dev/null 2>&1 &

@@ -24,30 +24,12 @@ SAMPLE_EVERY=${SAMPLE_EVERY:-10}
 OUT=${OUT:-bench/results/soak}
 
 mkdir -p "$OUT"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-cargo build --release --quiet --bin portcullis --example echo --example loadgen
-bin=target/release
+source bench/common.sh
 ECHO=19100 PORT=19101
 
 $bin/examples/loadgen keys --alg RS256 --out "$work/keys" --kid soak 2>/dev/null
 cat > "$work/portcullis.toml" <<EOF
-[server]
-threads = 1
-[log]
-level = "warn"
-access_log = false
-[[listeners]]
-address = "127.0.0.1:$PORT"
-[upstreams.echo]
-addresses = ["127.0.0.1:$ECHO"]
+$(gateway_config "$PORT" "$ECHO")
 [issuers.soak]
 kind = "jwt"
 issuer = "https://soak.bench"
@@ -61,15 +43,11 @@ carriers = ["bearer", "query", "cookie"]
 scopes = ["bench"]
 EOF
 
-taskset -c 0 $bin/examples/echo "127.0.0.1:$ECHO" 1 512 2>/dev/null &
-pids+=($!)
-taskset -c 1 $bin/portcullis serve -c "$work/portcullis.toml" 2>"$work/gateway.log" &
-gateway=$!
-pids+=($gateway)
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+start echo 0 $bin/examples/echo "127.0.0.1:$ECHO" 1 512
+start gateway 1 $bin/portcullis serve -c "$work/portcullis.toml"
+gateway=$last_pid
+wait_port "$ECHO"
+wait_port "$PORT"
 
 seconds=$(python3 -c "
 import re,sys; m=re.fullmatch(r'(\d+)(ms|s|m|h)', '$DURATION'); n,u=int(m[1]),m[2]

@@ -217,17 +217,11 @@ pub fn extract(
         if bytes.len() > limits.max_header_len {
             return Err(ExtractError::TooLarge);
         }
-        for pair in bytes.split(|&b| b == b';') {
-            let pair = pair.trim_ascii();
-            let (name, value) = match pair.iter().position(|&b| b == b'=') {
-                Some(i) => (&pair[..i], &pair[i + 1..]),
-                None => (pair, &[][..]),
-            };
-            if name.trim_ascii() == ACCESS_TOKEN.as_bytes() {
+        for (name, value) in cookie_pairs(bytes) {
+            if name == ACCESS_TOKEN.as_bytes() {
                 if !accepted.contains(&Carrier::Cookie) {
                     return Err(ExtractError::MultipleCredentials.or_unaccepted(found.is_some()));
                 }
-                let value = value.trim_ascii();
                 let value = value
                     .strip_prefix(b"\"")
                     .and_then(|v| v.strip_suffix(b"\""))
@@ -237,6 +231,22 @@ pub fn extract(
         }
     }
     Ok(found)
+}
+
+/// The `name=value` pairs of one `Cookie` header value, both trimmed (a pair without `=` has an
+/// empty value). The one cookie parser: credential extraction, credential removal and the
+/// sign-in pages all read cookies through it.
+pub fn cookie_pairs(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    header.split(|&b| b == b';').map(split_cookie_pair)
+}
+
+/// One `name=value` pair of a `Cookie` header, both trimmed.
+pub fn split_cookie_pair(pair: &[u8]) -> (&[u8], &[u8]) {
+    let pair = pair.trim_ascii();
+    match pair.iter().position(|&b| b == b'=') {
+        Some(i) => (pair[..i].trim_ascii(), pair[i + 1..].trim_ascii()),
+        None => (pair, &[][..]),
+    }
 }
 
 impl ExtractError {

@@ -238,9 +238,6 @@ impl Gateway {
             }
         }
 
-        if !problems.is_empty() {
-            return Err(problems);
-        }
         let token_service_cors = config.token_service.as_ref().and_then(|service| {
             let methods = [http::Method::GET, http::Method::POST];
             service.get_ref().cors.as_ref().map(|c| {

@@ -2,7 +2,7 @@
 //! client-sent identity headers removed in every spelling, the gateway's own added.
 
 use crate::config::model::IdentityHeaders;
-use crate::credential::Carrier;
+use crate::credential::{cookie_pairs, split_cookie_pair, Carrier, ACCESS_TOKEN};
 use crate::principal::Principal;
 use crate::proxy::forward::remove_protected;
 use http::HeaderName;
@@ -94,7 +94,7 @@ pub fn remove_credential(request: &mut RequestHeader, carrier: &Carrier) -> ping
                 .map(str::trim)
                 .filter(|pair| {
                     !pair.is_empty()
-                        && pair.split('=').next().map(str::trim) != Some("access_token")
+                        && split_cookie_pair(pair.as_bytes()).0 != ACCESS_TOKEN.as_bytes()
                 })
                 .map(str::to_string)
                 .collect();
@@ -132,7 +132,7 @@ pub fn strip_unverified_credentials(request: &mut RequestHeader) -> pingora::Res
         .headers
         .get_all(http::header::COOKIE)
         .iter()
-        .any(|v| v.as_bytes().windows(12).any(|w| w == b"access_token"));
+        .any(|v| cookie_pairs(v.as_bytes()).any(|(name, _)| name == ACCESS_TOKEN.as_bytes()));
     if token_cookie {
         remove_credential(request, &Carrier::Cookie)?;
     }

@@ -542,17 +542,8 @@ impl GatewayProxy {
         )
         .await;
         let mut response = GatewayResponse::json(answer.status, answer.body);
-        if answer
-            .headers
-            .iter()
-            .any(|(name, _)| *name == "content-type")
-        {
-            response.content_type = None;
-        }
-        for (name, value) in answer.headers {
-            response = response.with_header(name, value);
-        }
-        Ok(response)
+        response.content_type = answer.content_type;
+        Ok(response.with_headers(answer.headers))
     }
 }
 

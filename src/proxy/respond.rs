@@ -13,8 +13,7 @@ pub struct GatewayResponse {
     pub headers: Vec<(&'static str, String)>,
     /// Close the connection after answering (framing errors, unread request bodies).
     pub close: bool,
-    /// `None` when `headers` name their own.
-    pub content_type: Option<&'static str>,
+    pub content_type: &'static str,
 }
 
 /// The body of every error the gateway makes itself.
@@ -42,7 +41,7 @@ impl GatewayResponse {
             body: Bytes::from(body),
             headers: Vec::new(),
             close: false,
-            content_type: Some("application/json"),
+            content_type: "application/json",
         }
     }
 
@@ -75,9 +74,7 @@ impl GatewayResponse {
         // RFC 9110 §8.6: a 204 has no content and no Content-Length.
         let no_content = self.status == 204;
         if !no_content {
-            if let Some(content_type) = self.content_type {
-                header.insert_header("content-type", content_type)?;
-            }
+            header.insert_header("content-type", self.content_type)?;
             header.insert_header("content-length", self.body.len().to_string())?;
         }
         header.insert_header("cache-control", "no-store")?;

@@ -2,9 +2,9 @@
 //! is answered — on the gateway's own page while the client or its redirect URI is in doubt
 //! (never an open redirect, §4.1.2.1), back at the client's redirect URI after that.
 
+use super::endpoints::requested_scopes;
 use super::pkce;
 use super::settings::{Client, Settings};
-use crate::verify::claims::split_scopes;
 use std::collections::HashMap;
 
 /// The parameters of an authorization request that the flow carries from page to page.
@@ -39,12 +39,16 @@ pub enum Refusal {
     /// The client or redirect URI cannot be trusted: shown on the gateway's page.
     Page(&'static str),
     /// Sent back to the client (RFC 6749 §4.1.2.1).
-    Redirect {
-        redirect_uri: String,
-        state: Option<String>,
-        error: &'static str,
-        description: &'static str,
-    },
+    Redirect(ErrorRedirect),
+}
+
+/// An error for the client, at its (checked) redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorRedirect {
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub error: &'static str,
+    pub description: &'static str,
 }
 
 /// The request's parameters, once each (a repeated one is refused like a missing one).
@@ -96,11 +100,13 @@ pub fn check<'s>(
     };
     let state = opaque(params.get("state"))
         .map_err(|()| Refusal::Page("The application sent a malformed state parameter."))?;
-    let refuse = |error, description| Refusal::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        state: state.clone(),
-        error,
-        description,
+    let refuse = |error, description| {
+        Refusal::Redirect(ErrorRedirect {
+            redirect_uri: redirect_uri.clone(),
+            state: state.clone(),
+            error,
+            description,
+        })
     };
     match params.get("response_type").map(String::as_str) {
         Some("code") => {}
@@ -113,21 +119,17 @@ pub fn check<'s>(
             ))
         }
     }
-    let scopes = match params.get("scope") {
-        None => client.scopes.clone(),
-        Some(text) => {
-            let mut scopes = split_scopes(text);
-            scopes.sort();
-            scopes.dedup();
-            if !scopes.iter().all(|s| client.scopes.contains(s)) {
-                return Err(refuse(
-                    "invalid_scope",
-                    "a scope is beyond what the client may ask",
-                ));
-            }
-            scopes
-        }
+    // The same rule as the token endpoint's; asked-for scopes come back sorted, once each.
+    let Some(mut scopes) = requested_scopes(params, &client.scopes) else {
+        return Err(refuse(
+            "invalid_scope",
+            "a scope is beyond what the client may ask",
+        ));
     };
+    if params.contains_key("scope") {
+        scopes.sort();
+        scopes.dedup();
+    }
     // PKCE for every client (RFC 9700 §2.1.1), and S256 only: `plain` protects nothing
     // against an attacker who can read the authorization request.
     let code_challenge = params
@@ -171,24 +173,33 @@ pub fn redirect_to(redirect_uri: &str, extra: &[(&str, &str)]) -> String {
     url.into()
 }
 
-impl Refusal {
-    /// Where a [`Refusal::Redirect`] sends the browser, with `iss` (RFC 9207).
-    pub fn location(&self, issuer: &str) -> Option<String> {
-        let Refusal::Redirect {
-            redirect_uri,
-            state,
-            error,
-            description,
-        } = self
-        else {
-            return None;
-        };
-        let mut extra = vec![("error", *error), ("error_description", *description)];
-        if let Some(state) = state {
-            extra.push(("state", state));
-        }
-        extra.push(("iss", issuer));
-        Some(redirect_to(redirect_uri, &extra))
+/// Where an authorization answer sends the browser: the client's redirect URI with `answer`,
+/// the request's `state` and `iss` (RFC 9207) — for codes and errors alike.
+pub fn back_to_client(
+    redirect_uri: &str,
+    answer: &[(&str, &str)],
+    state: Option<&str>,
+    issuer: &str,
+) -> String {
+    let mut extra = answer.to_vec();
+    if let Some(state) = state {
+        extra.push(("state", state));
+    }
+    extra.push(("iss", issuer));
+    redirect_to(redirect_uri, &extra)
+}
+
+impl ErrorRedirect {
+    pub fn location(&self, issuer: &str) -> String {
+        back_to_client(
+            &self.redirect_uri,
+            &[
+                ("error", self.error),
+                ("error_description", self.description),
+            ],
+            self.state.as_deref(),
+            issuer,
+        )
     }
 }
 
@@ -300,8 +311,10 @@ mod tests {
             ),
         ];
         for (bad, expected) in cases {
-            let refusal = check(&s, &bad).unwrap_err();
-            let location = refusal.location("https://auth.test").unwrap();
+            let Err(Refusal::Redirect(refusal)) = check(&s, &bad) else {
+                panic!("not a redirect: {bad:?}");
+            };
+            let location = refusal.location("https://auth.test");
             let url = url::Url::parse(&location).unwrap();
             let got: HashMap<_, _> = url.query_pairs().into_owned().collect();
             assert_eq!(got["error"], expected, "{bad:?}");

@@ -3,13 +3,14 @@
 //! the session's own on consent and sign-out, a double-submit cookie on the login form (there is
 //! no session yet).
 
-use super::authorize::{self, AuthorizationRequest, Refusal};
+use super::authorize::{self, AuthorizationRequest, ErrorRedirect, Refusal};
 use super::endpoints::{ServiceRequest, ServiceResponse};
 use super::pages;
 use super::records::{CodeRecord, SessionRecord};
 use super::sign_in::{SignIn, SignedIn};
 use super::store::digest;
-use super::{random_id, TokenService};
+use super::{random_id, same_secret, TokenService};
+use crate::credential::cookie_pairs;
 use crate::observe::metrics::count_sign_in;
 use crate::principal::now_unix;
 use http::Method;
@@ -24,9 +25,9 @@ impl ServiceResponse {
     pub fn html(status: u16, body: String, form_targets: &[&str]) -> Self {
         Self {
             status,
+            content_type: "text/html; charset=utf-8",
             body: body.into_bytes(),
             headers: vec![
-                ("content-type", "text/html; charset=utf-8".into()),
                 (
                     "content-security-policy",
                     pages::content_security_policy(form_targets),
@@ -42,6 +43,7 @@ impl ServiceResponse {
     pub fn see_other(location: String) -> Self {
         Self {
             status: 303,
+            content_type: "application/json",
             body: Vec::new(),
             headers: vec![
                 ("location", location),
@@ -50,55 +52,60 @@ impl ServiceResponse {
         }
     }
 
-    fn page(status: u16, title: &str, text: &str) -> Self {
+    /// A page with a title and a sentence.
+    pub(super) fn page(status: u16, title: &str, text: &str) -> Self {
         Self::html(status, pages::message(title, text), &[])
     }
 }
 
-/// The value of the one cookie named `name` (none when absent or sent twice).
+/// The value of the one cookie named `name` (none when absent, sent twice or not text).
 pub fn cookie<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
     let mut found = None;
     for header in headers.get_all(http::header::COOKIE) {
-        let Ok(text) = header.to_str() else { continue };
-        for pair in text.split(';') {
-            if let Some((n, v)) = pair.trim().split_once('=') {
-                if n == name {
-                    if found.is_some() {
-                        return None;
-                    }
-                    found = Some(v);
+        for (n, value) in cookie_pairs(header.as_bytes()) {
+            if n == name.as_bytes() {
+                if found.is_some() {
+                    return None;
                 }
+                found = Some(std::str::from_utf8(value).ok()?);
             }
         }
     }
     found
 }
 
-fn session_cookie(service: &TokenService, sign_in: &SignIn, secret: &str) -> String {
+/// A `Set-Cookie` value for the sign-in cookies: scoped to the service's prefix, never readable
+/// by script, never sent over plain HTTP (except by browsers to `localhost`). `max_age` 0 ends it.
+pub(super) fn service_cookie(
+    service: &TokenService,
+    name: &str,
+    value: &str,
+    max_age: u64,
+    same_site: &str,
+) -> String {
     format!(
-        "{SESSION_COOKIE}={secret}; Path={}; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
-        service.settings.prefix, sign_in.settings.session_ttl
+        "{name}={value}; Path={}; Max-Age={max_age}; HttpOnly; Secure; SameSite={same_site}",
+        service.settings.prefix
     )
 }
 
-fn expired_cookie(service: &TokenService, name: &str) -> String {
-    format!(
-        "{name}=; Path={}; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
-        service.settings.prefix
+fn session_cookie(service: &TokenService, sign_in: &SignIn, secret: &str) -> String {
+    service_cookie(
+        service,
+        SESSION_COOKIE,
+        secret,
+        sign_in.settings.session_ttl,
+        "Lax",
     )
+}
+
+pub(super) fn expired_cookie(service: &TokenService, name: &str) -> String {
+    service_cookie(service, name, "", 0, "Lax")
 }
 
 /// `SameSite=Strict`: only the gateway's own login form ever sends it back.
 fn csrf_cookie(service: &TokenService, token: &str) -> String {
-    format!(
-        "{CSRF_COOKIE}={token}; Path={}; Max-Age=3600; HttpOnly; Secure; SameSite=Strict",
-        service.settings.prefix
-    )
-}
-
-fn same_secret(a: &str, b: &str) -> bool {
-    !a.is_empty()
-        && aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+    service_cookie(service, CSRF_COOKIE, token, 3600, "Strict")
 }
 
 /// A form posted within a session must carry the session's CSRF token.
@@ -123,13 +130,7 @@ fn check_session_csrf(
 fn parameters(request: &ServiceRequest<'_>) -> Result<HashMap<String, String>, ServiceResponse> {
     let bad = || ServiceResponse::page(400, "Sign-in failed", "The request is malformed.");
     if request.method == Method::POST {
-        let mut form = HashMap::new();
-        for (name, value) in form_urlencoded::parse(request.body) {
-            if form.insert(name.into_owned(), value.into_owned()).is_some() {
-                return Err(bad());
-            }
-        }
-        Ok(form)
+        super::endpoints::parse_form(request.body).map_err(|_| bad())
     } else {
         authorize::parameters(request.query.unwrap_or("").as_bytes()).map_err(|_| bad())
     }
@@ -193,11 +194,8 @@ pub async fn authorize(service: &TokenService, request: &ServiceRequest<'_>) -> 
     let (authorization, client) = match authorize::check(&service.settings, &params) {
         Ok(found) => found,
         Err(Refusal::Page(text)) => return ServiceResponse::page(400, "Sign-in failed", text),
-        Err(refusal) => {
-            let location = refusal
-                .location(&service.settings.issuer)
-                .expect("a redirect");
-            return ServiceResponse::see_other(location);
+        Err(Refusal::Redirect(refusal)) => {
+            return ServiceResponse::see_other(refusal.location(&service.settings.issuer))
         }
     };
     let session = match current_session(service, request).await {
@@ -207,11 +205,7 @@ pub async fn authorize(service: &TokenService, request: &ServiceRequest<'_>) -> 
     let Some((secret, session)) = session else {
         if request.method == Method::POST {
             // The session ended while the consent page was open: sign in again.
-            return ServiceResponse::see_other(format!(
-                "{}/oauth/authorize?{}",
-                service.settings.prefix,
-                authorize::query_of(&params)
-            ));
+            return authorize_again(service, &params);
         }
         if let Some(upstream) = &sign_in.upstream {
             return upstream.start(service, &params).await;
@@ -239,16 +233,13 @@ pub async fn authorize(service: &TokenService, request: &ServiceRequest<'_>) -> 
         return refused;
     }
     if params.get("decision").map(String::as_str) != Some("allow") {
-        let refusal = Refusal::Redirect {
+        let refusal = ErrorRedirect {
             redirect_uri: authorization.redirect_uri,
             state: authorization.state,
             error: "access_denied",
             description: "the user denied the request",
         };
-        let location = refusal
-            .location(&service.settings.issuer)
-            .expect("a redirect");
-        return ServiceResponse::see_other(location);
+        return ServiceResponse::see_other(refusal.location(&service.settings.issuer));
     }
     match grant_code(service, sign_in, &secret, &session, authorization).await {
         Ok(location) => ServiceResponse::see_other(location),
@@ -281,12 +272,22 @@ async fn grant_code(
         grant: None,
     };
     let code = service.issue_code(&record).await?;
-    let mut extra = vec![("code", code.as_str())];
-    if let Some(state) = &authorization.state {
-        extra.push(("state", state));
-    }
-    extra.push(("iss", &service.settings.issuer));
-    Ok(authorize::redirect_to(&record.redirect_uri, &extra))
+    Ok(authorize::back_to_client(
+        &record.redirect_uri,
+        &[("code", &code)],
+        authorization.state.as_deref(),
+        &service.settings.issuer,
+    ))
+}
+
+/// Back to `{prefix}/oauth/authorize` with the same request (after signing in, or to sign in
+/// again).
+fn authorize_again(service: &TokenService, params: &HashMap<String, String>) -> ServiceResponse {
+    ServiceResponse::see_other(format!(
+        "{}/oauth/authorize?{}",
+        service.settings.prefix,
+        authorize::query_of(params)
+    ))
 }
 
 /// After signing in: on to the authorization request it interrupted, or a plain page.
@@ -298,11 +299,7 @@ pub fn signed_in(
 ) -> ServiceResponse {
     let cookie = session_cookie(service, sign_in, secret);
     let answer = if params.contains_key("client_id") {
-        ServiceResponse::see_other(format!(
-            "{}/oauth/authorize?{}",
-            service.settings.prefix,
-            authorize::query_of(params)
-        ))
+        authorize_again(service, params)
     } else {
         ServiceResponse::page(200, "Signed in", "You are signed in.")
     };

@@ -22,6 +22,8 @@ use std::collections::HashMap;
 /// Largest request body the endpoints read.
 pub const MAX_BODY: usize = 16 * 1024;
 
+const JSON: &str = "application/json";
+
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 
@@ -47,6 +49,8 @@ type Answer = Result<ServiceResponse, ServiceResponse>;
 #[derive(Debug)]
 pub struct ServiceResponse {
     pub status: u16,
+    /// JSON for the API endpoints, HTML for the sign-in pages.
+    pub content_type: &'static str,
     pub body: Vec<u8>,
     pub headers: Vec<(&'static str, String)>,
 }
@@ -55,6 +59,7 @@ impl ServiceResponse {
     pub(super) fn json(status: u16, body: Value) -> Self {
         Self {
             status,
+            content_type: JSON,
             body: body.to_string().into_bytes(),
             headers: Vec::new(),
         }
@@ -572,7 +577,10 @@ async fn oauth_token(service: &TokenService, request: &ServiceRequest<'_>) -> An
 }
 
 /// The scopes asked for in `form` (default: everything allowed), or `None` when some is not.
-fn requested_scopes(form: &HashMap<String, String>, allowed: &[String]) -> Option<Vec<String>> {
+pub(super) fn requested_scopes(
+    form: &HashMap<String, String>,
+    allowed: &[String],
+) -> Option<Vec<String>> {
     match form.get("scope") {
         None => Some(allowed.to_vec()),
         Some(text) => {

@@ -67,27 +67,12 @@ fn read_file(path: &Path) -> Result<KeyFile, String> {
     }
 }
 
-/// Writes the file atomically (temporary file + rename), readable by the owner only.
+/// Writes the file atomically, readable by the owner only.
 fn write_file(path: &Path, file: &KeyFile) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)
-        .map_err(|e| format!("{}: {e}", temporary.display()))?;
-    out.write_all(&serde_json::to_vec_pretty(file).expect("keys serialize"))
-        .and_then(|_| out.sync_all())
-        .map_err(|e| format!("{}: {e}", temporary.display()))?;
-    std::fs::rename(&temporary, path).map_err(|e| format!("{}: {e}", path.display()))
+    super::private_file::write(
+        path,
+        &serde_json::to_vec_pretty(file).expect("keys serialize"),
+    )
 }
 
 fn build_ring(file: &KeyFile, now: u64) -> Result<Ring, String> {

@@ -15,6 +15,7 @@ pub mod keyring;
 pub mod login_limit;
 pub mod pages;
 pub mod pkce;
+pub mod private_file;
 pub mod records;
 pub mod redb_store;
 pub mod redis_store;
@@ -42,6 +43,13 @@ pub fn random_id(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     rand::Rng::fill(&mut rand::thread_rng(), buffer.as_mut_slice());
     URL_SAFE_NO_PAD.encode(buffer)
+}
+
+/// Whether two secrets (CSRF tokens, states, PKCE challenges) are the same, compared in constant
+/// time; an empty one matches nothing.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    !a.is_empty()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
 }
 
 /// A token just issued.
@@ -472,15 +480,11 @@ impl TokenService {
         grant_id: &str,
         change: impl FnOnce(&mut GrantRecord),
     ) -> Result<Option<GrantRecord>, StoreError> {
-        let records = self.records();
-        let Some(mut grant) = records.get::<GrantRecord>(Space::Grants, grant_id).await? else {
-            return Ok(None);
-        };
-        change(&mut grant);
-        records
-            .put(Space::Grants, grant_id, &grant, grant.expires_at)
-            .await?;
-        Ok(Some(grant))
+        self.records()
+            .update(Space::Grants, grant_id, change, |grant: &GrantRecord| {
+                grant.expires_at
+            })
+            .await
     }
 
     /// Notes an access token issued from a grant, so revoking the grant reaches it.

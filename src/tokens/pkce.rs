@@ -20,14 +20,14 @@ pub fn valid_challenge(challenge: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
 }
 
-/// `BASE64URL(SHA256(verifier)) == challenge`, compared in constant time.
+/// The `S256` challenge of a verifier: `BASE64URL(SHA256(verifier))`.
+pub fn challenge_of(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(crate::verify::appkeys::digest(verifier))
+}
+
+/// `challenge_of(verifier) == challenge`, compared in constant time.
 pub fn verifier_matches(verifier: &str, challenge: &str) -> bool {
-    if !valid_verifier(verifier) {
-        return false;
-    }
-    let computed = URL_SAFE_NO_PAD.encode(crate::verify::appkeys::digest(verifier));
-    aws_lc_rs::constant_time::verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes())
-        .is_ok()
+    valid_verifier(verifier) && super::same_secret(&challenge_of(verifier), challenge)
 }
 
 #[cfg(test)]

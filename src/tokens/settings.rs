@@ -482,7 +482,7 @@ fn compile_sign_in(
         users,
         session_ttl: config.session_ttl.get().as_secs().max(60),
         code_ttl: config.code_ttl.get().as_secs().clamp(1, 600),
-        max_failures: config.max_failures.max(1),
+        max_failures: config.max_failures,
         failure_window: config.failure_window.get(),
     })
 }

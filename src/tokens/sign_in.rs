@@ -102,19 +102,25 @@ impl TokenService {
 
     /// Ends a session and revokes every grant (refresh and access tokens) made in it.
     pub async fn end_session(&self, secret: &str) -> Result<(), StoreError> {
-        let key = digest(secret);
-        let records = self.records();
-        let Some(mut record) = records.get::<SessionRecord>(Space::Sessions, &key).await? else {
-            return Ok(());
-        };
-        record.ended = true;
-        records
-            .put(Space::Sessions, &key, &record, record.expires_at)
+        let ended = self
+            .records()
+            .update(
+                Space::Sessions,
+                &digest(secret),
+                |session: &mut SessionRecord| session.ended = true,
+                |session| session.expires_at,
+            )
             .await?;
-        for grant in &record.grants {
+        for grant in ended.iter().flat_map(|session| &session.grants) {
             self.revoke_grant(grant).await?;
         }
         Ok(())
+    }
+
+    /// Until when a used code is kept: while the tokens it gave may live, so that a replay can
+    /// still revoke them.
+    fn used_code_expiry(&self) -> u64 {
+        now_unix() + self.settings.access_ttl.max(self.settings.refresh_ttl)
     }
 
     /// Issues a one-time code for `record`; returns the code.
@@ -147,8 +153,7 @@ impl TokenService {
         }
         let mut used = record.clone();
         used.used = true;
-        // Kept while the tokens it gives may live, so that a replay can still revoke them.
-        let keep_until = now_unix() + self.settings.access_ttl.max(self.settings.refresh_ttl);
+        let keep_until = self.used_code_expiry();
         let before: Option<CodeRecord> = records
             .replace(Space::Codes, &key, &used, keep_until)
             .await?;
@@ -181,37 +186,33 @@ impl TokenService {
         grant: &str,
     ) -> Result<(), StoreError> {
         let records = self.records();
-        let key = digest(code);
-        if let Some(mut used) = records.get::<CodeRecord>(Space::Codes, &key).await? {
-            used.grant = Some(grant.to_string());
-            let keep_until = now_unix() + self.settings.access_ttl.max(self.settings.refresh_ttl);
-            records.put(Space::Codes, &key, &used, keep_until).await?;
-            if used.replayed {
-                // Replayed while its tokens were being issued.
-                self.revoke_grant(grant).await?;
-            }
-        }
-        if let Some(mut session) = records
-            .get::<SessionRecord>(Space::Sessions, &record.session)
-            .await?
-        {
-            session.grants.push(grant.to_string());
-            // Bounded, like a grant's access-token list.
-            if session.grants.len() > 100 {
-                session.grants.remove(0);
-            }
-            records
-                .put(
-                    Space::Sessions,
-                    &record.session,
-                    &session,
-                    session.expires_at,
-                )
-                .await?;
-            if session.ended {
-                // Signed out between the code and its exchange.
-                self.revoke_grant(grant).await?;
-            }
+        let noted = records
+            .update(
+                Space::Codes,
+                &digest(code),
+                |used: &mut CodeRecord| used.grant = Some(grant.to_string()),
+                |_| self.used_code_expiry(),
+            )
+            .await?;
+        // Replayed while its tokens were being issued.
+        let replayed = noted.is_some_and(|used| used.replayed);
+        let session = records
+            .update(
+                Space::Sessions,
+                &record.session,
+                |session: &mut SessionRecord| {
+                    session.grants.push(grant.to_string());
+                    // Bounded, like a grant's access-token list.
+                    if session.grants.len() > 100 {
+                        session.grants.remove(0);
+                    }
+                },
+                |session| session.expires_at,
+            )
+            .await?;
+        // Or signed out between the code and its exchange.
+        if replayed || session.is_some_and(|s| s.ended) {
+            self.revoke_grant(grant).await?;
         }
         Ok(())
     }

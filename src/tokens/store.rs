@@ -122,6 +122,24 @@ impl Records<'_> {
         self.0.put(space, key, &bytes, expires_at).await
     }
 
+    /// Reads a record, changes it and writes it back, expiring at `expires_at` of the changed
+    /// record; `None` when there is none. Read-then-write, not atomic: for changes that may
+    /// interleave harmlessly (flags that only go one way, lists that only grow).
+    pub async fn update<T: Serialize + DeserializeOwned>(
+        &self,
+        space: Space,
+        key: &str,
+        change: impl FnOnce(&mut T),
+        expires_at: impl FnOnce(&T) -> u64,
+    ) -> Result<Option<T>, StoreError> {
+        let Some(mut record) = self.get::<T>(space, key).await? else {
+            return Ok(None);
+        };
+        change(&mut record);
+        self.put(space, key, &record, expires_at(&record)).await?;
+        Ok(Some(record))
+    }
+
     pub async fn replace<T: Serialize + DeserializeOwned>(
         &self,
         space: Space,

@@ -12,11 +12,11 @@
 //! to resume. Starting a sign-in therefore writes nothing, and any instance sharing the key file
 //! can finish it.
 
-use super::browser::{cookie, signed_in};
+use super::browser::{cookie, expired_cookie, service_cookie, signed_in};
 use super::endpoints::{ServiceRequest, ServiceResponse};
 use super::settings::UpstreamOidc;
 use super::sign_in::SignedIn;
-use super::{authorize, random_id, TokenService};
+use super::{authorize, random_id, same_secret, TokenService};
 use crate::principal::now_unix;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -121,8 +121,6 @@ impl UpstreamProvider {
     }
 
     async fn get_json<T: for<'d> Deserialize<'d>>(&self, url: &str) -> Result<T, UpstreamError> {
-        let unavailable =
-            |e: reqwest::Error| UpstreamError::Unavailable(e.without_url().to_string());
         self.http
             .get(url)
             .send()
@@ -164,7 +162,7 @@ impl UpstreamProvider {
             .current()
             .current
             .mint_typed(&pending, STATE_TYP);
-        let challenge = URL_SAFE_NO_PAD.encode(crate::verify::appkeys::digest(&pending.verifier));
+        let challenge = super::pkce::challenge_of(&pending.verifier);
         let scope = self.config.scopes.join(" ");
         let location = authorize::redirect_to(
             &discovered.authorization_endpoint,
@@ -180,10 +178,7 @@ impl UpstreamProvider {
             ],
         );
         // Lax: the provider sends the browser back with a cross-site GET.
-        let cookie = format!(
-            "{STATE_COOKIE}={sealed}; Path={}; Max-Age={PENDING_TTL}; HttpOnly; Secure; SameSite=Lax",
-            service.settings.prefix
-        );
+        let cookie = service_cookie(service, STATE_COOKIE, &sealed, PENDING_TTL, "Lax");
         Ok(ServiceResponse::see_other(location).with_header("set-cookie", cookie))
     }
 
@@ -204,14 +199,11 @@ impl UpstreamProvider {
             .form(&form)
             .send()
             .await
-            .map_err(|e| UpstreamError::Unavailable(e.without_url().to_string()))?;
+            .map_err(unavailable)?;
         if !answer.status().is_success() {
             return Err(UpstreamError::Refused("the provider refused the code"));
         }
-        let body: Value = answer
-            .json()
-            .await
-            .map_err(|e| UpstreamError::Unavailable(e.without_url().to_string()))?;
+        let body: Value = answer.json().await.map_err(unavailable)?;
         let id_token = body["id_token"]
             .as_str()
             .ok_or(UpstreamError::Refused("the provider sent no ID token"))?;
@@ -270,40 +262,47 @@ impl UpstreamProvider {
 /// The sign-in in progress that a state cookie holds, if the cookie is ours, unexpired and
 /// for this `state`.
 fn unseal(service: &TokenService, cookie: &str, state: &str) -> Option<Pending> {
-    let ring = service.keys.current();
-    crate::verify::verify_jws_signature(cookie, &ring.verify).ok()?;
-    let (header, _, _) = crate::verify::jose::parse_signature_parts(cookie).ok()?;
+    let (header, signing_input, signature) =
+        crate::verify::jose::parse_signature_parts(cookie).ok()?;
     if header.typ.as_deref() != Some(STATE_TYP) {
         return None;
     }
-    let payload = cookie.split('.').nth(1)?;
-    let pending: Pending = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    let same_state = !state.is_empty()
-        && aws_lc_rs::constant_time::verify_slices_are_equal(
-            pending.state.as_bytes(),
-            state.as_bytes(),
+    service
+        .keys
+        .current()
+        .verify
+        .verify(
+            header.kid.as_deref(),
+            header.alg,
+            signing_input.as_bytes(),
+            signature,
         )
-        .is_ok();
-    (same_state && pending.exp > now_unix()).then_some(pending)
+        .ok()?;
+    let (_, payload) = signing_input.split_once('.')?;
+    let pending: Pending = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    (same_secret(&pending.state, state) && pending.exp > now_unix()).then_some(pending)
+}
+
+/// A provider that could not be reached or answered nonsense; the URL (it may hold a code) is
+/// left out of the message.
+fn unavailable(e: reqwest::Error) -> UpstreamError {
+    UpstreamError::Unavailable(e.without_url().to_string())
 }
 
 fn failure(e: UpstreamError) -> ServiceResponse {
     match e {
         UpstreamError::Unavailable(why) => {
             tracing::warn!(error = %why, "upstream OpenID provider unavailable");
-            ServiceResponse::html(
+            ServiceResponse::page(
                 503,
-                super::pages::message(
-                    "Sign-in unavailable",
-                    "The sign-in provider cannot be reached. Try again in a moment.",
-                ),
-                &[],
+                "Sign-in unavailable",
+                "The sign-in provider cannot be reached. Try again in a moment.",
             )
             .with_header("retry-after", "5".into())
         }
         UpstreamError::Refused(why) => {
             tracing::warn!(reason = why, "upstream OpenID sign-in refused");
-            ServiceResponse::html(403, super::pages::message("Sign-in failed", why), &[])
+            ServiceResponse::page(403, "Sign-in failed", why)
         }
     }
 }
@@ -315,13 +314,10 @@ pub async fn callback(service: &TokenService, request: &ServiceRequest<'_>) -> S
         .as_ref()
         .and_then(|s| Some((s, s.upstream.as_ref()?)))
     else {
-        return ServiceResponse::html(
+        return ServiceResponse::page(
             404,
-            super::pages::message(
-                "Not found",
-                "Sign-in through a provider is not enabled here.",
-            ),
-            &[],
+            "Not found",
+            "Sign-in through a provider is not enabled here.",
         );
     };
     let params: HashMap<String, String> =
@@ -351,13 +347,8 @@ pub async fn callback(service: &TokenService, request: &ServiceRequest<'_>) -> S
         .into_owned()
         .collect();
     match service.start_session(sign_in, user).await {
-        Ok((secret, _)) => signed_in(service, sign_in, &resumed, &secret).with_header(
-            "set-cookie",
-            format!(
-                "{STATE_COOKIE}=; Path={}; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
-                service.settings.prefix
-            ),
-        ),
+        Ok((secret, _)) => signed_in(service, sign_in, &resumed, &secret)
+            .with_header("set-cookie", expired_cookie(service, STATE_COOKIE)),
         Err(e) => e.into(),
     }
 }

@@ -73,11 +73,14 @@ impl Users {
     }
 }
 
+fn parse(path: &Path, text: &str) -> Result<UsersFile, String> {
+    toml::from_str(text).map_err(|e| format!("{}: {}", path.display(), e.message()))
+}
+
 fn read_checked(path: &Path) -> Result<HashMap<String, UserEntry>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let file: UsersFile =
-        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+    let file = parse(path, &text)?;
     let mut by_name = HashMap::new();
     for user in file.users {
         check_hash(&user.password_argon2id)
@@ -113,7 +116,7 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 }
 
 /// Adds (or, with `replace`, replaces) a user in the file, creating it if needed. The file is
-/// written whole to a temporary file beside it, made owner-only, and renamed over the old one.
+/// written whole and owner-only ([`super::private_file`]).
 pub fn add_user(
     path: &Path,
     entry_name: &str,
@@ -128,9 +131,7 @@ pub fn add_user(
         return Err("the password must have at least 12 characters".into());
     }
     let mut file: UsersFile = match std::fs::read_to_string(path) {
-        Ok(text) => {
-            toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?
-        }
+        Ok(text) => parse(path, &text)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => UsersFile::default(),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
@@ -148,23 +149,7 @@ pub fn add_user(
         None => file.users.push(entry),
     }
     let text = toml::to_string(&file).map_err(|e| format!("cannot write the file: {e}"))?;
-    let temporary = path.with_extension("tmp");
-    write_owner_only(&temporary, text.as_bytes())
-        .and_then(|()| std::fs::rename(&temporary, path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    super::private_file::write(path, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -265,18 +265,6 @@ async fn api_status(gateway: &GatewayProcess, token: &str) -> RawResponse {
     api_status_at(gateway, "/api/profile", token).await
 }
 
-/// The JSON payload of a JWT (its signature is checked by the gateway where it matters).
-fn jwt_part(token: &str, index: usize) -> Value {
-    use base64::Engine;
-    let part = token.split('.').nth(index).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn the_code_flow_with_pkce_signs_a_user_in_through_the_oauth2_crate() {
     let gateway = start_gateway("").await;

@@ -504,3 +504,16 @@ pub fn no_redirect_client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// A JSON part of a compact JWT (0: header, 1: claims), unverified: for looking at what the
+/// gateway issued.
+pub fn jwt_part(token: &str, index: usize) -> serde_json::Value {
+    use base64::Engine;
+    let part = token.split('.').nth(index).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}

@@ -1,0 +1,50 @@
+# Sourced by the bench scripts (compare.sh, soak.sh, profile.sh): what each of them needs the same
+# way. Gives `$work` (a scratch directory), `$bin` (the release builds), `start NAME CORE CMD…`
+# (a pinned background process, stopped on exit), `wait_port PORT`, and `gateway_config PORT ECHO`
+# (the head of a one-thread, quiet Portcullis config in front of the echo upstream).
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # pingora servers drain for their grace period on SIGTERM; do not wait on one that lingers.
+  for _ in $(seq 50); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build --release --quiet --bin portcullis --example echo --example passthrough --example loadgen
+bin=target/release
+
+start() { # name core command...: output in $work/NAME.log, pid in $last_pid
+  local name=$1 core=$2; shift 2
+  taskset -c "$core" "$@" > "$work/$name.log" 2>&1 &
+  last_pid=$!
+  pids+=("$last_pid")
+}
+
+wait_port() {
+  for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "port $1 did not open" >&2; return 1
+}
+
+gateway_config() { # port echo_port
+  cat <<EOT
+[server]
+threads = 1
+[log]
+level = "warn"
+access_log = false
+[[listeners]]
+address = "127.0.0.1:$1"
+[upstreams.echo]
+addresses = ["127.0.0.1:$2"]
+EOT
+}
