@@ -78,7 +78,12 @@ n_pass, passthrough = per_request("passthrough")
 n_gate, gateway = per_request("portcullis")
 print(f"requests/s: passthrough {n_pass / seconds:.0f}, portcullis /{route} {n_gate / seconds:.0f}")
 print(f"CPU per request (µs, proxy core): passthrough {sum(passthrough.values()):.1f}, "
-      f"portcullis {sum(gateway.values()):.1f}\n")
+      f"portcullis {sum(gateway.values()):.1f}")
+def part(table, kind):
+    return sum(us for symbol, us in table.items() if symbol.startswith(kind))
+for kind, name in (("[k]", "kernel"), ("[.]", "user")):
+    print(f"  {name}: passthrough {part(passthrough, kind):.1f}, portcullis {part(gateway, kind):.1f}")
+print()
 print(f"{'diff µs':>8} {'portc.':>7} {'pass':>7}  function")
 rows = sorted(set(passthrough) | set(gateway), key=lambda s: passthrough.get(s, 0) - gateway.get(s, 0))
 for symbol in rows[:top]:

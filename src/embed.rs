@@ -204,15 +204,17 @@ impl Pass {
             upstream_request.set_raw_path(target.as_bytes())?;
         }
         let names = &self.gateway.identity_headers;
-        identity::strip_identity_headers(upstream_request, names);
-        match self.allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
-            Some(carrier) => identity::remove_credential(upstream_request, carrier)?,
-            None => identity::strip_unverified_credentials(upstream_request)?,
-        }
-        if let Some(allowed) = &self.allowed {
-            identity::add_identity_headers(upstream_request, &allowed.principal, names)?;
-        }
-        Ok(())
+        crate::proxy::headers::edit_request(upstream_request, |headers| {
+            identity::strip_identity_headers(headers, names);
+            match self.allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
+                Some(carrier) => identity::remove_credential(headers, carrier)?,
+                None => identity::strip_unverified_credentials(headers)?,
+            }
+            if let Some(allowed) = &self.allowed {
+                identity::add_identity_headers(headers, &allowed.principal, names)?;
+            }
+            Ok(())
+        })
     }
 }
 

@@ -6,8 +6,7 @@
 //! headers into identity spoofing in oauth2-proxy (CVE-2025-64484) and routing bypasses in Envoy
 //! (CVE-2023-27487) and oauth2-proxy (CVE-2026-40575).
 
-use http::HeaderValue;
-use pingora::http::RequestHeader;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use std::net::IpAddr;
 
 /// Headers that describe the client's connection or original request. Lower-case, dash form.
@@ -52,52 +51,51 @@ fn is_underscore_variant(name: &str, protected: &[&str]) -> bool {
 }
 
 /// Removes every header whose (lower-case) name satisfies `doomed`, all of its values.
-fn remove_headers_where(request: &mut RequestHeader, doomed: impl Fn(&str) -> bool) {
-    if !request.headers.keys().any(|k| doomed(k.as_str())) {
+pub fn remove_headers_where(headers: &mut HeaderMap, doomed: impl Fn(&str) -> bool) {
+    if !headers.keys().any(|k| doomed(k.as_str())) {
         return;
     }
-    let names: Vec<String> = request
-        .headers
+    let names: Vec<HeaderName> = headers
         .keys()
-        .map(|k| k.as_str())
-        .filter(|name| doomed(name))
-        .map(str::to_string)
+        .filter(|name| doomed(name.as_str()))
+        .cloned()
         .collect();
     for name in names {
-        request.remove_header(name.as_str());
+        headers.remove(name);
     }
 }
 
-/// Removes every header that is `protected` in any case or underscore spelling.
-pub fn remove_protected(request: &mut RequestHeader, protected: &[&str]) {
-    remove_headers_where(request, |name| {
-        protected.contains(&name) || is_underscore_variant(name, protected)
-    });
+/// True for a name that is `protected` in any case or underscore spelling.
+pub fn is_protected(name: &str, protected: &[&str]) -> bool {
+    protected.contains(&name) || is_underscore_variant(name, protected)
 }
 
 /// The forwarding headers this proxy writes itself.
 const REBUILT: [&str; 3] = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"];
 
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 /// Sets `X-Forwarded-For/-Proto/-Host` and removes untrusted forwarding headers.
-pub fn set_forwarding_headers(request: &mut RequestHeader, client: &ClientFacts<'_>) {
-    let prior = |request: &RequestHeader, name: &str| -> Option<String> {
+pub fn set_forwarding_headers(headers: &mut HeaderMap, client: &ClientFacts<'_>) {
+    let prior = |headers: &HeaderMap, name: &HeaderName| -> Option<String> {
         if !client.peer_is_trusted {
             return None;
         }
-        let values: Vec<&str> = request
-            .headers
+        let values: Vec<&str> = headers
             .get_all(name)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
         (!values.is_empty()).then(|| values.join(", "))
     };
-    let prior_for = prior(request, "x-forwarded-for");
-    let prior_proto = prior(request, "x-forwarded-proto");
-    let prior_host = prior(request, "x-forwarded-host");
+    let prior_for = prior(headers, &X_FORWARDED_FOR);
+    let prior_proto = prior(headers, &X_FORWARDED_PROTO);
+    let prior_host = prior(headers, &X_FORWARDED_HOST);
     // Underscore spellings go always; real names go unless the peer is trusted; the three we
     // write are rebuilt from the values kept above.
-    remove_headers_where(request, |name| {
+    remove_headers_where(headers, |name| {
         is_underscore_variant(name, FORWARDING_HEADERS)
             || (FORWARDING_HEADERS.contains(&name)
                 && (!client.peer_is_trusted || REBUILT.contains(&name)))
@@ -109,25 +107,18 @@ pub fn set_forwarding_headers(request: &mut RequestHeader, client: &ClientFacts<
         (None, Some(peer)) => Some(peer.to_string()),
         (None, None) => None,
     };
-    if let Some(value) = forwarded_for {
-        let _ = request.insert_header("x-forwarded-for", value);
+    let value = |text: String| HeaderValue::try_from(text).ok();
+    if let Some(value) = forwarded_for.and_then(value) {
+        headers.insert(X_FORWARDED_FOR.clone(), value);
     }
-    let _ = match prior_proto {
-        Some(proto) => request.insert_header("x-forwarded-proto", proto),
-        None => request.insert_header(
-            "x-forwarded-proto",
-            HeaderValue::from_static(if client.tls { "https" } else { "http" }),
-        ),
+    let proto = match prior_proto.and_then(value) {
+        Some(proto) => proto,
+        None => HeaderValue::from_static(if client.tls { "https" } else { "http" }),
     };
-    match (prior_host, client.host) {
-        (Some(prior), _) => {
-            let _ = request.insert_header("x-forwarded-host", prior);
-        }
-        // The client's own Host value, shared rather than copied.
-        (None, Some(host)) => {
-            let _ = request.insert_header("x-forwarded-host", host.clone());
-        }
-        (None, None) => {}
+    headers.insert(X_FORWARDED_PROTO.clone(), proto);
+    // A trusted proxy's value, or the client's own Host, shared rather than copied.
+    if let Some(host) = prior_host.and_then(value).or_else(|| client.host.cloned()) {
+        headers.insert(X_FORWARDED_HOST.clone(), host);
     }
 }
 
@@ -156,17 +147,10 @@ pub fn new_request_id() -> HeaderValue {
 mod tests {
     use super::*;
 
-    fn request(headers: &[(&str, &str)]) -> RequestHeader {
-        let mut r = RequestHeader::build("GET", b"/", None).unwrap();
-        for (k, v) in headers {
-            r.append_header(k.to_string(), *v).unwrap();
-        }
-        r
-    }
+    use crate::proxy::headers::header_map as request;
 
-    fn values(r: &RequestHeader, name: &str) -> Vec<String> {
-        r.headers
-            .get_all(name)
+    fn values(r: &HeaderMap, name: &str) -> Vec<String> {
+        r.get_all(name)
             .iter()
             .map(|v| v.to_str().unwrap().to_string())
             .collect()

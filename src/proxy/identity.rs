@@ -4,9 +4,8 @@
 use crate::config::model::IdentityHeaders;
 use crate::credential::{cookie_pairs, split_cookie_pair, Carrier, ACCESS_TOKEN};
 use crate::principal::Principal;
-use crate::proxy::forward::remove_protected;
-use http::HeaderName;
-use pingora::http::RequestHeader;
+use crate::proxy::forward::{is_protected, remove_headers_where};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The identity header names, parsed once when the config is loaded.
 #[derive(Debug, Clone)]
@@ -18,6 +17,14 @@ pub struct IdentityHeaderNames {
     issuer: HeaderName,
     /// The same five, lower-case, for removal in every spelling.
     lower: [String; 5],
+}
+
+impl IdentityHeaderNames {
+    /// Whether `name` (lower-case) is one of these in any `_` spelling.
+    pub fn is_identity(&self, name: &str) -> bool {
+        let [a, b, c, d, e] = self.lower.each_ref().map(String::as_str);
+        is_protected(name, &[a, b, c, d, e])
+    }
 }
 
 impl IdentityHeaderNames {
@@ -45,19 +52,18 @@ impl IdentityHeaderNames {
 
 /// Removes client-sent identity headers, whatever their case or `_` spelling (CVE-2025-64484).
 /// Runs on every route, public ones included (oauth2-proxy PR #624).
-pub fn strip_identity_headers(request: &mut RequestHeader, names: &IdentityHeaderNames) {
-    let refs = names.lower.each_ref().map(String::as_str);
-    remove_protected(request, &refs);
+pub fn strip_identity_headers(headers: &mut HeaderMap, names: &IdentityHeaderNames) {
+    remove_headers_where(headers, |name| names.is_identity(name));
 }
 
 /// Adds the identity of an authenticated principal.
 pub fn add_identity_headers(
-    request: &mut RequestHeader,
+    headers: &mut HeaderMap,
     principal: &Principal,
     names: &IdentityHeaderNames,
 ) -> pingora::Result<()> {
-    let level = http::HeaderValue::from_static(principal.level().as_str());
-    request.insert_header(names.level.clone(), level)?;
+    let level = HeaderValue::from_static(principal.level().as_str());
+    headers.insert(names.level.clone(), level);
     if let Some(identity) = principal.identity() {
         let values = identity.header_values().ok_or_else(|| {
             pingora::Error::explain(
@@ -65,11 +71,11 @@ pub fn add_identity_headers(
                 "an identity value cannot be a header",
             )
         })?;
-        request.insert_header(names.subject.clone(), values.subject.clone())?;
-        request.insert_header(names.scopes.clone(), values.scopes.clone())?;
-        request.insert_header(names.issuer.clone(), values.issuer.clone())?;
+        headers.insert(names.subject.clone(), values.subject.clone());
+        headers.insert(names.scopes.clone(), values.scopes.clone());
+        headers.insert(names.issuer.clone(), values.issuer.clone());
         if let Some(tenant) = &values.tenant {
-            request.insert_header(names.tenant.clone(), tenant.clone())?;
+            headers.insert(names.tenant.clone(), tenant.clone());
         }
     }
     Ok(())
@@ -77,17 +83,16 @@ pub fn add_identity_headers(
 
 /// Removes the credential from the header or cookie that carried it. (A query-string token
 /// is removed from the target by [`query_without_token`].)
-pub fn remove_credential(request: &mut RequestHeader, carrier: &Carrier) -> pingora::Result<()> {
+pub fn remove_credential(headers: &mut HeaderMap, carrier: &Carrier) -> pingora::Result<()> {
     match carrier {
         Carrier::Bearer | Carrier::TokenScheme => {
-            request.remove_header(&http::header::AUTHORIZATION);
+            headers.remove(http::header::AUTHORIZATION);
         }
         Carrier::Header(name) => {
-            request.remove_header(name.as_str());
+            headers.remove(name.as_str());
         }
         Carrier::Cookie => {
-            let kept: Vec<String> = request
-                .headers
+            let kept: Vec<String> = headers
                 .get_all(http::header::COOKIE)
                 .iter()
                 .flat_map(|v| v.to_str().unwrap_or("").split(';'))
@@ -98,9 +103,15 @@ pub fn remove_credential(request: &mut RequestHeader, carrier: &Carrier) -> ping
                 })
                 .map(str::to_string)
                 .collect();
-            request.remove_header(&http::header::COOKIE);
+            headers.remove(http::header::COOKIE);
             if !kept.is_empty() {
-                request.insert_header(http::header::COOKIE, kept.join("; "))?;
+                let value = HeaderValue::try_from(kept.join("; ")).map_err(|_| {
+                    pingora::Error::explain(
+                        pingora::ErrorType::InvalidHTTPHeader,
+                        "the remaining cookies are not a header value",
+                    )
+                })?;
+                headers.insert(http::header::COOKIE, value);
             }
         }
         Carrier::Query => {}
@@ -112,9 +123,8 @@ pub fn remove_credential(request: &mut RequestHeader, carrier: &Carrier) -> ping
 /// `access_token` cookie) from a request whose credential was not taken: on routes without
 /// auth, or when none was accepted. An unverified token must not reach an upstream that might
 /// trust it. Other `Authorization` schemes (Basic, …) are the upstream's business and stay.
-pub fn strip_unverified_credentials(request: &mut RequestHeader) -> pingora::Result<()> {
-    let bearer_like = request
-        .headers
+pub fn strip_unverified_credentials(headers: &mut HeaderMap) -> pingora::Result<()> {
+    let bearer_like = headers
         .get_all(http::header::AUTHORIZATION)
         .iter()
         .any(|v| {
@@ -126,15 +136,14 @@ pub fn strip_unverified_credentials(request: &mut RequestHeader) -> pingora::Res
             scheme.eq_ignore_ascii_case(b"bearer") || scheme.eq_ignore_ascii_case(b"token")
         });
     if bearer_like {
-        remove_credential(request, &Carrier::Bearer)?;
+        remove_credential(headers, &Carrier::Bearer)?;
     }
-    let token_cookie = request
-        .headers
+    let token_cookie = headers
         .get_all(http::header::COOKIE)
         .iter()
         .any(|v| cookie_pairs(v.as_bytes()).any(|(name, _)| name == ACCESS_TOKEN.as_bytes()));
     if token_cookie {
-        remove_credential(request, &Carrier::Cookie)?;
+        remove_credential(headers, &Carrier::Cookie)?;
     }
     Ok(())
 }
@@ -156,6 +165,7 @@ pub fn query_without_token(query: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proxy::headers::header_map as headers;
 
     #[test]
     fn query_tokens_are_cut_out() {
@@ -172,19 +182,17 @@ mod tests {
 
     #[test]
     fn unverified_credentials_are_stripped_other_schemes_kept() {
-        let mut r = RequestHeader::build("GET", b"/", None).unwrap();
-        r.append_header("authorization", "bEaReR abc").unwrap();
-        r.append_header("cookie", "theme=dark; access_token=abc")
-            .unwrap();
+        let mut r = headers(&[
+            ("authorization", "bEaReR abc"),
+            ("cookie", "theme=dark; access_token=abc"),
+        ]);
         strip_unverified_credentials(&mut r).unwrap();
-        assert_eq!(r.headers.get("authorization"), None);
-        assert_eq!(r.headers["cookie"], "theme=dark");
-        let mut basic = RequestHeader::build("GET", b"/", None).unwrap();
-        basic.append_header("authorization", "Basic dTpw").unwrap();
-        basic.append_header("cookie", "theme=dark").unwrap();
+        assert_eq!(r.get("authorization"), None);
+        assert_eq!(r["cookie"], "theme=dark");
+        let mut basic = headers(&[("authorization", "Basic dTpw"), ("cookie", "theme=dark")]);
         strip_unverified_credentials(&mut basic).unwrap();
-        assert_eq!(basic.headers["authorization"], "Basic dTpw");
-        assert_eq!(basic.headers["cookie"], "theme=dark");
+        assert_eq!(basic["authorization"], "Basic dTpw");
+        assert_eq!(basic["cookie"], "theme=dark");
         assert!(query_has_token("a=1&access_token=x"));
         assert!(!query_has_token("a=1&access_tokens=x"));
         assert!(!query_has_token("note=access_token"));
@@ -192,27 +200,25 @@ mod tests {
 
     #[test]
     fn cookie_tokens_are_cut_out_and_other_cookies_kept() {
-        let mut r = RequestHeader::build("GET", b"/", None).unwrap();
-        r.append_header("cookie", "a=1; access_token=secret")
-            .unwrap();
-        r.append_header("cookie", "b=2").unwrap();
+        let mut r = headers(&[("cookie", "a=1; access_token=secret"), ("cookie", "b=2")]);
         remove_credential(&mut r, &Carrier::Cookie).unwrap();
-        let cookies: Vec<_> = r.headers.get_all("cookie").iter().collect();
+        let cookies: Vec<_> = r.get_all("cookie").iter().collect();
         assert_eq!(cookies.len(), 1);
         assert_eq!(cookies[0], "a=1; b=2");
     }
 
     #[test]
     fn identity_headers_are_stripped_in_every_spelling() {
-        let mut r = RequestHeader::build("GET", b"/", None).unwrap();
-        r.append_header("X-Auth-Subject", "admin").unwrap();
-        r.append_header("x_auth_level", "verified").unwrap();
-        r.append_header("X-AUTH_SCOPES", "all").unwrap();
-        r.append_header("x-other", "kept").unwrap();
+        let mut r = headers(&[
+            ("X-Auth-Subject", "admin"),
+            ("x_auth_level", "verified"),
+            ("X-AUTH_SCOPES", "all"),
+            ("x-other", "kept"),
+        ]);
         strip_identity_headers(
             &mut r,
             &IdentityHeaderNames::new(&IdentityHeaders::default()).unwrap(),
         );
-        assert_eq!(r.headers.len(), 1);
+        assert_eq!(r.len(), 1);
     }
 }

@@ -5,6 +5,7 @@ pub mod debug;
 pub mod decision;
 pub mod forward;
 pub mod framing;
+pub mod headers;
 pub mod identity;
 mod poll;
 pub mod respond;
@@ -728,23 +729,24 @@ impl GatewayProxy {
             tls: is_tls(session),
             host: session.req_header().headers.get(http::header::HOST),
         };
-        forward::set_forwarding_headers(upstream_request, &facts);
-        identity::strip_identity_headers(upstream_request, &gateway.identity_headers);
-        // The debug request is between the caller and the gateway.
-        upstream_request.remove_header(debug::HEADER);
-        match ctx.allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
-            Some(carrier) => identity::remove_credential(upstream_request, carrier)?,
-            None => identity::strip_unverified_credentials(upstream_request)?,
-        }
-        if let Some(allowed) = &ctx.allowed {
-            identity::add_identity_headers(
-                upstream_request,
-                &allowed.principal,
-                &gateway.identity_headers,
-            )?;
-        }
-        upstream_request.insert_header("x-request-id", ctx.request_id.clone())?;
-        Ok(())
+        let names = &gateway.identity_headers;
+        headers::edit_request(upstream_request, |headers| {
+            forward::set_forwarding_headers(headers, &facts);
+            // Client-sent identity headers, and the debug request, which is between the
+            // caller and the gateway.
+            forward::remove_headers_where(headers, |name| {
+                names.is_identity(name) || name == debug::HEADER
+            });
+            match ctx.allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
+                Some(carrier) => identity::remove_credential(headers, carrier)?,
+                None => identity::strip_unverified_credentials(headers)?,
+            }
+            if let Some(allowed) = &ctx.allowed {
+                identity::add_identity_headers(headers, &allowed.principal, names)?;
+            }
+            headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
+            Ok(())
+        })
     }
 
     /// Adds the gateway's headers to an upstream answer: request id, debug trace, CORS grants,
@@ -755,32 +757,48 @@ impl GatewayProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        upstream_response.insert_header("x-request-id", ctx.request_id.clone())?;
         ctx.times.upstream = ctx.upstream_started.map(|at| at.elapsed());
-        if let Some(trace) = self.trace(session, ctx, None) {
-            upstream_response.insert_header(debug::HEADER, trace)?;
-        }
-        for (name, value) in self.cors_headers(session, ctx) {
-            if name == "vary" {
-                upstream_response.append_header(name, value)?;
-            } else {
-                upstream_response.insert_header(name, value)?;
-            }
-        }
-        if let Some(cookie) = ctx.set_cookie.take() {
-            upstream_response.append_header("set-cookie", cookie)?;
-        }
+        let trace = self.trace(session, ctx, None);
+        let cors = self.cors_headers(session, ctx);
+        let cookie = ctx.set_cookie.take();
         let token_in_query = ctx
             .allowed
             .as_ref()
             .is_some_and(|a| a.carrier == Some(Carrier::Query));
-        if token_in_query && upstream_response.status.is_success() {
-            // RFC 6750 §2.3: a response to a URL that held a token must not be shared.
-            upstream_response.insert_header("cache-control", "private, no-store")?;
-            upstream_response.insert_header("referrer-policy", "no-referrer")?;
-        }
-        Ok(())
+        let success = upstream_response.status.is_success();
+        headers::edit_response(upstream_response, |headers| {
+            headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
+            if let Some(trace) = trace {
+                headers.insert(debug::HEADER, header_value(trace)?);
+            }
+            for (name, value) in cors {
+                let value = header_value(value)?;
+                if name == "vary" {
+                    headers.append(name, value);
+                } else {
+                    headers.insert(name, value);
+                }
+            }
+            if let Some(cookie) = cookie {
+                headers.append(http::header::SET_COOKIE, header_value(cookie)?);
+            }
+            if token_in_query && success {
+                // RFC 6750 §2.3: a response to a URL that held a token must not be shared.
+                let no_store = http::HeaderValue::from_static("private, no-store");
+                headers.insert(http::header::CACHE_CONTROL, no_store);
+                let no_referrer = http::HeaderValue::from_static("no-referrer");
+                headers.insert(http::header::REFERRER_POLICY, no_referrer);
+            }
+            Ok(())
+        })
     }
+}
+
+static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
+/// A header value the gateway made (a trace, a CORS grant, a cookie).
+fn header_value(text: String) -> Result<http::HeaderValue> {
+    http::HeaderValue::try_from(text).or_err(InvalidHTTPHeader, "not a header value")
 }
 
 /// The error a body over the route's limit fails the request with.

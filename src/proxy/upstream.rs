@@ -84,6 +84,8 @@ impl Upstream {
     /// The next healthy backend as a pingora peer, or `None` when all are down.
     pub fn peer(&self) -> Option<HttpPeer> {
         let backend = match &self.only {
+            // Without health checks nothing ever marks a backend down.
+            Some(only) if self.health_interval.is_none() => only.clone(),
             Some(only) if self.balancer.backends().ready(only) => only.clone(),
             Some(_) => return None,
             None => self.balancer.select(b"", 256)?,
