@@ -446,7 +446,9 @@ impl GatewayProxy {
             .is_some_and(|p| p.issue_device_token);
         let decision = match decision {
             Ok(Some(allowed)) if allowed.carrier.is_none() && device_route => {
-                self.new_device(&gateway, session, ctx).await.map(Some)
+                Box::pin(self.new_device(&gateway, session, ctx))
+                    .await
+                    .map(Some)
             }
             other => other,
         };
@@ -576,12 +578,14 @@ impl ProxyHttp for GatewayProxy {
         if let Some(response) = decided {
             return self.answer(session, ctx, response).await;
         }
+        // The token service, polls and held requests are boxed: their futures are large and
+        // rare, and unboxed they would size (and be copied with) every request's future.
         if ctx.token_service {
-            let response = self.serve_token_service(session, ctx).await?;
+            let response = Box::pin(self.serve_token_service(session, ctx)).await?;
             return self.answer(session, ctx, response).await;
         }
         if let Some(id) = ctx.poll {
-            return self.serve_poll(session, ctx, id).await;
+            return Box::pin(self.serve_poll(session, ctx, id)).await;
         }
         let auth_started = ctx.phase_clock();
         let decision = self.authenticate(session, ctx).await;
@@ -604,7 +608,7 @@ impl ProxyHttp for GatewayProxy {
             return self.answer(session, ctx, response).await;
         }
         if let Some(within) = ctx.route().and_then(|r| r.target.respond_within) {
-            return self.respond_within(session, ctx, within).await;
+            return Box::pin(self.respond_within(session, ctx, within)).await;
         }
         Ok(false)
     }
@@ -731,6 +735,9 @@ impl GatewayProxy {
         };
         let names = &gateway.identity_headers;
         headers::edit_request(upstream_request, |headers| {
+            // Room for what is added below (forwarding, identity, request id): one growth of
+            // the map at most instead of one per crossed capacity.
+            headers.reserve(ADDED_HEADERS);
             forward::set_forwarding_headers(headers, &facts);
             // Client-sent identity headers, and the debug request, which is between the
             // caller and the gateway.
@@ -793,6 +800,10 @@ impl GatewayProxy {
         })
     }
 }
+
+/// The most headers `prepare_upstream_request` adds: three `X-Forwarded-*`, five identity
+/// headers, the request id.
+const ADDED_HEADERS: usize = 9;
 
 static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 

@@ -266,7 +266,8 @@ impl Verifier {
             if let Some(service) = &self.builtin {
                 // The signature may come from the cache; the token's record never does.
                 if verified.identity.issuer == service.settings.name {
-                    verified.identity = service.current_identity(&verified.identity).await?;
+                    let current = Box::pin(service.current_identity(&verified.identity));
+                    verified.identity = current.await?;
                 }
             }
             return Ok(verified);
@@ -276,7 +277,7 @@ impl Verifier {
                 && credential.carrier != Carrier::TokenScheme
                 && is_allowed(&s.settings.name)
         }) {
-            match service.opaque_identity(token).await {
+            match Box::pin(service.opaque_identity(token)).await {
                 Ok(identity) => {
                     return Ok(Verified {
                         identity,
@@ -298,7 +299,7 @@ impl Verifier {
         }
         if credential.carrier != Carrier::TokenScheme {
             if let Some(introspector) = self.introspectors.iter().find(|i| is_allowed(&i.name)) {
-                let (identity, cache_hit) = introspector.verify(token, now).await?;
+                let (identity, cache_hit) = Box::pin(introspector.verify(token, now)).await?;
                 return Ok(Verified {
                     identity,
                     cache_hit,
@@ -336,7 +337,8 @@ impl Verifier {
                 .ok_or(TokenProblem::UnknownIssuer)?,
             None => return Err(TokenProblem::MissingClaim.into()),
         };
-        let identity = Arc::new(issuer.verify(&jws, now).await?);
+        // Boxed: a miss may fetch keys, and its future would otherwise size every hit's.
+        let identity = Arc::new(Box::pin(issuer.verify(&jws, now)).await?);
         self.cache.insert(key, identity.clone());
         Ok(Verified {
             identity,
