@@ -205,15 +205,7 @@ impl Pass {
         }
         let names = &self.gateway.identity_headers;
         crate::proxy::headers::edit_request(upstream_request, |headers| {
-            identity::strip_identity_headers(headers, names);
-            match self.allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
-                Some(carrier) => identity::remove_credential(headers, carrier)?,
-                None => identity::strip_unverified_credentials(headers)?,
-            }
-            if let Some(allowed) = &self.allowed {
-                identity::add_identity_headers(headers, &allowed.principal, names)?;
-            }
-            Ok(())
+            identity::pass_identity(headers, self.allowed.as_ref(), names)
         })
     }
 }

@@ -1,6 +1,7 @@
 //! What the upstream learns about the caller: the credential removed from whatever carried it,
 //! client-sent identity headers removed in every spelling, the gateway's own added.
 
+use crate::auth::Allowed;
 use crate::config::model::IdentityHeaders;
 use crate::credential::{cookie_pairs, split_cookie_pair, Carrier, ACCESS_TOKEN};
 use crate::principal::Principal;
@@ -21,13 +22,10 @@ pub struct IdentityHeaderNames {
 
 impl IdentityHeaderNames {
     /// Whether `name` (lower-case) is one of these in any `_` spelling.
-    pub fn is_identity(&self, name: &str) -> bool {
-        let [a, b, c, d, e] = self.lower.each_ref().map(String::as_str);
-        is_protected(name, &[a, b, c, d, e])
+    fn is_identity(&self, name: &str) -> bool {
+        is_protected(name, &self.lower.each_ref().map(String::as_str))
     }
-}
 
-impl IdentityHeaderNames {
     pub fn new(headers: &IdentityHeaders) -> Result<Self, String> {
         let parse = |name: &str| {
             HeaderName::from_bytes(name.as_bytes())
@@ -54,6 +52,25 @@ impl IdentityHeaderNames {
 /// Runs on every route, public ones included (oauth2-proxy PR #624).
 pub fn strip_identity_headers(headers: &mut HeaderMap, names: &IdentityHeaderNames) {
     remove_headers_where(headers, |name| names.is_identity(name));
+}
+
+/// What the upstream learns about the caller, for the gateway and the embedding API alike:
+/// client-sent identity headers gone, the credential removed from its carrier (or unverified
+/// ones stripped), and the identity of an allowed caller added.
+pub fn pass_identity(
+    headers: &mut HeaderMap,
+    allowed: Option<&Allowed>,
+    names: &IdentityHeaderNames,
+) -> pingora::Result<()> {
+    strip_identity_headers(headers, names);
+    match allowed.and_then(|a| a.carrier.as_ref()) {
+        Some(carrier) => remove_credential(headers, carrier)?,
+        None => strip_unverified_credentials(headers)?,
+    }
+    if let Some(allowed) = allowed {
+        add_identity_headers(headers, &allowed.principal, names)?;
+    }
+    Ok(())
 }
 
 /// Adds the identity of an authenticated principal.

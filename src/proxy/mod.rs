@@ -739,18 +739,9 @@ impl GatewayProxy {
             // the map at most instead of one per crossed capacity.
             headers.reserve(ADDED_HEADERS);
             forward::set_forwarding_headers(headers, &facts);
-            // Client-sent identity headers, and the debug request, which is between the
-            // caller and the gateway.
-            forward::remove_headers_where(headers, |name| {
-                names.is_identity(name) || name == debug::HEADER
-            });
-            match ctx.allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
-                Some(carrier) => identity::remove_credential(headers, carrier)?,
-                None => identity::strip_unverified_credentials(headers)?,
-            }
-            if let Some(allowed) = &ctx.allowed {
-                identity::add_identity_headers(headers, &allowed.principal, names)?;
-            }
+            // The debug request is between the caller and the gateway.
+            headers.remove(debug::HEADER);
+            identity::pass_identity(headers, ctx.allowed.as_ref(), names)?;
             headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
             Ok(())
         })

@@ -252,6 +252,9 @@ impl Verifier {
         result
     }
 
+    /// Lookups that may wait on I/O (a store, introspection, a key fetch on a cache miss) are
+    /// boxed: their futures are large, and unboxed they would size the future of every request,
+    /// the cached JWT's included.
     async fn verify_untimed(
         &self,
         credential: &Credential,
@@ -337,7 +340,7 @@ impl Verifier {
                 .ok_or(TokenProblem::UnknownIssuer)?,
             None => return Err(TokenProblem::MissingClaim.into()),
         };
-        // Boxed: a miss may fetch keys, and its future would otherwise size every hit's.
+        // Boxed, as in `verify_untimed`: a miss may fetch keys.
         let identity = Arc::new(Box::pin(issuer.verify(&jws, now)).await?);
         self.cache.insert(key, identity.clone());
         Ok(Verified {
