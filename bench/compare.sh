@@ -5,8 +5,10 @@
 # HAProxy 2.6 with jwt_verify on the same RS256 key and nginx as a plain proxy.
 #
 # Proxies run on one core (PROXY_CORE), the load generator and the upstream on the other
-# (LOAD_CORE); each proxy has one worker thread; the upstream sends RESPONSE_BYTES-byte bodies. Systems are interleaved, ROUNDS times; the
-# table shows the median round. Results: $OUT/results.json, $OUT/table.txt, $OUT/chart.svg.
+# (LOAD_CORE); each proxy has one worker thread; the upstream sends RESPONSE_BYTES-byte bodies.
+# Systems are interleaved, ROUNDS times; the table shows the median round, and each ratio is the
+# median of the rounds' own ratios (runs next to each other share the VM's mood). Results:
+# $OUT/results.json, $OUT/table.txt, $OUT/chart.svg.
 #
 #   bench/compare.sh                      # defaults: DURATION=10s ROUNDS=3 CONNECTIONS=32
 #   DURATION=5s ROUNDS=1 bench/compare.sh # a quick look
@@ -117,6 +119,8 @@ scenarios() {
   echo "no auth|passthrough|http://127.0.0.1:$PASS/none|"
   echo "no auth|portcullis|http://127.0.0.1:$PORT/none|"
   [[ " ${systems[*]} " == *" nginx "* ]] && echo "no auth|nginx|http://127.0.0.1:$NGINX/none|"
+  # The passthrough is sent the same tokens too: the limit for proxying these very requests.
+  echo "RS256 cached|passthrough|http://127.0.0.1:$PASS/RS256|$rs --tokens 1000"
   echo "RS256 cached|portcullis|http://127.0.0.1:$PORT/RS256|$rs --tokens 1000"
   [[ " ${systems[*]} " == *" haproxy "* ]] && echo "RS256 cached|haproxy|http://127.0.0.1:$HAPROXY/RS256|$rs --tokens 1000"
   for alg in ES256 EdDSA HS256; do

@@ -16,6 +16,9 @@ use std::time::Duration;
 /// The request header that asks for a trace, and the response header that carries it.
 pub const HEADER: &str = "x-portcullis-debug";
 
+/// [`HEADER`] as a header name, for lookups on every request without parsing the name again.
+pub static HEADER_NAME: http::HeaderName = http::HeaderName::from_static(HEADER);
+
 /// Who may ask (from `[debug]`); nobody by default.
 #[derive(Debug, Clone, Default)]
 pub struct DebugAccess {

@@ -10,11 +10,12 @@ use crate::gateway::{Gateway, RouteTarget};
 use crate::principal::Principal;
 use crate::route::{request_host, Route, RouteMatch};
 use pingora::http::RequestHeader;
+use std::borrow::Cow;
 
 /// The request's host: the absolute-form authority if any, else the single `Host` header,
 /// lower-cased without port. `Err` when several `Host` headers disagree about who is asked
 /// (RFC 9112 §3.2: 400).
-pub fn host(request: &RequestHeader) -> Result<Option<String>, GatewayResponse> {
+pub fn host(request: &RequestHeader) -> Result<Option<Cow<'_, str>>, GatewayResponse> {
     if let Some(authority) = request.uri.authority() {
         return Ok(request_host(authority.as_str()));
     }

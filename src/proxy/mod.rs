@@ -560,7 +560,7 @@ impl ProxyHttp for GatewayProxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         // `ctx.started` was read in `new_ctx`, just before this.
-        ctx.request_id = match session.req_header().headers.get("x-request-id") {
+        ctx.request_id = match session.req_header().headers.get(&X_REQUEST_ID) {
             Some(v) if forward::acceptable_request_id(v.as_bytes()) => v.clone(),
             _ => forward::new_request_id(),
         };
@@ -568,7 +568,7 @@ impl ProxyHttp for GatewayProxy {
             session
                 .req_header()
                 .headers
-                .get(debug::HEADER)
+                .get(&debug::HEADER_NAME)
                 .map(|v| v.as_bytes()),
         );
         let decided = self.decide(session, ctx);
@@ -740,7 +740,7 @@ impl GatewayProxy {
             headers.reserve(ADDED_HEADERS);
             forward::set_forwarding_headers(headers, &facts);
             // The debug request is between the caller and the gateway.
-            headers.remove(debug::HEADER);
+            headers.remove(&debug::HEADER_NAME);
             identity::pass_identity(headers, ctx.allowed.as_ref(), names)?;
             headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
             Ok(())
@@ -767,7 +767,7 @@ impl GatewayProxy {
         headers::edit_response(upstream_response, |headers| {
             headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
             if let Some(trace) = trace {
-                headers.insert(debug::HEADER, header_value(trace)?);
+                headers.insert(debug::HEADER_NAME.clone(), header_value(trace)?);
             }
             for (name, value) in cors {
                 let value = header_value(value)?;

@@ -3,6 +3,8 @@
 //! Matching is label-aware (`*.example.com` never matches `badexample.com`, the
 //! oauth2-proxy CVE-2021-21291 class) and case-insensitive, on the host without its port.
 
+use std::borrow::Cow;
+
 /// A compiled `host = …` pattern of a route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostPattern {
@@ -86,7 +88,8 @@ fn valid_label(label: &str) -> bool {
 
 /// The host a request is for: lower-cased, without port or trailing dot. `None` when the value
 /// is not a plausible host (a request with such a host only matches routes without `host`).
-pub fn request_host(raw: &str) -> Option<String> {
+/// Borrowed when the client already sent it in lower case, as clients do.
+pub fn request_host(raw: &str) -> Option<Cow<'_, str>> {
     let raw = raw.trim();
     let host = if let Some(rest) = raw.strip_prefix('[') {
         // IPv6 literal: keep the brackets, drop the port.
@@ -108,7 +111,11 @@ pub fn request_host(raw: &str) -> Option<String> {
     {
         return None;
     }
-    Some(host.to_ascii_lowercase())
+    Some(if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    })
 }
 
 #[cfg(test)]
