@@ -132,8 +132,10 @@ fn bench(c: &mut Criterion) {
     });
 
     // Cache misses through the verifier: a fresh token each time (minting outside the timing).
+    // The counter lives outside the closure, which criterion calls again for each of its
+    // phases: restarted there, it would mint the same tokens again and measure cache hits.
+    let mut n = 100;
     c.bench_function("verify through the verifier (cache miss, RS256)", |b| {
-        let mut n = 100;
         b.iter_batched(
             || {
                 n += 1;
