@@ -1,7 +1,8 @@
 # Sourced by the bench scripts (compare.sh, soak.sh, profile.sh): what each of them needs the same
 # way. Gives `$work` (a scratch directory), `$bin` (the release builds), `start NAME CORE CMD…`
-# (a pinned background process, stopped on exit), `wait_port PORT`, and `gateway_config PORT ECHO`
-# (the head of a one-thread, quiet Portcullis config in front of the echo upstream).
+# (a pinned background process, stopped on exit), `wait_port PORT`, `gateway_config PORT ECHO`
+# (the head of a one-thread, quiet Portcullis config in front of the echo upstream) and
+# `rs256_gateway PORT ECHO` (a whole config with a route without auth and a cached-RS256 one).
 
 work=$(mktemp -d)
 pids=()
@@ -30,8 +31,8 @@ start() { # name core command...: output in $work/NAME.log, pid in $last_pid
   pids+=("$last_pid")
 }
 
-wait_port() {
-  for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+wait_port() { # port [tenths of a second, default 100]
+  for _ in $(seq "${2:-100}"); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
   echo "port $1 did not open" >&2; return 1
 }
 
@@ -47,4 +48,28 @@ address = "127.0.0.1:$1"
 [upstreams.echo]
 addresses = ["127.0.0.1:$2"]
 EOT
+}
+
+# A gateway in front of the echo upstream with two routes, /none (no auth) and /RS256 (cached
+# RS256 tokens with scope bench), its key in $work/keys; `$rs256_tokens` are the load
+# generator's options for such tokens (add --tokens N).
+rs256_gateway() { # port echo_port
+  $bin/examples/loadgen keys --alg RS256 --out "$work/keys" --kid bench 2>/dev/null
+  cat > "$work/portcullis.toml" <<EOT
+$(gateway_config "$1" "$2")
+[issuers.RS256]
+kind = "jwt"
+issuer = "https://rs256.bench"
+audiences = ["bench"]
+jwks_file = "$work/keys/jwks.json"
+[[routes]]
+path_prefix = "/none"
+upstream = "echo"
+[[routes]]
+path_prefix = "/RS256"
+upstream = "echo"
+[routes.auth]
+scopes = ["bench"]
+EOT
+  rs256_tokens="--key $work/keys/key.json --iss https://rs256.bench --aud bench --scope bench"
 }

@@ -21,31 +21,15 @@ TOP=${TOP:-0}
 source bench/common.sh
 ECHO=19500 PASS=19501 PORT=19502
 
-$bin/examples/loadgen keys --alg RS256 --out "$work/keys" --kid counted 2>/dev/null
-cat > "$work/portcullis.toml" <<EOF
-$(gateway_config "$PORT" "$ECHO")
-[issuers.RS256]
-kind = "jwt"
-issuer = "https://counted.bench"
-audiences = ["bench"]
-jwks_file = "$work/keys/jwks.json"
-[[routes]]
-path_prefix = "/none"
-upstream = "echo"
-[[routes]]
-path_prefix = "/RS256"
-upstream = "echo"
-[routes.auth]
-scopes = ["bench"]
-EOF
+rs256_gateway "$PORT" "$ECHO"
 start echo 0 $bin/examples/echo "127.0.0.1:$ECHO" 1 512
 wait_port $ECHO
 # Few tokens, so all are verified and cached during the warm-up.
-tokens="--key $work/keys/key.json --iss https://counted.bench --aud bench --scope bench --tokens 20"
+tokens="$rs256_tokens --tokens 20"
 
 count() { # name port url-path [loadgen options]: one steady load, counted after the warm-up
   local name=$1 port=$2 path=$3; shift 3
-  for _ in $(seq 300); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
+  wait_port "$port" 600 # valgrind starts slowly
   $bin/examples/loadgen run --url "http://127.0.0.1:$port$path" --connections 8 \
     --duration "$((WARMUP + MEASURE + 2))s" --quiet "$@" >/dev/null 2>&1 &
   local load=$!

@@ -20,23 +20,7 @@ command -v perf >/dev/null || { echo "needs perf (apt-get install linux-perf)" >
 source bench/common.sh
 ECHO=19300 PASS=19301 PORT=19302
 
-$bin/examples/loadgen keys --alg RS256 --out "$work/keys" --kid profile 2>/dev/null
-cat > "$work/portcullis.toml" <<EOF
-$(gateway_config "$PORT" "$ECHO")
-[issuers.RS256]
-kind = "jwt"
-issuer = "https://profile.bench"
-audiences = ["bench"]
-jwks_file = "$work/keys/jwks.json"
-[[routes]]
-path_prefix = "/none"
-upstream = "echo"
-[[routes]]
-path_prefix = "/RS256"
-upstream = "echo"
-[routes.auth]
-scopes = ["bench"]
-EOF
+rs256_gateway "$PORT" "$ECHO"
 
 start echo "$LOAD_CORE" $bin/examples/echo "127.0.0.1:$ECHO" 1 512
 start passthrough "$PROXY_CORE" $bin/examples/passthrough "127.0.0.1:$PASS" "127.0.0.1:$ECHO" 1
@@ -49,8 +33,7 @@ profile() { # name pid url
   perf record -F 4000 -p "$2" -o "$work/$1.data" -- sleep "$DURATION" >/dev/null 2>&1 &
   local recorder=$!
   taskset -c "$LOAD_CORE" $bin/examples/loadgen run --url "$3" --connections 32 \
-    --duration "${DURATION}s" --key "$work/keys/key.json" --iss https://profile.bench \
-    --aud bench --scope bench --tokens 1000 --quiet --json "$work/$1.json" >/dev/null 2>&1
+    --duration "${DURATION}s" $rs256_tokens --tokens 1000 --quiet --json "$work/$1.json" >/dev/null 2>&1
   wait "$recorder"
   perf report -i "$work/$1.data" --no-children --sort symbol --stdio -g none 2>/dev/null \
     | grep '%' > "$work/$1.symbols"

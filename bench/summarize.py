@@ -18,15 +18,14 @@ for r in runs:
     groups[(r["scenario"], r["system"])].append(r)
 
 by_round = {(r["scenario"], r["system"], r["round"]): r for r in runs}
+rounds = sorted({r["round"] for r in runs})
 
 def paired(scenario, system, base_scenario, base_system, metric):
     """The median over rounds of one round's ratio: systems run next to each other within a
     round, so the VM's drift between rounds cancels out."""
-    ratios = []
-    for (s, sys_, rnd), r in by_round.items():
-        base = by_round.get((base_scenario, base_system, rnd))
-        if s == scenario and sys_ == system and base:
-            ratios.append(metric(r) / metric(base))
+    pairs = [(by_round.get((scenario, system, n)), by_round.get((base_scenario, base_system, n)))
+             for n in rounds]
+    ratios = [metric(r) / metric(base) for r, base in pairs if r and base]
     return statistics.median(ratios) if ratios else None
 
 rps = lambda r: r["rps"]

@@ -287,7 +287,8 @@ const fn is_b64token_byte(b: u8) -> bool {
 pub fn is_b64token(value: &[u8]) -> bool {
     let body_end = value.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
     let body = &value[..body_end];
-    // A fold per chunk rather than `all`: no exit after each byte, so 32 are checked at once.
+    // A fold per chunk rather than `all`: no exit after each byte, so a chunk is checked with
+    // vector compares.
     !body.is_empty()
         && body
             .chunks(64)

@@ -6,8 +6,9 @@
 //! edits the plain `http` map once instead and sends lower-case names, as HAProxy and Envoy do
 //! (header names are case-insensitive: RFC 9110 §5.1).
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::{ErrorType::InvalidHTTPHeader, OrErr};
 
 /// Runs `edit` on the request's headers, leaving method, target and version as they were.
 pub fn edit_request(
@@ -49,6 +50,12 @@ pub fn edit_response(
     *response = ResponseHeader::from(parts);
     response.set_reason_phrase(reason.as_deref())?;
     edited
+}
+
+/// A header value the gateway made (a trace, a CORS grant, a cookie, the cookies left after
+/// a token's removal); one that cannot be a header value fails the request.
+pub fn header_value(text: String) -> pingora::Result<HeaderValue> {
+    HeaderValue::try_from(text).or_err(InvalidHTTPHeader, "not a header value")
 }
 
 /// A header map of `(name, value)` pairs, in order, for tests.

@@ -6,6 +6,7 @@ use crate::config::model::IdentityHeaders;
 use crate::credential::{cookie_pairs, split_cookie_pair, Carrier, ACCESS_TOKEN};
 use crate::principal::Principal;
 use crate::proxy::forward::{is_protected, remove_headers_where};
+use crate::proxy::headers::header_value;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The identity header names, parsed once when the config is loaded.
@@ -122,13 +123,7 @@ pub fn remove_credential(headers: &mut HeaderMap, carrier: &Carrier) -> pingora:
                 .collect();
             headers.remove(http::header::COOKIE);
             if !kept.is_empty() {
-                let value = HeaderValue::try_from(kept.join("; ")).map_err(|_| {
-                    pingora::Error::explain(
-                        pingora::ErrorType::InvalidHTTPHeader,
-                        "the remaining cookies are not a header value",
-                    )
-                })?;
-                headers.insert(http::header::COOKIE, value);
+                headers.insert(http::header::COOKIE, header_value(kept.join("; "))?);
             }
         }
         Carrier::Query => {}

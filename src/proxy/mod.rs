@@ -767,10 +767,10 @@ impl GatewayProxy {
         headers::edit_response(upstream_response, |headers| {
             headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
             if let Some(trace) = trace {
-                headers.insert(debug::HEADER_NAME.clone(), header_value(trace)?);
+                headers.insert(debug::HEADER_NAME.clone(), headers::header_value(trace)?);
             }
             for (name, value) in cors {
-                let value = header_value(value)?;
+                let value = headers::header_value(value)?;
                 if name == "vary" {
                     headers.append(name, value);
                 } else {
@@ -778,7 +778,7 @@ impl GatewayProxy {
                 }
             }
             if let Some(cookie) = cookie {
-                headers.append(http::header::SET_COOKIE, header_value(cookie)?);
+                headers.append(http::header::SET_COOKIE, headers::header_value(cookie)?);
             }
             if token_in_query && success {
                 // RFC 6750 §2.3: a response to a URL that held a token must not be shared.
@@ -797,11 +797,6 @@ impl GatewayProxy {
 const ADDED_HEADERS: usize = 9;
 
 static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
-
-/// A header value the gateway made (a trace, a CORS grant, a cookie).
-fn header_value(text: String) -> Result<http::HeaderValue> {
-    http::HeaderValue::try_from(text).or_err(InvalidHTTPHeader, "not a header value")
-}
 
 /// The error a body over the route's limit fails the request with.
 const BODY_TOO_LARGE: &str = "request body too large";
