@@ -62,8 +62,23 @@ impl Args {
     fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
         self.get(name).map_or(default, |v| {
             v.parse()
-                .unwrap_or_else(|_| panic!("--{name}: not a number"))
+                .unwrap_or_else(|_| usage_error(format!("--{name} {v}: not a number")))
         })
+    }
+
+    /// A misspelt option would otherwise be ignored and the run measure something else.
+    fn only(self, known: &[&str]) -> Self {
+        let names = self.values.iter().map(|(n, _)| n).chain(&self.flags);
+        if let Some(unknown) = names.into_iter().find(|n| !known.contains(&n.as_str())) {
+            usage_error(format!("unknown option --{unknown}"));
+        }
+        self
+    }
+
+    /// A required option.
+    fn need(&self, name: &str) -> &str {
+        self.get(name)
+            .unwrap_or_else(|| usage_error(format!("--{name} is required")))
     }
 
     fn flag(&self, name: &str) -> bool {
@@ -71,42 +86,92 @@ impl Args {
     }
 }
 
+const USAGE: &str = "usage: loadgen keys --alg ALG --out DIR [--kid KID]
+       loadgen run --url http://HOST:PORT/PATH [--connections 32] [--duration 10s] [--rate R]
+                   [--key DIR/key.json --iss I --aud A --scope S --tokens 1000] [--app-key KEY]
+                   [--carrier bearer|query|cookie|mix] [--invalid 0.1]
+                   [--json OUT] [--label NAME] [--quiet] [--ready-file PATH]";
+
+/// Bad options: what is wrong and the usage, exit status 2.
+fn usage_error(message: impl std::fmt::Display) -> ! {
+    eprintln!("loadgen: {message}\n{USAGE}");
+    std::process::exit(2);
+}
+
+/// A file or key the run needs could not be made or read: exit status 1.
+fn fatal(what: &str, error: impl std::fmt::Display) -> ! {
+    eprintln!("loadgen: {what}: {error}");
+    std::process::exit(1);
+}
+
+trait OrExit<T> {
+    fn or_exit(self, what: &str) -> T;
+}
+
+impl<T, E: std::fmt::Display> OrExit<T> for Result<T, E> {
+    fn or_exit(self, what: &str) -> T {
+        self.unwrap_or_else(|e| fatal(what, e))
+    }
+}
+
 fn main() {
     let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
     match raw.first().map(String::as_str) {
-        Some("keys") => keys(&Args::parse(&raw[1..])),
+        Some("keys") => keys(&Args::parse(&raw[1..]).only(&["alg", "out", "kid"])),
         Some("run") => {
-            let args = Args::parse(&raw[1..]);
+            let args = Args::parse(&raw[1..]).only(&[
+                "url",
+                "connections",
+                "duration",
+                "rate",
+                "key",
+                "iss",
+                "aud",
+                "scope",
+                "tokens",
+                "app-key",
+                "carrier",
+                "invalid",
+                "json",
+                "label",
+                "quiet",
+                "ready-file",
+            ]);
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a runtime");
             runtime.block_on(run(args));
         }
-        _ => {
-            eprintln!("usage: loadgen keys --alg ALG --out DIR | loadgen run --url URL [options] (see the source header)");
-            std::process::exit(2);
-        }
+        Some(other) => usage_error(format!("unknown command {other}")),
+        None => usage_error("a command is required"),
     }
 }
 
 fn keys(args: &Args) {
-    let alg: Algorithm = args.get("alg").unwrap_or("RS256").parse().expect("--alg");
-    let out = std::path::PathBuf::from(args.get("out").expect("--out DIR"));
-    std::fs::create_dir_all(&out).expect("create --out");
+    let alg_name = args.get("alg").unwrap_or("RS256");
+    let alg: Algorithm = alg_name
+        .parse()
+        .unwrap_or_else(|_| usage_error(format!("--alg {alg_name}: not a JWS algorithm")));
+    let out = std::path::PathBuf::from(args.need("out"));
+    std::fs::create_dir_all(&out).or_exit("--out");
     let key = SigningKey::generate(alg, args.get("kid").unwrap_or("load-1"));
     std::fs::write(
         out.join("key.json"),
-        serde_json::to_vec_pretty(&key.save()).unwrap(),
+        serde_json::to_vec_pretty(&key.save()).or_exit("key.json"),
     )
-    .unwrap();
+    .or_exit("key.json");
     std::fs::write(
         out.join("jwks.json"),
         json!({"keys": [key.jwk]}).to_string(),
     )
-    .unwrap();
+    .or_exit("jwks.json");
     if let Some(pem) = &key.public_pem {
-        std::fs::write(out.join("public.pem"), pem).unwrap();
+        std::fs::write(out.join("public.pem"), pem).or_exit("public.pem");
     }
     eprintln!(
         "wrote {}/key.json and jwks.json ({alg:?}, kid {})",
@@ -118,7 +183,7 @@ fn keys(args: &Args) {
 fn parse_url(url: &str) -> (String, String) {
     let rest = url
         .strip_prefix("http://")
-        .expect("--url must be http://host:port/path");
+        .unwrap_or_else(|| usage_error(format!("--url {url}: must be http://host:port/path")));
     let (host, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
@@ -134,15 +199,14 @@ fn credentials(args: &Args) -> Vec<String> {
         return Vec::new();
     };
     let saved: SavedKey =
-        serde_json::from_slice(&std::fs::read(path).expect("--key")).expect("key.json");
-    let key = SigningKey::load(&saved).expect("a signing key");
+        serde_json::from_slice(&std::fs::read(path).or_exit("--key")).or_exit("--key");
+    let key = SigningKey::load(&saved).or_exit("--key");
     let count: usize = args.num("tokens", 1000);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let iss = args.get("iss").expect("--iss");
-    let aud = args.get("aud").expect("--aud");
+        .map_or(0, |d| d.as_secs());
+    let iss = args.need("iss");
+    let aud = args.need("aud");
     let scope = args.get("scope").unwrap_or("");
     let started = Instant::now();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -270,12 +334,12 @@ struct Totals {
 }
 
 async fn run(args: Args) {
-    let url = args.get("url").expect("--url");
+    let url = args.need("url");
     let (host, path) = parse_url(url);
     let connections: usize = args.num("connections", 32);
     let duration =
         portcullis::config::duration::parse_duration(args.get("duration").unwrap_or("10s"))
-            .expect("--duration");
+            .unwrap_or_else(|e| usage_error(format!("--duration: {e}")));
     let rate: f64 = args.num("rate", 0.0);
     let requests = Arc::new(requests(&args, &host, &path));
     let done = Arc::new(AtomicU64::new(0));
@@ -285,7 +349,7 @@ async fn run(args: Args) {
     let deadline = started + duration;
     // Minting a large token pool takes a while; scripts that watch the gateway wait for this.
     if let Some(ready) = args.get("ready-file") {
-        std::fs::write(ready, b"").expect("--ready-file");
+        std::fs::write(ready, b"").or_exit("--ready-file");
     }
 
     let progress = (!args.flag("quiet")).then(|| {
@@ -432,6 +496,10 @@ async fn run(args: Args) {
         errors
     );
     if let Some(path) = args.get("json") {
-        std::fs::write(path, serde_json::to_vec_pretty(&result).unwrap()).expect("--json");
+        std::fs::write(path, serde_json::to_vec_pretty(&result).or_exit("--json"))
+            .or_exit("--json");
+    }
+    if total == 0 {
+        fatal("no request got a response", format!("{errors} errors"));
     }
 }

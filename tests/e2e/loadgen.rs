@@ -83,3 +83,47 @@ scopes = ["bench"]
     assert_eq!(result["statuses"].as_object().unwrap().len(), 2, "{result}");
     assert!(result["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn the_load_harness_refuses_bad_options_with_a_message_not_a_panic() {
+    let cases: [&[&str]; 4] = [
+        &["run"],
+        &["run", "--url", "ftp://127.0.0.1/"],
+        &["run", "--url", "http://127.0.0.1:9/", "--connection", "4"],
+        &["keys", "--alg", "RS257", "--out", "."],
+    ];
+    for args in cases {
+        let out = Command::new(loadgen()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("loadgen: ") && stderr.contains("usage:"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_run_that_gets_no_response_fails() {
+    // A port nothing listens on: every connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let out = Command::new(loadgen())
+        .args([
+            "run",
+            "--url",
+            &url,
+            "--connections",
+            "1",
+            "--duration",
+            "200ms",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no request got a response"), "{stderr}");
+}
