@@ -12,8 +12,10 @@
 //! ```
 //!
 //! Requests are built before the run and sent over keep-alive connections. With `--rate`, each
-//! request has a scheduled send time and its latency counts from then, so a stalled server
-//! cannot hide its queue (no coordinated omission). Latencies go into HDR histograms.
+//! request has a scheduled send time; one sent late because every connection was still waiting
+//! on the server counts its latency from then, so a stalled server cannot hide its queue (no
+//! coordinated omission), while the generator's own timer slack (tokio's timers tick in
+//! milliseconds) is not charged to the server. Latencies go into HDR histograms.
 
 use base64::Engine;
 use hdrhistogram::Histogram;
@@ -397,8 +399,13 @@ async fn run(args: Args) {
                     if at >= deadline {
                         break;
                     }
+                    // Behind schedule because every connection was busy: the server's doing,
+                    // so the latency counts from `at` (no coordinated omission). Ahead of it, the
+                    // wait ends on tokio's millisecond timer, up to 1 ms after `at`: the
+                    // generator's doing, so the latency counts from the send.
+                    let behind = Instant::now() > at;
                     tokio::time::sleep_until(at.into()).await;
-                    (n as usize, at)
+                    (n as usize, if behind { at } else { Instant::now() })
                 } else {
                     if Instant::now() >= deadline {
                         break;

@@ -110,7 +110,14 @@ pub struct Issuers {
 
 /// A compact JWS has three base64url segments; opaque tokens and keys rarely do.
 pub(crate) fn looks_like_jws(token: &str) -> bool {
-    token.bytes().filter(|&b| b == b'.').count() == 2 && token.starts_with("eyJ")
+    // Counted in bytes per 64-byte chunk: a count in `usize` per byte compiled to a loop of
+    // four bytes a turn, a quarter of a cached verification's own time.
+    let dots: usize = token
+        .as_bytes()
+        .chunks(64)
+        .map(|chunk| chunk.iter().map(|&b| u8::from(b == b'.')).sum::<u8>() as usize)
+        .sum();
+    dots == 2 && token.starts_with("eyJ")
 }
 
 impl std::fmt::Debug for Verifier {
@@ -126,6 +133,16 @@ pub fn cache_key(validator: &str, token: &str) -> [u8; 32] {
     context.update(&[0]);
     context.update(token.as_bytes());
     let digest = context.finish();
+    let mut key = [0u8; 32];
+    key.copy_from_slice(digest.as_ref());
+    key
+}
+
+/// The key of the verifier's cache, which holds JWT verifications only: SHA-256 of the token,
+/// one-shot: a multi-part digest allocates its state and runs a `pthread_once` on every call,
+/// a third of the hashing time for a token of a few hundred bytes.
+fn jwt_cache_key(token: &str) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     let mut key = [0u8; 32];
     key.copy_from_slice(digest.as_ref());
     key
@@ -318,7 +335,7 @@ impl Verifier {
         is_allowed: &impl Fn(&str) -> bool,
         now: u64,
     ) -> Result<Verified, VerifyError> {
-        let key = cache_key("jwt", token);
+        let key = jwt_cache_key(token);
         let cached = self.cache.get(&key);
         crate::observe::metrics::JWT_CACHE.record(cached.is_some());
         if let Some(identity) = cached {
@@ -374,5 +391,39 @@ mod tests {
         assert_ne!(a, cache_key("jw", "tabc"));
         assert_ne!(cache_key("jwt", "x"), cache_key("jwt\0x", ""));
         assert_eq!(a, cache_key("jwt", "abc"));
+    }
+
+    #[test]
+    fn jws_shape_counts_dots_across_chunk_edges() {
+        assert!(looks_like_jws("eyJa.b.c"));
+        assert!(!looks_like_jws("eyJa.b"));
+        assert!(!looks_like_jws("eyJa.b.c.d"));
+        assert!(!looks_like_jws("abc.b.c"));
+        for first in 3..200 {
+            for second in first + 1..200 {
+                let mut token = vec![b'a'; 200];
+                token[..3].copy_from_slice(b"eyJ");
+                token[first] = b'.';
+                token[second] = b'.';
+                let token = String::from_utf8(token).unwrap();
+                assert!(looks_like_jws(&token), "dots at {first}, {second}");
+                assert!(
+                    !looks_like_jws(&format!("{token}.")),
+                    "dots at {first}, {second}, end"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_jwt_cache_key_is_the_full_sha256_of_the_token() {
+        // FIPS 180-2 test vector: SHA-256("abc").
+        let expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let hex: String = jwt_cache_key("abc")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, expected);
+        assert_ne!(jwt_cache_key("abc"), jwt_cache_key("abcd"));
     }
 }
