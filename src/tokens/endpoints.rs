@@ -477,7 +477,7 @@ async fn create(service: &TokenService, request: &ServiceRequest<'_>) -> Answer 
         .clamp(1, settings.max_validity_minutes);
     let now = now_unix();
     let mut scopes = body.resource;
-    scopes.dedup();
+    drop_repeated_scopes(&mut scopes);
     let record = TokenRecord {
         sub: format!("tenant:{tenant_name}"),
         level: tenant.level,
@@ -576,6 +576,19 @@ async fn oauth_token(service: &TokenService, request: &ServiceRequest<'_>) -> An
     }
 }
 
+/// Keeps the first of each scope, in order (`Vec::dedup` drops repeats only when they are
+/// neighbours: `a b a` stayed as it was). Scope lists are short, so a scan beats a set.
+pub(super) fn drop_repeated_scopes(scopes: &mut Vec<String>) {
+    let mut kept = 0;
+    for i in 0..scopes.len() {
+        if !scopes[..kept].contains(&scopes[i]) {
+            scopes.swap(kept, i);
+            kept += 1;
+        }
+    }
+    scopes.truncate(kept);
+}
+
 /// The scopes asked for in `form` (default: everything allowed), or `None` when some is not.
 pub(super) fn requested_scopes(
     form: &HashMap<String, String>,
@@ -585,7 +598,7 @@ pub(super) fn requested_scopes(
         None => Some(allowed.to_vec()),
         Some(text) => {
             let mut scopes = split_scopes(text);
-            scopes.dedup();
+            drop_repeated_scopes(&mut scopes);
             scopes.iter().all(|s| allowed.contains(s)).then_some(scopes)
         }
     }
@@ -748,6 +761,16 @@ async fn introspect(service: &TokenService, request: &ServiceRequest<'_>) -> Ans
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_scopes_are_dropped_wherever_they_stand() {
+        let mut scopes: Vec<String> = ["a", "b", "a", "c", "b", "a"].map(String::from).to_vec();
+        drop_repeated_scopes(&mut scopes);
+        assert_eq!(scopes, ["a", "b", "c"]);
+        let mut none: Vec<String> = Vec::new();
+        drop_repeated_scopes(&mut none);
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn service_paths_are_the_prefix_and_well_known_documents() {
