@@ -12,6 +12,8 @@ from collections import defaultdict
 
 runs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 out = sys.argv[2]
+if not runs:
+    sys.exit(f"summarize.py: {sys.argv[1]} holds no runs")
 
 groups = defaultdict(list)
 for r in runs:
@@ -25,7 +27,7 @@ def paired(scenario, system, base_scenario, base_system, metric):
     round, so the VM's drift between rounds cancels out."""
     pairs = [(by_round.get((scenario, system, n)), by_round.get((base_scenario, base_system, n)))
              for n in rounds]
-    ratios = [metric(r) / metric(base) for r, base in pairs if r and base]
+    ratios = [metric(r) / metric(base) for r, base in pairs if r and base and metric(base)]
     return statistics.median(ratios) if ratios else None
 
 rps = lambda r: r["rps"]
@@ -61,13 +63,17 @@ for r in rows:
         r["rps_vs_passthrough"] = paired(r["scenario"], r["system"], base, "passthrough", rps)
         r["p99_vs_passthrough"] = paired(r["scenario"], r["system"], base, "passthrough", p99)
 
+def ratio(value):
+    """A ratio as printed; "n/a" where the base answered nothing."""
+    return "n/a" if value is None else f"{value:.2f}x"
+
 header = f"{'scenario':<22} {'system':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'vs pass req/s':>14} {'vs pass p99':>12}  statuses"
 lines = [header, "-" * len(header)]
 for r in rows:
     lat = r["latency_ms"]
     lines.append(
         f"{r['scenario']:<22} {r['system']:<12} {r['rps']:>9.0f} {lat['p50']:>8.3f} {lat['p99']:>8.3f} {lat['p999']:>9.3f} "
-        f"{r.get('rps_vs_passthrough') or 0:>13.2f}x {r.get('p99_vs_passthrough') or 0:>11.2f}x  {r['statuses']}"
+        f"{ratio(r.get('rps_vs_passthrough')):>14} {ratio(r.get('p99_vs_passthrough')):>12}  {r['statuses']}"
     )
 lines.append("")
 lines.append("vs pass: median of the rounds' ratios to the passthrough sent the same requests (its row in")
@@ -75,11 +81,13 @@ lines.append("the same scenario), or to the passthrough without auth where a sce
 if ("RS256 cached", "portcullis") in groups and ("no auth", "passthrough") in groups:
     vs_plain = paired("RS256 cached", "portcullis", "no auth", "passthrough", rps)
     vs_plain_p99 = paired("RS256 cached", "portcullis", "no auth", "passthrough", p99)
-    lines.append(f"Portcullis RS256 cached vs the passthrough without auth (no token sent): "
-                 f"{vs_plain:.2f}x requests/s, p99 {vs_plain_p99:.2f}x")
+    if vs_plain is not None and vs_plain_p99 is not None:
+        lines.append(f"Portcullis RS256 cached vs the passthrough without auth (no token sent): "
+                     f"{vs_plain:.2f}x requests/s, p99 {vs_plain_p99:.2f}x")
 if ("RS256 cached", "portcullis") in groups and ("RS256 cached", "haproxy") in groups:
     vs_haproxy = paired("RS256 cached", "portcullis", "RS256 cached", "haproxy", rps)
-    lines.append(f"Portcullis RS256 cached vs HAProxy jwt_verify: {vs_haproxy:.2f}x requests/s")
+    if vs_haproxy is not None:
+        lines.append(f"Portcullis RS256 cached vs HAProxy jwt_verify: {vs_haproxy:.2f}x requests/s")
 table = "\n".join(lines)
 print(table)
 open(f"{out}/table.txt", "w").write(table + "\n")
@@ -103,7 +111,7 @@ for i, r in enumerate(rows):
 
 y0 = top + ROW * len(rows) + 50
 svg.append(f'<text x="{LEFT}" y="{y0 - 16}" font-size="15" font-weight="bold">Latency (ms, log scale): p50 ● p99 ▲ p99.9 ■</text>')
-all_lat = [v for r in rows for k, v in r["latency_ms"].items() if k in ("p50", "p99", "p999") and v > 0]
+all_lat = [v for r in rows for k, v in r["latency_ms"].items() if k in ("p50", "p99", "p999") and v > 0] or [1.0]
 lo, hi = math.log10(min(all_lat)), math.log10(max(all_lat))
 hi = hi if hi > lo else lo + 1
 span = W - LEFT - 60
