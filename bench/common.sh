@@ -1,7 +1,8 @@
 # Sourced by the bench scripts (compare.sh, soak.sh, profile.sh): what each of them needs the same
 # way. Gives `$work` (a scratch directory), `$bin` (the release builds), `start NAME CORE CMD…`
 # (a pinned background process, stopped on exit), `wait_port PORT`, `gateway_config PORT ECHO`
-# (the head of a one-thread, quiet Portcullis config in front of the echo upstream) and
+# (the head of a one-thread, quiet Portcullis config in front of the echo upstream),
+# `rs256_issuer` (an RS256 issuer's key, config block and token options) and
 # `rs256_gateway PORT ECHO` (a whole config with a route without auth and a cached-RS256 one).
 
 work=$(mktemp -d)
@@ -50,18 +51,28 @@ addresses = ["127.0.0.1:$2"]
 EOT
 }
 
-# A gateway in front of the echo upstream with two routes, /none (no auth) and /RS256 (cached
-# RS256 tokens with scope bench), its key in $work/keys; `$rs256_tokens` are the load
-# generator's options for such tokens (add --tokens N).
-rs256_gateway() { # port echo_port
+# An RS256 issuer, its key in $work/keys: `$rs256_issuer_config` is its block of a gateway
+# config, `$rs256_tokens` the load generator's options for its tokens (add --tokens N).
+rs256_issuer() {
   $bin/examples/loadgen keys --alg RS256 --out "$work/keys" --kid bench 2>/dev/null
-  cat > "$work/portcullis.toml" <<EOT
-$(gateway_config "$1" "$2")
+  rs256_issuer_config=$(cat <<EOT
 [issuers.RS256]
 kind = "jwt"
 issuer = "https://rs256.bench"
 audiences = ["bench"]
 jwks_file = "$work/keys/jwks.json"
+EOT
+)
+  rs256_tokens="--key $work/keys/key.json --iss https://rs256.bench --aud bench --scope bench"
+}
+
+# A gateway in front of the echo upstream with the RS256 issuer and two routes, /none (no auth)
+# and /RS256 (its tokens with scope bench).
+rs256_gateway() { # port echo_port
+  rs256_issuer
+  cat > "$work/portcullis.toml" <<EOT
+$(gateway_config "$1" "$2")
+$rs256_issuer_config
 [[routes]]
 path_prefix = "/none"
 upstream = "echo"
@@ -71,5 +82,4 @@ upstream = "echo"
 [routes.auth]
 scopes = ["bench"]
 EOT
-  rs256_tokens="--key $work/keys/key.json --iss https://rs256.bench --aud bench --scope bench"
 }

@@ -144,8 +144,8 @@ scenarios() {
 for round in $(seq "$ROUNDS"); do
   while IFS='|' read -r scenario system url options; do
     label="$system / $scenario"
-    # shellcheck disable=SC2086
     # A system that answered nothing is a row of zeros in the table, not the end of the run.
+    # shellcheck disable=SC2086
     $loadgen run --url "$url" --connections "$CONNECTIONS" --duration "$DURATION" --label "$label" \
       --json "$work/one.json" --quiet $options || true
     python3 - "$work/one.json" "$scenario" "$system" "$round" >> "$work/all.jsonl" <<'PY'

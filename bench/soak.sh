@@ -27,14 +27,10 @@ mkdir -p "$OUT"
 source bench/common.sh
 ECHO=19100 PORT=19101
 
-$bin/examples/loadgen keys --alg RS256 --out "$work/keys" --kid soak 2>/dev/null
+rs256_issuer
 cat > "$work/portcullis.toml" <<EOF
 $(gateway_config "$PORT" "$ECHO")
-[issuers.soak]
-kind = "jwt"
-issuer = "https://soak.bench"
-audiences = ["bench"]
-jwks_file = "$work/keys/jwks.json"
+$rs256_issuer_config
 [[routes]]
 path_prefix = "/api"
 upstream = "echo"
@@ -55,8 +51,7 @@ print(n*{'ms':0.001,'s':1,'m':60,'h':3600}[u])")
 echo "soak: $DURATION at $RATE req/s, $TOKENS tokens, ${INVALID} invalid, carriers mixed"
 taskset -c 0 $bin/examples/loadgen run --url "http://127.0.0.1:$PORT/api/soak" \
   --connections "$CONNECTIONS" --rate "$RATE" --duration "$DURATION" \
-  --key "$work/keys/key.json" --iss https://soak.bench --aud bench --scope bench \
-  --tokens "$TOKENS" --invalid "$INVALID" --carrier mix \
+  $rs256_tokens --tokens "$TOKENS" --invalid "$INVALID" --carrier mix \
   --json "$OUT/loadgen.json" --label soak --quiet --ready-file "$work/ready" &
 load=$!
 while [ ! -e "$work/ready" ] && kill -0 "$load" 2>/dev/null; do sleep 0.2; done

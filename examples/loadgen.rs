@@ -1,15 +1,6 @@
 //! A small HTTP/1.1 load generator for Portcullis and its peers.
 //!
-//! ```text
-//! loadgen keys --alg RS256 --out DIR            # DIR/key.json (private) and DIR/jwks.json
-//! loadgen run --url http://127.0.0.1:8080/api/x [--connections 32] [--duration 10s]
-//!             [--rate 5000]                     # open loop: a fixed request rate
-//!             [--key DIR/key.json --iss I --aud A --scope "s" --tokens 1000]
-//!             [--app-key KEY]                   # `Authorization: token KEY` instead
-//!             [--carrier bearer|query|cookie|mix] [--invalid 0.1]
-//!             [--json out.json] [--label name] [--quiet]
-//!             [--ready-file PATH]               # created when the first request is sent
-//! ```
+//! Its options are in [`USAGE`] (`loadgen --help`).
 //!
 //! Requests are built before the run and sent over keep-alive connections. With `--rate`, each
 //! request has a scheduled send time; one sent late because every connection was still waiting
@@ -88,11 +79,15 @@ impl Args {
     }
 }
 
-const USAGE: &str = "usage: loadgen keys --alg ALG --out DIR [--kid KID]
-       loadgen run --url http://HOST:PORT/PATH [--connections 32] [--duration 10s] [--rate R]
-                   [--key DIR/key.json --iss I --aud A --scope S --tokens 1000] [--app-key KEY]
+const USAGE: &str = "\
+usage: loadgen keys --alg RS256 --out DIR [--kid KID]  # DIR/key.json (private), jwks.json, public.pem
+       loadgen run --url http://127.0.0.1:8080/api/x [--connections 32] [--duration 10s]
+                   [--rate 5000]                       # open loop: a fixed request rate
+                   [--key DIR/key.json --iss I --aud A --scope \"s\" --tokens 1000]
+                   [--app-key KEY]                     # `Authorization: token KEY` instead
                    [--carrier bearer|query|cookie|mix] [--invalid 0.1]
-                   [--json OUT] [--label NAME] [--quiet] [--ready-file PATH]";
+                   [--json out.json] [--label name] [--quiet]
+                   [--ready-file PATH]                 # created when the load starts";
 
 /// Bad options: what is wrong and the usage, exit status 2.
 fn usage_error(message: impl std::fmt::Display) -> ! {

@@ -51,7 +51,7 @@ impl IdentityHeaderNames {
 
 /// Removes client-sent identity headers, whatever their case or `_` spelling (CVE-2025-64484).
 /// Runs on every route, public ones included (oauth2-proxy PR #624).
-pub fn strip_identity_headers(headers: &mut HeaderMap, names: &IdentityHeaderNames) {
+fn strip_identity_headers(headers: &mut HeaderMap, names: &IdentityHeaderNames) {
     remove_headers_where(headers, |name| names.is_identity(name));
 }
 
@@ -75,7 +75,7 @@ pub fn pass_identity(
 }
 
 /// Adds the identity of an authenticated principal.
-pub fn add_identity_headers(
+fn add_identity_headers(
     headers: &mut HeaderMap,
     principal: &Principal,
     names: &IdentityHeaderNames,
@@ -101,7 +101,7 @@ pub fn add_identity_headers(
 
 /// Removes the credential from the header or cookie that carried it. (A query-string token
 /// is removed from the target by [`query_without_token`].)
-pub fn remove_credential(headers: &mut HeaderMap, carrier: &Carrier) -> pingora::Result<()> {
+fn remove_credential(headers: &mut HeaderMap, carrier: &Carrier) -> pingora::Result<()> {
     match carrier {
         Carrier::Bearer | Carrier::TokenScheme => {
             headers.remove(http::header::AUTHORIZATION);
@@ -135,7 +135,7 @@ pub fn remove_credential(headers: &mut HeaderMap, carrier: &Carrier) -> pingora:
 /// `access_token` cookie) from a request whose credential was not taken: on routes without
 /// auth, or when none was accepted. An unverified token must not reach an upstream that might
 /// trust it. Other `Authorization` schemes (Basic, …) are the upstream's business and stay.
-pub fn strip_unverified_credentials(headers: &mut HeaderMap) -> pingora::Result<()> {
+fn strip_unverified_credentials(headers: &mut HeaderMap) -> pingora::Result<()> {
     let bearer_like = headers
         .get_all(http::header::AUTHORIZATION)
         .iter()

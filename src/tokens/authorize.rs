@@ -119,7 +119,8 @@ pub fn check<'s>(
             ))
         }
     }
-    // The same rule as the token endpoint's; asked-for scopes come back sorted, once each.
+    // The same rule as the token endpoint's; asked-for scopes come back sorted, once each
+    // (`requested_scopes` has dropped the repeats).
     let Some(mut scopes) = requested_scopes(params, &client.scopes) else {
         return Err(refuse(
             "invalid_scope",
@@ -128,7 +129,6 @@ pub fn check<'s>(
     };
     if params.contains_key("scope") {
         scopes.sort();
-        scopes.dedup();
     }
     // PKCE for every client (RFC 9700 §2.1.1), and S256 only: `plain` protects nothing
     // against an attacker who can read the authorization request.

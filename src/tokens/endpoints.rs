@@ -578,7 +578,7 @@ async fn oauth_token(service: &TokenService, request: &ServiceRequest<'_>) -> An
 
 /// Keeps the first of each scope, in order (`Vec::dedup` drops repeats only when they are
 /// neighbours: `a b a` stayed as it was). Scope lists are short, so a scan beats a set.
-pub(super) fn drop_repeated_scopes(scopes: &mut Vec<String>) {
+fn drop_repeated_scopes(scopes: &mut Vec<String>) {
     let mut kept = 0;
     for i in 0..scopes.len() {
         if !scopes[..kept].contains(&scopes[i]) {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 /// A SHA-256 digest of a key.
 pub type Digest = [u8; 32];
 
+/// SHA-256 of `key`, in one call.
 pub fn digest(key: &str) -> Digest {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
     let mut out = [0u8; 32];
