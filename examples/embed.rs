@@ -36,6 +36,12 @@ impl ProxyHttp for MyProxy {
         }
     }
 
+    /// Pingora's own log lines name the request; without this they would print its query,
+    /// where a token may travel.
+    fn request_summary(&self, session: &Session, _: &Option<Pass>) -> String {
+        portcullis::embed::request_summary(session.req_header())
+    }
+
     async fn upstream_peer(&self, _: &mut Session, _: &mut Option<Pass>) -> Result<Box<HttpPeer>> {
         Ok(Box::new(HttpPeer::new(
             self.upstream.as_str(),

@@ -48,6 +48,12 @@ use pingora::services::background::{background_service, GenBackgroundService};
 use std::path::Path;
 use std::sync::Arc;
 
+/// A request as your proxy's `request_summary` should give it to pingora's log lines: method,
+/// path and host, never the query (where a token may travel).
+pub fn request_summary(request: &RequestHeader) -> String {
+    crate::proxy::redacted_summary(request, None)
+}
+
 /// A loaded config, ready to decide requests. Cheap to share: clone it into each service.
 #[derive(Clone)]
 pub struct Portcullis {
@@ -133,6 +139,16 @@ impl Portcullis {
         .map_err(|error| decision::refusal(&error, &gateway))?;
         let allowed = authorized.allowed;
         let mut rewrite = parts.absolute_form || matches!(path, std::borrow::Cow::Owned(_));
+        let is_override = crate::proxy::forward::is_method_override_parameter;
+        if query
+            .as_deref()
+            .is_some_and(|q| identity::query_has(q, is_override))
+        {
+            query = query
+                .as_deref()
+                .and_then(|q| identity::query_without(q, is_override));
+            rewrite = true;
+        }
         // The query's token goes: the one taken, or one that was not looked at.
         let query_token = match allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
             Some(carrier) => *carrier == crate::credential::Carrier::Query,
@@ -198,13 +214,15 @@ impl Pass {
     }
 
     /// Makes `upstream_request` what the upstream may see: the normalized path and checked
-    /// query, no credential, no client-sent identity headers, the caller's identity headers.
+    /// query, no credential, no method override, no client-sent identity headers, the
+    /// caller's identity headers.
     pub fn apply(&self, upstream_request: &mut RequestHeader) -> pingora::Result<()> {
         if let Some(target) = &self.upstream_target {
             upstream_request.set_raw_path(target.as_bytes())?;
         }
         let names = &self.gateway.identity_headers;
         crate::proxy::headers::edit_request(upstream_request, |headers| {
+            crate::proxy::forward::remove_method_overrides(headers);
             identity::pass_identity(headers, self.allowed.as_ref(), names)
         })
     }

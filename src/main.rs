@@ -240,6 +240,7 @@ fn token_mint(
         tenant,
         client_id: None,
         device: None,
+        claimed_profile: None,
         grant: None,
         issued_at: now,
         expires_at: now + ttl,

@@ -59,6 +59,9 @@ pub struct Identity {
     pub leeway: u64,
     /// `jti` or another stable id of the credential, when it has one.
     pub token_id: Option<String>,
+    /// A subject the holder claims but has not proven (an `identified` device token's profile):
+    /// told to the upstream apart from `subject`, so a claim never passes for the profile.
+    pub claimed_subject: Option<String>,
     /// The identity headers' values, made on first use and shared by every request the cached
     /// identity serves (a refcount each instead of an allocation and a copy each).
     pub header_values: HeaderValuesOnce,
@@ -71,6 +74,7 @@ pub struct IdentityHeaderValues {
     pub scopes: http::HeaderValue,
     pub issuer: http::HeaderValue,
     pub tenant: Option<http::HeaderValue>,
+    pub claimed_subject: Option<http::HeaderValue>,
 }
 
 /// A lazily filled [`IdentityHeaderValues`]; not part of an identity's equality.
@@ -92,14 +96,16 @@ impl Identity {
             .0
             .get_or_init(|| {
                 let value = |text: &str| http::HeaderValue::from_str(text).ok();
+                let optional = |text: Option<&str>| match text {
+                    Some(text) => value(text).map(Some),
+                    None => Some(None),
+                };
                 Some(IdentityHeaderValues {
                     subject: value(&self.subject)?,
                     scopes: value(&self.scopes.join(" "))?,
                     issuer: value(&self.issuer)?,
-                    tenant: match self.tenant.as_deref() {
-                        Some(tenant) => Some(value(tenant)?),
-                        None => None,
-                    },
+                    tenant: optional(self.tenant.as_deref())?,
+                    claimed_subject: optional(self.claimed_subject.as_deref())?,
                 })
             })
             .as_ref()

@@ -147,6 +147,11 @@ pub fn build_server(loaded: Loaded, upgrade: bool) -> pingora::Result<Server> {
         GatewayProxy::new(shared.clone(), (&config.polling).into()),
         "portcullis",
     );
+    // vendor/pingora-proxy: an overall deadline for the request head.
+    proxy
+        .app_logic_mut()
+        .expect("a new service has its app")
+        .header_read_timeout = Some(config.server.request_header_timeout.get());
     for listener in &config.listeners {
         let listener = listener.get_ref();
         let address = listener.address.get_ref();

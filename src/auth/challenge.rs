@@ -49,6 +49,27 @@ impl TokenProblem {
     }
 }
 
+/// Why the tenant a request is for cannot be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantProblem {
+    /// The route names a tenant header and the request has none.
+    Missing,
+    /// The tenant header more than once (in any `-`/`_` spelling).
+    Repeated,
+    /// The tenant header names another tenant than the host.
+    DisagreesWithHost,
+}
+
+impl TenantProblem {
+    pub fn description(self) -> &'static str {
+        match self {
+            TenantProblem::Missing => "the tenant header is required",
+            TenantProblem::Repeated => "the tenant header is repeated",
+            TenantProblem::DisagreesWithHost => "the tenant header disagrees with the host",
+        }
+    }
+}
+
 /// Every way the auth layer can refuse a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthError {
@@ -64,8 +85,12 @@ pub enum AuthError {
     InsufficientLevel(Level),
     /// 403: the credential belongs to another tenant.
     WrongTenant,
+    /// 400 `invalid_request`: the tenant the request is for cannot be told.
+    UnclearTenant(TenantProblem),
     /// 503: the identity provider, introspection endpoint or store could not answer.
     Unavailable,
+    /// 429: this client has been given its share of device tokens; retry after the seconds.
+    Limited(u32),
 }
 
 /// What the client receives for an [`AuthError`].
@@ -91,22 +116,24 @@ impl AuthError {
     pub fn code(&self) -> Option<&'static str> {
         match self {
             AuthError::Missing => None,
-            AuthError::InvalidRequest(_) => Some("invalid_request"),
+            AuthError::InvalidRequest(_) | AuthError::UnclearTenant(_) => Some("invalid_request"),
             AuthError::InvalidToken(_) => Some("invalid_token"),
             AuthError::InsufficientScope(_) | AuthError::WrongTenant => Some("insufficient_scope"),
             AuthError::InsufficientLevel(_) => Some("insufficient_user_authentication"),
             AuthError::Unavailable => Some("temporarily_unavailable"),
+            AuthError::Limited(_) => Some("slow_down"),
         }
     }
 
     pub fn status(&self) -> u16 {
         match self {
-            AuthError::InvalidRequest(_) => 400,
+            AuthError::InvalidRequest(_) | AuthError::UnclearTenant(_) => 400,
             AuthError::Missing | AuthError::InvalidToken(_) | AuthError::InsufficientLevel(_) => {
                 401
             }
             AuthError::InsufficientScope(_) | AuthError::WrongTenant => 403,
             AuthError::Unavailable => 503,
+            AuthError::Limited(_) => 429,
         }
     }
 
@@ -114,11 +141,13 @@ impl AuthError {
         match self {
             AuthError::Missing => None,
             AuthError::InvalidRequest(e) => Some(e.description()),
+            AuthError::UnclearTenant(p) => Some(p.description()),
             AuthError::InvalidToken(p) => Some(p.description()),
             AuthError::InsufficientScope(_) => Some("the token lacks a required scope"),
             AuthError::InsufficientLevel(_) => Some("a stronger authentication level is required"),
             AuthError::WrongTenant => Some("the token belongs to another tenant"),
             AuthError::Unavailable => Some("identity provider unavailable"),
+            AuthError::Limited(_) => Some("too many device tokens from this address"),
         }
     }
 
@@ -129,7 +158,7 @@ impl AuthError {
             _ => None,
         };
         let www_authenticate = match self {
-            AuthError::Unavailable => None,
+            AuthError::Unavailable | AuthError::Limited(_) => None,
             _ => {
                 let mut header = format!("Bearer realm=\"{}\"", sanitize(realm));
                 if let Some(code) = self.code() {
@@ -160,7 +189,11 @@ impl AuthError {
             status: self.status(),
             www_authenticate,
             body,
-            retry_after: matches!(self, AuthError::Unavailable).then_some(5),
+            retry_after: match self {
+                AuthError::Unavailable => Some(5),
+                AuthError::Limited(seconds) => Some(*seconds),
+                _ => None,
+            },
         }
     }
 }

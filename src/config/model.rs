@@ -81,6 +81,12 @@ pub struct TokenServiceConfig {
     /// Live refresh-token grants per client and user; beyond it the oldest stop working.
     #[serde(default = "default_max_grants")]
     pub max_refresh_grants: usize,
+    /// Anonymous device tokens one client address may get within `device_token_window`
+    /// (`0`: no limit). They need no credential and are kept for `device_ttl`.
+    #[serde(default = "default_device_tokens_per_address")]
+    pub max_device_tokens_per_address: u32,
+    #[serde(default = "default_device_token_window")]
+    pub device_token_window: ConfigDuration,
     /// `token/create`: default and longest `validity`, in minutes.
     #[serde(default = "default_validity")]
     pub default_validity_minutes: u64,
@@ -235,6 +241,12 @@ fn default_refresh_ttl() -> ConfigDuration {
 fn default_max_grants() -> usize {
     5
 }
+fn default_device_tokens_per_address() -> u32 {
+    60
+}
+fn default_device_token_window() -> ConfigDuration {
+    ConfigDuration::from_secs(60)
+}
 fn default_validity() -> u64 {
     15
 }
@@ -311,6 +323,8 @@ pub struct IdentityHeaders {
     pub scopes: String,
     pub tenant: String,
     pub issuer: String,
+    /// A profile claimed but not proven (an `identified` device token of the token service).
+    pub claimed_subject: String,
 }
 
 impl Default for IdentityHeaders {
@@ -321,6 +335,7 @@ impl Default for IdentityHeaders {
             scopes: "x-auth-scopes".into(),
             tenant: "x-auth-tenant".into(),
             issuer: "x-auth-issuer".into(),
+            claimed_subject: "x-auth-claimed-subject".into(),
         }
     }
 }
@@ -541,6 +556,10 @@ pub struct ServerSettings {
     pub watch_config: bool,
     /// Where a new process (`serve --upgrade`) receives the listening sockets from the old one.
     pub upgrade_sock: String,
+    /// The longest a client connection may take to send a complete request head, counted from
+    /// when the gateway starts waiting (so it also ends an idle keep-alive). A client sending
+    /// a byte at a time (slowloris) is cut off here, not kept for 60 s per byte.
+    pub request_header_timeout: ConfigDuration,
 }
 
 impl Default for ServerSettings {
@@ -556,6 +575,7 @@ impl Default for ServerSettings {
             allow_semicolon_in_path: false,
             watch_config: true,
             upgrade_sock: "/tmp/portcullis_upgrade.sock".to_string(),
+            request_header_timeout: ConfigDuration::from_secs(30),
         }
     }
 }

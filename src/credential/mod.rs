@@ -7,6 +7,7 @@
 //! so a megabyte of dots costs a length comparison (CVE-2025-30204).
 
 pub mod secret;
+pub mod spelling;
 
 pub use secret::Secret;
 
@@ -178,14 +179,10 @@ pub fn extract(
         take(carrier, rest)?;
     }
 
-    // Custom headers the route names.
+    // Custom headers the route names, in either `-`/`_` spelling (`spelling`).
     for carrier in accepted {
         if let Carrier::Header(name) = carrier {
-            let mut values = request.headers.get_all(name.as_str()).iter();
-            if let Some(value) = values.next() {
-                if values.next().is_some() {
-                    return Err(ExtractError::MultipleCredentials);
-                }
+            for value in header_values(request.headers, name) {
                 if value.len() > limits.max_header_len {
                     return Err(ExtractError::TooLarge);
                 }
@@ -201,7 +198,7 @@ pub fn extract(
         }
         for pair in query.split('&') {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if name == ACCESS_TOKEN {
+            if spelling::is_access_token_name(name.as_bytes()) {
                 if !accepted.contains(&Carrier::Query) {
                     return Err(ExtractError::MultipleCredentials.or_unaccepted(found.is_some()));
                 }
@@ -218,7 +215,7 @@ pub fn extract(
             return Err(ExtractError::TooLarge);
         }
         for (name, value) in cookie_pairs(bytes) {
-            if name == ACCESS_TOKEN.as_bytes() {
+            if spelling::is_access_token_name(name) {
                 if !accepted.contains(&Carrier::Cookie) {
                     return Err(ExtractError::MultipleCredentials.or_unaccepted(found.is_some()));
                 }
@@ -231,6 +228,17 @@ pub fn extract(
         }
     }
     Ok(found)
+}
+
+/// Every value of the header `name` (lower-case) in any `-`/`_` spelling.
+pub fn header_values<'h>(
+    headers: &'h HeaderMap,
+    name: &'h str,
+) -> impl Iterator<Item = &'h http::HeaderValue> {
+    headers
+        .iter()
+        .filter(move |(key, _)| spelling::same_header_name(key.as_str(), name))
+        .map(|(_, value)| value)
 }
 
 /// The `name=value` pairs of one `Cookie` header value, both trimmed (a pair without `=` has an
@@ -463,6 +471,39 @@ mod tests {
         assert_eq!(
             run(&[("x-api-key", "a"), ("x-api-key", "a")], None, &all()),
             Err(M)
+        );
+    }
+
+    #[test]
+    fn every_spelling_of_a_carrier_counts_as_that_carrier() {
+        use ExtractError::MultipleCredentials as M;
+        let bearer = ("authorization", "Bearer abc");
+        for query in [
+            "ACCESS_TOKEN=x",
+            "access%5Ftoken=x",
+            "Access_Token=x",
+            "access.token=x",
+            "access_token%5B%5D=x",
+        ] {
+            assert_eq!(run(&[bearer], Some(query), &all()), Err(M), "{query}");
+            assert_eq!(
+                run(&[], Some(query), &all()),
+                Ok(Some((Carrier::Query, "x".into()))),
+                "{query} alone is the query carrier"
+            );
+        }
+        for cookie in ["ACCESS_TOKEN=x", "access%5Ftoken=x", "access.token=x"] {
+            assert_eq!(run(&[bearer, ("cookie", cookie)], None, &all()), Err(M));
+        }
+        // Frameworks behind the gateway read X_API_Key as X-API-Key.
+        assert_eq!(
+            run(&[("x-api-key", "a"), ("x_api_key", "b")], None, &all()),
+            Err(M)
+        );
+        assert_eq!(run(&[bearer, ("X_API_Key", "b")], None, &all()), Err(M));
+        assert_eq!(
+            run(&[("x_api_key", "b")], None, &all()),
+            Ok(Some((Carrier::Header("x-api-key".into()), "b".into())))
         );
     }
 

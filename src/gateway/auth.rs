@@ -445,6 +445,7 @@ fn build_app_keys(
                     not_before: None,
                     leeway: 0,
                     token_id: None,
+                    claimed_subject: None,
                     header_values: Default::default(),
                 },
             )),

@@ -5,6 +5,7 @@
 //! `$apply` (the aggregation extension) and `$id` are passed through unparsed; custom options
 //! (names without `$`) are kept as sent.
 
+pub mod aliases;
 pub mod ast;
 pub mod error;
 pub mod expr;

@@ -4,8 +4,11 @@
 //! Only what a query *asks for* is policed: a private field may not be selected, filtered,
 //! ordered or expanded by a principal below the configured level (filtering on a field leaks
 //! it as surely as selecting it). What an upstream returns without `$select` is the upstream's
-//! business; `$select=*` is treated like no `$select`.
+//! business; `$select=*` is treated like no `$select`. `$expand=*` asks for every navigation
+//! property, private ones included, so it counts as naming each of them. Parameter aliases are
+//! policed as the expressions they stand for ([`super::aliases`]).
 
+use super::aliases;
 use super::ast::*;
 use super::error::ODataError;
 use super::options::{parse_query, ParseOptions};
@@ -184,7 +187,7 @@ fn segment_names<'e>(s: &'e Segment, out: &mut Vec<&'e str>) {
 }
 
 /// Size of an expression tree: (nodes, depth).
-fn expr_size(e: &Expr) -> (u32, u32) {
+pub(super) fn expr_size(e: &Expr) -> (u32, u32) {
     let children: Vec<&Expr> = match e {
         Expr::Literal { .. } | Expr::Alias { .. } | Expr::List { .. } => vec![],
         Expr::Path { segments } => segments
@@ -229,6 +232,11 @@ fn collect_uses<'q>(o: &'q ExpandOptions, uses: &mut Vec<FieldUse<'q>>) {
         expr_names(f, &mut names);
     }
     add(uses, "$filter", std::mem::take(&mut names));
+    // An alias's value names fields even where no option uses it: the backend may still read it.
+    for (_, value) in &o.aliases {
+        expr_names(value, &mut names);
+    }
+    add(uses, "parameter alias", std::mem::take(&mut names));
     for item in o.orderby.iter().flatten() {
         expr_names(&item.expr, &mut names);
     }
@@ -260,6 +268,17 @@ fn collect_uses<'q>(o: &'q ExpandOptions, uses: &mut Vec<FieldUse<'q>>) {
 }
 
 impl ODataPolicy {
+    /// Whether a use touches a private field: one named in any case (a backend may match names
+    /// case-insensitively), an alias definition that names one, or `$expand=*`, which expands
+    /// every navigation property.
+    fn is_private(&self, used: &FieldUse<'_>) -> bool {
+        (used.option == "$expand" && used.name == "*")
+            || self
+                .private_fields
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(used.name))
+    }
+
     fn may_see_private(&self, principal: &Principal) -> bool {
         principal.level() >= self.private_access.level
             || self.private_access.scope.as_ref().is_some_and(|scope| {
@@ -350,10 +369,10 @@ impl ODataPolicy {
             used: impl IntoIterator<Item = &'a str>,
         ) -> Result<(), Refusal> {
             let Some(allow) = allow else { return Ok(()) };
-            match used
-                .into_iter()
-                .find(|n| *n != "*" && !allow.iter().any(|a| a == n))
-            {
+            // `$select=*` is no `$select`; `$expand=*` expands what the list leaves out.
+            let everything_ok = option == "$select";
+            let allowed = |n: &str| (everything_ok && n == "*") || allow.iter().any(|a| a == n);
+            match used.into_iter().find(|n| !allowed(n)) {
                 Some(name) => Err(Refusal::field(
                     400,
                     "invalid_odata",
@@ -406,15 +425,24 @@ impl ODataPolicy {
                 "$apply is not allowed here".into(),
             ));
         }
-        self.check_limits(&query.options, 0, &mut 0)?;
-        self.check_allow_lists(&query.options)?;
+        // Policed as evaluated: aliases replaced by their values. What is forwarded is still
+        // the query as parsed (or sent).
+        let inlined;
+        let policed = if aliases::may_have_aliases(raw) {
+            let mut copy = query.options.clone();
+            aliases::inline(&mut copy)
+                .map_err(|e| Refusal::limit("$filter", e.message().into()))?;
+            inlined = copy;
+            &inlined
+        } else {
+            &query.options
+        };
+        self.check_limits(policed, 0, &mut 0)?;
+        self.check_allow_lists(policed)?;
         if !self.private_fields.is_empty() && !self.may_see_private(principal) {
             let mut uses = Vec::new();
-            collect_uses(&query.options, &mut uses);
-            if let Some(used) = uses
-                .iter()
-                .find(|u| self.private_fields.iter().any(|p| p == u.name))
-            {
+            collect_uses(policed, &mut uses);
+            if let Some(used) = uses.iter().find(|u| self.is_private(u)) {
                 return Err(Refusal::field(
                     403,
                     "forbidden_field",
@@ -466,6 +494,7 @@ mod tests {
             not_before: None,
             leeway: 0,
             token_id: None,
+            claimed_subject: None,
             header_values: Default::default(),
         }))
     }
@@ -512,6 +541,62 @@ mod tests {
             Ok(None)
         );
         assert_eq!(p.check("$select=*", &identified), Ok(None));
+    }
+
+    #[test]
+    fn expanding_everything_names_every_private_field() {
+        let p = policy();
+        let identified = principal(Level::Identified, &[]);
+        for q in [
+            "$expand=*",
+            "$expand=*($levels=2)",
+            "$expand=*/$ref",
+            "$expand=items($expand=*)",
+            "$select=NAME",
+            "$orderby=Rewards",
+        ] {
+            let r = p.check(q, &identified).unwrap_err();
+            assert_eq!((r.status, r.error), (403, "forbidden_field"), "{q}");
+        }
+        assert_eq!(
+            p.check("$expand=*", &principal(Level::Verified, &[])),
+            Ok(None)
+        );
+        let mut listed = policy();
+        listed.expand_allow = Some(vec!["items".into()]);
+        let r = listed
+            .check("$expand=*", &principal(Level::Verified, &[]))
+            .unwrap_err();
+        assert_eq!((r.status, r.field.as_deref()), (400, Some("*")));
+    }
+
+    #[test]
+    fn aliases_are_policed_as_the_expressions_they_stand_for() {
+        let p = policy();
+        let identified = principal(Level::Identified, &[]);
+        for q in [
+            "$filter=@p%20eq%20'Bob'&@p=name",
+            "$orderby=@p&@p=name",
+            "$expand=items($filter=@p%20eq%201)&@p=rewards",
+            "$filter=id%20eq%20@a&@a=@b&@b=friends/$count",
+            "$filter=id%20eq%201&@unused=name",
+        ] {
+            let r = p.check(q, &identified).unwrap_err();
+            assert_eq!((r.status, r.error), (403, "forbidden_field"), "{q}");
+        }
+        let v = principal(Level::Verified, &[]);
+        let terms = vec!["a%20eq%201"; 120].join("%20and%20");
+        let direct = p.check(&format!("$filter={terms}"), &v).unwrap_err();
+        let aliased = p.check(&format!("$filter=@p&@p={terms}"), &v).unwrap_err();
+        assert_eq!(direct.option, "$filter");
+        assert_eq!(aliased, direct, "the same refusal either way");
+        let cycle = p.check("$filter=@a&@a=@b&@b=@a", &v).unwrap_err();
+        assert_eq!((cycle.status, cycle.error), (400, "odata_limit"));
+        assert_eq!(
+            p.check("$filter=id%20eq%20@p&@p=3", &identified),
+            Ok(None),
+            "aliases of literals are fine, and forwarded as sent"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Route policy: which carriers and issuers a route accepts, and what each method requires.
 
-use crate::auth::challenge::AuthError;
+use crate::auth::challenge::{AuthError, TenantProblem};
 use crate::credential::Carrier;
 use crate::principal::{Level, Principal};
 use http::Method;
@@ -44,6 +44,41 @@ pub struct RoutePolicy {
 }
 
 impl RoutePolicy {
+    /// The tenant a request is for: the one its host names (`host_tenant`), else the route's
+    /// tenant header — required where the route names one, and read once in every `-`/`_`
+    /// spelling (a second value is refused, never silently passed to the upstream beside the
+    /// one checked).
+    pub fn tenant(
+        &self,
+        headers: &http::HeaderMap,
+        host_tenant: Option<String>,
+    ) -> Result<Option<String>, AuthError> {
+        let Some(name) = self.tenant_header.as_deref() else {
+            return Ok(host_tenant);
+        };
+        let mut values = crate::credential::header_values(headers, name);
+        let header = values.next();
+        if values.next().is_some() {
+            return Err(AuthError::UnclearTenant(TenantProblem::Repeated));
+        }
+        let header = match header {
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .map_err(|_| AuthError::UnclearTenant(TenantProblem::Missing))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        match (host_tenant, header) {
+            (Some(host), Some(header)) if host != header => {
+                Err(AuthError::UnclearTenant(TenantProblem::DisagreesWithHost))
+            }
+            (Some(tenant), _) | (None, Some(tenant)) => Ok(Some(tenant)),
+            (None, None) => Err(AuthError::UnclearTenant(TenantProblem::Missing)),
+        }
+    }
+
     pub fn requirement(&self, method: &Method) -> &Requirement {
         self.per_method
             .iter()
@@ -116,6 +151,7 @@ mod tests {
             not_before: None,
             leeway: 0,
             token_id: None,
+            claimed_subject: None,
             header_values: Default::default(),
         }))
     }

@@ -151,6 +151,7 @@ mod tests {
                 not_before: None,
                 leeway: 0,
                 token_id: Some("jti-1".into()),
+                claimed_subject: None,
                 header_values: Default::default(),
             })),
             carrier: Some(Carrier::Bearer),

@@ -89,12 +89,7 @@ pub async fn authorize(
             tenant: host_tenant,
         });
     };
-    let header_tenant = || {
-        let name = policy.tenant_header.as_ref()?;
-        let value = request.headers.get(name.as_str())?.to_str().ok()?;
-        Some(value.to_string())
-    };
-    let tenant = host_tenant.or_else(header_tenant);
+    let tenant = policy.tenant(&request.headers, host_tenant)?;
     let view = RequestView {
         headers: &request.headers,
         query,

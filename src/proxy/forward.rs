@@ -154,6 +154,28 @@ fn push_ip(text: &mut String, ip: IpAddr) {
     }
 }
 
+/// Headers that ask a framework to run a request as another method (Express's
+/// `method-override`, Symfony/Laravel, ASP.NET, Google APIs): a POST authorized by POST's rule
+/// would reach the upstream as the PUT or DELETE the route may forbid. Never forwarded.
+pub const METHOD_OVERRIDE_HEADERS: &[&str] = &[
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// The query parameter Symfony and Laravel read as the method of a POST (`_method=DELETE`).
+pub const METHOD_OVERRIDE_PARAMETER: &[u8] = b"_method";
+
+/// Removes method overrides in every case and `_` spelling.
+pub fn remove_method_overrides(headers: &mut HeaderMap) {
+    remove_headers_where(headers, |name| is_protected(name, METHOD_OVERRIDE_HEADERS));
+}
+
+/// Whether a raw query parameter name is the method override in some framework's reading.
+pub fn is_method_override_parameter(name: &[u8]) -> bool {
+    crate::credential::spelling::parameter_is(name, METHOD_OVERRIDE_PARAMETER)
+}
+
 /// A client-sent request id is kept only if it is short and plain; otherwise a new one is made.
 pub fn acceptable_request_id(value: &[u8]) -> bool {
     !value.is_empty()
@@ -259,6 +281,21 @@ mod tests {
             FORWARDING_HEADERS
         ));
         assert!(!is_underscore_variant("my_header", FORWARDING_HEADERS));
+    }
+
+    #[test]
+    fn method_overrides_go_in_every_spelling() {
+        let mut r = request(&[
+            ("X-HTTP-Method-Override", "PUT"),
+            ("x_http_method", "DELETE"),
+            ("X-Method-Override", "PATCH"),
+            ("X-Other", "kept"),
+        ]);
+        remove_method_overrides(&mut r);
+        assert_eq!(r.len(), 1);
+        assert!(is_method_override_parameter(b"_method"));
+        assert!(is_method_override_parameter(b"%5Fmethod"));
+        assert!(!is_method_override_parameter(b"method"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Request framing checks that run before anything else looks at a request.
+//! Request framing checks that run before anything else looks at a request: how long it is,
+//! and that it names the host it is for.
 //!
 //! A request whose length two servers could read differently is how smuggling starts
 //! (RFC 9112 §6.1, §11.2; pingora CVE-2026-2835). Pingora follows RFC 9112 and lets
@@ -14,7 +15,12 @@ pub enum FramingError {
     RepeatedTransferEncoding,
     UnsupportedTransferEncoding,
     RepeatedContentLength,
+    /// Anything but digits: `5, 5` (a list some servers collapse and others refuse), signs,
+    /// spaces, hex.
+    InvalidContentLength,
     TransferEncodingInHttp10,
+    /// HTTP/1.1 without `Host` (RFC 9112 §3.2: 400).
+    MissingHost,
 }
 
 impl FramingError {
@@ -28,6 +34,8 @@ impl FramingError {
                 "the only Transfer-Encoding accepted is a single 'chunked'"
             }
             FramingError::RepeatedContentLength => "the request repeats Content-Length",
+            FramingError::InvalidContentLength => "Content-Length must be a single number",
+            FramingError::MissingHost => "an HTTP/1.1 request must have a Host header",
             FramingError::TransferEncodingInHttp10 => {
                 "Transfer-Encoding is not defined for HTTP/1.0 requests"
             }
@@ -63,6 +71,11 @@ pub fn check_framing(
     if cl.next().is_some() {
         return Err(FramingError::RepeatedContentLength);
     }
+    // RFC 9110 §8.6: `Content-Length = 1*DIGIT`. A list of equal values may be collapsed by a
+    // recipient; a gateway that forwards it verbatim leaves the upstream to guess.
+    if first_cl.is_some_and(|v| v.is_empty() || !v.as_bytes().iter().all(u8::is_ascii_digit)) {
+        return Err(FramingError::InvalidContentLength);
+    }
     if let Some(te) = first_te {
         if first_cl.is_some() || raw_content_length {
             return Err(FramingError::ContentLengthAndTransferEncoding);
@@ -73,6 +86,9 @@ pub fn check_framing(
         if !te.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked") {
             return Err(FramingError::UnsupportedTransferEncoding);
         }
+    }
+    if version == Version::HTTP_11 && !headers.contains_key(http::header::HOST) {
+        return Err(FramingError::MissingHost);
     }
     Ok(())
 }
@@ -101,12 +117,33 @@ mod tests {
     #[test]
     fn plain_requests_pass() {
         for h in [
-            headers(&[]),
-            headers(&[("content-length", "10")]),
-            headers(&[("transfer-encoding", "Chunked")]),
+            headers(&[("host", "a")]),
+            headers(&[("host", "a"), ("content-length", "10")]),
+            headers(&[("host", "a"), ("transfer-encoding", "Chunked")]),
         ] {
             assert_eq!(check_framing(&h, Version::HTTP_11, false), Ok(()));
         }
+        assert_eq!(
+            check_framing(&headers(&[]), Version::HTTP_10, false),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn content_length_is_one_number_and_http_1_1_names_its_host() {
+        use FramingError::*;
+        for value in ["5, 5", "5,5", "+5", "0x5", "-1", "5 5", ""] {
+            let h = headers(&[("host", "a"), ("content-length", value)]);
+            assert_eq!(
+                check_framing(&h, Version::HTTP_11, false),
+                Err(InvalidContentLength),
+                "{value:?}"
+            );
+        }
+        assert_eq!(
+            check_framing(&headers(&[]), Version::HTTP_11, false),
+            Err(MissingHost)
+        );
     }
 
     #[test]

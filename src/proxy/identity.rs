@@ -3,7 +3,8 @@
 
 use crate::auth::Allowed;
 use crate::config::model::IdentityHeaders;
-use crate::credential::{cookie_pairs, split_cookie_pair, Carrier, ACCESS_TOKEN};
+use crate::credential::spelling::{is_access_token_name, is_token_scheme, same_header_name};
+use crate::credential::{cookie_pairs, split_cookie_pair, Carrier};
 use crate::principal::Principal;
 use crate::proxy::forward::{is_protected, remove_headers_where};
 use crate::proxy::headers::header_value;
@@ -17,8 +18,9 @@ pub struct IdentityHeaderNames {
     scopes: HeaderName,
     tenant: HeaderName,
     issuer: HeaderName,
-    /// The same five, lower-case, for removal in every spelling.
-    lower: [String; 5],
+    claimed_subject: HeaderName,
+    /// The same six, lower-case, for removal in every spelling.
+    lower: [String; 6],
 }
 
 impl IdentityHeaderNames {
@@ -38,12 +40,14 @@ impl IdentityHeaderNames {
             scopes: parse(&headers.scopes)?,
             tenant: parse(&headers.tenant)?,
             issuer: parse(&headers.issuer)?,
+            claimed_subject: parse(&headers.claimed_subject)?,
             lower: [
                 headers.subject.to_ascii_lowercase(),
                 headers.level.to_ascii_lowercase(),
                 headers.scopes.to_ascii_lowercase(),
                 headers.tenant.to_ascii_lowercase(),
                 headers.issuer.to_ascii_lowercase(),
+                headers.claimed_subject.to_ascii_lowercase(),
             ],
         })
     }
@@ -95,6 +99,9 @@ fn add_identity_headers(
         if let Some(tenant) = &values.tenant {
             headers.insert(names.tenant.clone(), tenant.clone());
         }
+        if let Some(claimed) = &values.claimed_subject {
+            headers.insert(names.claimed_subject.clone(), claimed.clone());
+        }
     }
     Ok(())
 }
@@ -107,7 +114,7 @@ fn remove_credential(headers: &mut HeaderMap, carrier: &Carrier) -> pingora::Res
             headers.remove(http::header::AUTHORIZATION);
         }
         Carrier::Header(name) => {
-            headers.remove(name.as_str());
+            remove_headers_where(headers, |key| same_header_name(key, name));
         }
         Carrier::Cookie => {
             let kept: Vec<String> = headers
@@ -116,8 +123,7 @@ fn remove_credential(headers: &mut HeaderMap, carrier: &Carrier) -> pingora::Res
                 .flat_map(|v| v.to_str().unwrap_or("").split(';'))
                 .map(str::trim)
                 .filter(|pair| {
-                    !pair.is_empty()
-                        && split_cookie_pair(pair.as_bytes()).0 != ACCESS_TOKEN.as_bytes()
+                    !pair.is_empty() && !is_access_token_name(split_cookie_pair(pair.as_bytes()).0)
                 })
                 .map(str::to_string)
                 .collect();
@@ -131,45 +137,55 @@ fn remove_credential(headers: &mut HeaderMap, carrier: &Carrier) -> pingora::Res
     Ok(())
 }
 
-/// Removes credentials in the standard carriers (`Authorization: Bearer|token …` and the
-/// `access_token` cookie) from a request whose credential was not taken: on routes without
-/// auth, or when none was accepted. An unverified token must not reach an upstream that might
-/// trust it. Other `Authorization` schemes (Basic, …) are the upstream's business and stay.
+/// Removes credentials in the standard carriers (`Authorization` with a token scheme and the
+/// `access_token` cookie, in every spelling `credential::spelling` knows) from a request whose
+/// credential was not taken: on routes without auth, or when none was accepted. An unverified
+/// token must not reach an upstream that might trust it. Other `Authorization` schemes (Basic,
+/// …) are the upstream's business and stay.
 fn strip_unverified_credentials(headers: &mut HeaderMap) -> pingora::Result<()> {
     let bearer_like = headers
         .get_all(http::header::AUTHORIZATION)
         .iter()
-        .any(|v| {
-            let scheme = v
-                .as_bytes()
-                .split(|&b| b == b' ')
-                .next()
-                .unwrap_or_default();
-            scheme.eq_ignore_ascii_case(b"bearer") || scheme.eq_ignore_ascii_case(b"token")
-        });
+        .any(|v| is_token_scheme(v.as_bytes()));
     if bearer_like {
         remove_credential(headers, &Carrier::Bearer)?;
     }
     let token_cookie = headers
         .get_all(http::header::COOKIE)
         .iter()
-        .any(|v| cookie_pairs(v.as_bytes()).any(|(name, _)| name == ACCESS_TOKEN.as_bytes()));
+        .any(|v| cookie_pairs(v.as_bytes()).any(|(name, _)| is_access_token_name(name)));
     if token_cookie {
         remove_credential(headers, &Carrier::Cookie)?;
     }
     Ok(())
 }
 
-/// Whether a query has an `access_token` parameter (cheap test before rewriting it).
-pub fn query_has_token(query: &str) -> bool {
-    query.contains("access_token") && query_without_token(query).as_deref() != Some(query)
+/// The name of one `name=value` pair of a query.
+fn parameter_name(pair: &str) -> &[u8] {
+    pair.split('=').next().unwrap_or_default().as_bytes()
 }
 
-/// The query without its `access_token` parameters; `None` when nothing is left.
+/// Whether a query has an `access_token` parameter in any spelling.
+pub fn query_has_token(query: &str) -> bool {
+    query_has(query, is_access_token_name)
+}
+
+/// The query without its `access_token` parameters (every spelling); `None` when nothing is
+/// left.
 pub fn query_without_token(query: &str) -> Option<String> {
+    query_without(query, is_access_token_name)
+}
+
+/// Whether a query has a parameter whose (raw) name is `doomed`.
+pub fn query_has(query: &str, doomed: impl Fn(&[u8]) -> bool) -> bool {
+    query.split('&').any(|pair| doomed(parameter_name(pair)))
+}
+
+/// The query without the parameters whose (raw) name is `doomed`; `None` when nothing is left.
+pub fn query_without(query: &str, doomed: impl Fn(&[u8]) -> bool) -> Option<String> {
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("access_token"))
+        .filter(|pair| !pair.is_empty() && !doomed(parameter_name(pair)))
         .collect();
     (!kept.is_empty()).then(|| kept.join("&"))
 }
@@ -190,6 +206,11 @@ mod tests {
             query_without_token("access_tokenx=1").as_deref(),
             Some("access_tokenx=1")
         );
+        assert_eq!(
+            query_without_token("a=1&ACCESS%5FTOKEN=x&access.token=y&Access_Token[]=z").as_deref(),
+            Some("a=1")
+        );
+        assert!(query_has_token("a=1&access%5Ftoken=x"));
     }
 
     #[test]
@@ -201,6 +222,12 @@ mod tests {
         strip_unverified_credentials(&mut r).unwrap();
         assert_eq!(r.get("authorization"), None);
         assert_eq!(r["cookie"], "theme=dark");
+        for spelling in ["Bearer\tabc", "bearer:abc", "JWT abc", "Token\tkey"] {
+            let mut r = headers(&[("authorization", spelling), ("cookie", "ACCESS%5FTOKEN=x")]);
+            strip_unverified_credentials(&mut r).unwrap();
+            assert_eq!(r.get("authorization"), None, "{spelling}");
+            assert_eq!(r.get("cookie"), None);
+        }
         let mut basic = headers(&[("authorization", "Basic dTpw"), ("cookie", "theme=dark")]);
         strip_unverified_credentials(&mut basic).unwrap();
         assert_eq!(basic["authorization"], "Basic dTpw");
@@ -217,6 +244,13 @@ mod tests {
         let cookies: Vec<_> = r.get_all("cookie").iter().collect();
         assert_eq!(cookies.len(), 1);
         assert_eq!(cookies[0], "a=1; b=2");
+    }
+
+    #[test]
+    fn custom_header_credentials_go_in_every_spelling() {
+        let mut r = headers(&[("X_API_Key", "k"), ("x-other", "kept")]);
+        remove_credential(&mut r, &Carrier::Header("x-api-key".into())).unwrap();
+        assert_eq!(r.len(), 1);
     }
 
     #[test]

@@ -275,8 +275,15 @@ impl GatewayProxy {
             Err(response) => return Some(closing_if_body(response, may_have_body)),
         }
 
-        let rewrite_target = parts.absolute_form || matches!(path, Cow::Owned(_));
+        let mut rewrite_target = parts.absolute_form || matches!(path, Cow::Owned(_));
         ctx.query = parts.query.map(str::to_string);
+        // A method override in the query goes the way of the header ones (forward.rs).
+        if let Some(query) = parts.query {
+            if identity::query_has(query, forward::is_method_override_parameter) {
+                ctx.query = identity::query_without(query, forward::is_method_override_parameter);
+                rewrite_target = true;
+            }
+        }
         if rewrite_target {
             ctx.upstream_target = Some(upstream_target(ctx));
         }
@@ -487,10 +494,19 @@ impl GatewayProxy {
             .token_service
             .as_ref()
             .ok_or(crate::auth::challenge::AuthError::Unavailable)?;
-        let issued = service.issue_device_token().await.map_err(|e| {
-            tracing::error!(error = %e, "token store");
-            crate::auth::challenge::AuthError::Unavailable
-        })?;
+        let client = forwarded_client(gateway, session);
+        let issued = service
+            .issue_device_token(client)
+            .await
+            .map_err(|e| match e {
+                crate::tokens::ServiceError::Limited(wait) => {
+                    crate::auth::challenge::AuthError::Limited(wait.as_secs().max(1) as u32)
+                }
+                e => {
+                    tracing::error!(error = ?e, "token store");
+                    crate::auth::challenge::AuthError::Unavailable
+                }
+            })?;
         let tls = is_tls(session);
         ctx.set_cookie = Some(crate::tokens::endpoints::device_cookie(
             service,
@@ -686,6 +702,12 @@ impl ProxyHttp for GatewayProxy {
         }
     }
 
+    /// What pingora writes about a request in its own log lines ("Fail to proxy: …"). Its
+    /// default is the request line as sent, query and all — and a query can carry a token.
+    fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
+        redacted_summary(session.req_header(), ctx.path.as_deref())
+    }
+
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let counters = match ctx.route() {
@@ -739,6 +761,7 @@ impl GatewayProxy {
             // the map at most instead of one per crossed capacity.
             headers.reserve(ADDED_HEADERS);
             forward::set_forwarding_headers(headers, &facts);
+            forward::remove_method_overrides(headers);
             // The debug request is between the caller and the gateway.
             headers.remove(&debug::HEADER_NAME);
             identity::pass_identity(headers, ctx.allowed.as_ref(), names)?;
@@ -792,9 +815,26 @@ impl GatewayProxy {
     }
 }
 
-/// The most headers `prepare_upstream_request` adds: three `X-Forwarded-*`, five identity
+/// A request for log lines: method, path without its query (the normalized one once known;
+/// poll ids already masked), and host. Never the query, which may hold a credential.
+pub fn redacted_summary(request: &RequestHeader, normalized_path: Option<&str>) -> String {
+    let path = normalized_path.unwrap_or_else(|| request.uri.path());
+    let host = request
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let query = if request.uri.query().is_some() {
+        "?…"
+    } else {
+        ""
+    };
+    format!("{} {path}{query}, Host: {host}", request.method)
+}
+
+/// The most headers `prepare_upstream_request` adds: three `X-Forwarded-*`, six identity
 /// headers, the request id.
-const ADDED_HEADERS: usize = 9;
+const ADDED_HEADERS: usize = 10;
 
 static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 

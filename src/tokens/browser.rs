@@ -358,7 +358,7 @@ pub async fn login(service: &TokenService, request: &ServiceRequest<'_>) -> Serv
             Some("Wrong user name or password."),
         );
     }
-    if !sign_in.limiter.allows(name, request.client) {
+    let Some(attempt) = sign_in.limiter.begin(name, request.client) else {
         count_sign_in("limited");
         return login_page(
             service,
@@ -371,9 +371,9 @@ pub async fn login(service: &TokenService, request: &ServiceRequest<'_>) -> Serv
             "retry-after",
             sign_in.settings.failure_window.as_secs().to_string(),
         );
-    }
+    };
     let Some(user) = sign_in.check_password(name, password).await else {
-        sign_in.limiter.record_failure(name, request.client);
+        sign_in.limiter.failed(attempt);
         count_sign_in("failure");
         tracing::info!(client = ?request.client, "failed sign-in");
         return login_page(
@@ -384,7 +384,7 @@ pub async fn login(service: &TokenService, request: &ServiceRequest<'_>) -> Serv
             Some("Wrong user name or password."),
         );
     };
-    sign_in.limiter.record_success(name);
+    sign_in.limiter.succeeded(attempt);
     count_sign_in("success");
     let signed_in_user = SignedIn {
         sub: user.name,

@@ -41,7 +41,9 @@ pub async fn exchange(
             ServiceError::Invalid(TokenProblem::Expired) => {
                 ServiceResponse::error("invalid_grant", "the code has expired")
             }
-            ServiceError::Invalid(_) => ServiceResponse::error(
+            ServiceError::Invalid(_)
+            | ServiceError::AlreadyIdentified
+            | ServiceError::Limited(_) => ServiceResponse::error(
                 "invalid_grant",
                 "the code, redirect_uri or code_verifier does not match",
             ),

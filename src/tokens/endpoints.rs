@@ -111,6 +111,18 @@ impl From<ServiceError> for ServiceResponse {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::Store(e) => e.into(),
+            ServiceError::Limited(wait) => ServiceResponse::json(
+                429,
+                json!({
+                    "error": "slow_down",
+                    "error_description": "too many device tokens from this address",
+                }),
+            )
+            .with_header("retry-after", wait.as_secs().max(1).to_string()),
+            ServiceError::AlreadyIdentified => ServiceResponse::error(
+                "invalid_grant",
+                "the token already stands for an identity; a new device token may claim another",
+            ),
             ServiceError::Invalid(TokenProblem::Revoked) => {
                 ServiceResponse::error("invalid_grant", "the token was revoked")
             }
@@ -265,7 +277,7 @@ async fn device_token(service: &TokenService, request: &ServiceRequest<'_>) -> A
             "this endpoint takes no body",
         ));
     }
-    let issued = service.issue_device_token().await?;
+    let issued = service.issue_device_token(request.client).await?;
     let cookie = device_cookie(service, &issued.token, request.tls);
     Ok(ServiceResponse::ok(token_answer(
         &issued.token,
@@ -353,15 +365,18 @@ fn authenticate_client<'s>(
     form: Option<&HashMap<String, String>>,
 ) -> Result<&'s Client, ServiceResponse> {
     let invalid = || ServiceResponse::error("invalid_client", "client authentication failed");
-    let basic = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, encoded) = v.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("basic")
-                .then_some(encoded.trim())
-        });
+    let mut authorizations = headers.get_all(http::header::AUTHORIZATION).iter();
+    let authorization = authorizations.next();
+    if authorizations.next().is_some() {
+        // Two answers to "who is calling": neither is believed.
+        return Err(invalid());
+    }
+    let basic = authorization.and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (scheme, encoded) = v.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("basic")
+            .then_some(encoded.trim())
+    });
     if basic.is_none() {
         if let Some(form) = form.filter(|f| !f.contains_key("client_secret")) {
             let client = form
@@ -422,10 +437,21 @@ fn authenticate_tenant<'s>(
     service: &'s TokenService,
     headers: &HeaderMap,
 ) -> Result<(&'s str, &'s Tenant), ServiceResponse> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Each header once, in any `-`/`_` spelling: a second value is refused, not ignored.
+    let header = |name: &'static str| {
+        let mut values = credential::header_values(headers, name);
+        let first = values.next();
+        match values.next() {
+            Some(_) => Err(ServiceResponse::error(
+                "invalid_request",
+                "a tenant header is repeated",
+            )),
+            None => Ok(first.and_then(|v| v.to_str().ok())),
+        }
+    };
     let invalid =
         || ServiceResponse::error("invalid_client", "unknown tenant or wrong oauth_key_secret");
-    let hash = header("tenant_hash").ok_or_else(|| {
+    let hash = header("tenant_hash")?.ok_or_else(|| {
         ServiceResponse::error("invalid_request", "the tenant_hash header is required")
     })?;
     let (name, tenant) = service
@@ -434,7 +460,7 @@ fn authenticate_tenant<'s>(
         .get_key_value(hash)
         .ok_or_else(invalid)?;
     if let Some(expected) = &tenant.secret_sha256 {
-        let secret = header("oauth_key_secret").ok_or_else(invalid)?;
+        let secret = header("oauth_key_secret")?.ok_or_else(invalid)?;
         if !digest_matches(secret, expected) {
             return Err(invalid());
         }
@@ -485,6 +511,7 @@ async fn create(service: &TokenService, request: &ServiceRequest<'_>) -> Answer 
         tenant: Some(tenant_name.to_string()),
         client_id: None,
         device: None,
+        claimed_profile: None,
         grant: None,
         issued_at: now,
         expires_at: now + minutes * 60,
@@ -622,6 +649,7 @@ pub(super) async fn grant_answer(
         tenant: None,
         client_id: Some(client_id.to_string()),
         device: None,
+        claimed_profile: None,
         grant: grant.as_ref().map(|(id, _)| id.clone()),
         issued_at: now,
         expires_at: now + service.settings.access_ttl,
@@ -707,16 +735,25 @@ fn token_parameter(form: &HashMap<String, String>) -> Result<&str, ServiceRespon
 async fn revoke(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
     let (form, client) = client_form(service, request)?;
     let token = token_parameter(&form)?;
-    // A client may revoke its own tokens and those issued to no client.
+    // RFC 7009 §2.1: a client revokes only tokens issued to it. Device and tenant tokens were
+    // issued to no client, so no client may revoke them.
     service
-        .revoke(token, |owner| owner.is_none_or(|c| c == client.id))
+        .revoke(token, |owner| owner == Some(client.id.as_str()))
         .await?;
     // RFC 7009 §2.2: 200 whether or not the token was valid.
     Ok(ServiceResponse::ok(json!({})))
 }
 
 async fn introspect(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
-    let (form, _) = client_form(service, request)?;
+    let (form, client) = client_form(service, request)?;
+    // RFC 7662 §2.1 asks for authorization against token scanning: a client that can prove
+    // nothing but its name (a public client) may not ask about tokens.
+    if client.secret_sha256.is_none() {
+        return Err(ServiceResponse::error(
+            "invalid_client",
+            "introspection needs a confidential client",
+        ));
+    }
     let token = token_parameter(&form)?;
     let inactive = Ok(ServiceResponse::ok(json!({ "active": false })));
     let now = now_unix();

@@ -11,6 +11,7 @@ pub mod authorize;
 pub mod browser;
 pub mod code_grant;
 pub mod endpoints;
+pub mod issue_limit;
 pub mod keyring;
 pub mod login_limit;
 pub mod pages;
@@ -86,6 +87,10 @@ pub enum Revoked {
 pub enum ServiceError {
     /// Not a live token of ours.
     Invalid(TokenProblem),
+    /// `identify` on a token that already stands for an identity (or claimed another).
+    AlreadyIdentified,
+    /// Too many device tokens for one client address; try again after this long.
+    Limited(std::time::Duration),
     Store(StoreError),
 }
 
@@ -101,6 +106,8 @@ pub struct TokenService {
     pub keys: Arc<KeyRing>,
     /// Browser sign-in, when configured.
     pub sign_in: Option<sign_in::SignIn>,
+    /// Device tokens per client address, when limited.
+    device_limit: Option<issue_limit::IssueLimiter>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -127,11 +134,15 @@ impl TokenService {
             .as_ref()
             .map(sign_in::SignIn::open)
             .transpose()?;
+        let device_limit = settings
+            .device_token_limit
+            .map(|(max, window)| issue_limit::IssueLimiter::new(max, window, 100_000));
         Ok(TokenService {
             settings,
             store,
             keys: Arc::new(keys),
             sign_in,
+            device_limit,
         })
     }
 
@@ -191,8 +202,21 @@ impl TokenService {
         })
     }
 
-    /// A new anonymous device and a token for it.
-    pub async fn issue_device_token(&self) -> Result<Issued, StoreError> {
+    /// A new anonymous device and a token for it, for a client at `client` — unless that
+    /// address has had its share ([`issue_limit`]).
+    pub async fn issue_device_token(
+        &self,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<Issued, ServiceError> {
+        if let Some(limit) = &self.device_limit {
+            if !limit.admit(client) {
+                return Err(ServiceError::Limited(limit.window()));
+            }
+        }
+        Ok(self.new_device_token().await?)
+    }
+
+    async fn new_device_token(&self) -> Result<Issued, StoreError> {
         let now = now_unix();
         let device = format!("dev_{}", random_id(16));
         let expires_at = now + self.settings.device_ttl;
@@ -210,6 +234,7 @@ impl TokenService {
             tenant: None,
             client_id: None,
             device: Some(device),
+            claimed_profile: None,
             grant: None,
             issued_at: now,
             expires_at,
@@ -270,6 +295,7 @@ impl TokenService {
             not_before: None,
             leeway: 0,
             token_id,
+            claimed_subject: record.claimed_profile.clone(),
             header_values: Default::default(),
         }
     }
@@ -321,6 +347,7 @@ impl TokenService {
                 .filter(|c| *c != &*self.settings.name)
                 .map(str::to_string),
             device: None,
+            claimed_profile: None,
             grant: None,
             issued_at: numeric_date(claims, "iat").ok()??,
             expires_at: identity.expires_at?,
@@ -356,46 +383,70 @@ impl TokenService {
         Ok(found)
     }
 
-    /// Links the device of a live anonymous token to an identity and makes the token
-    /// `identified`. `identity_key` is `email:…` or `partner:…`.
+    /// Lets a live anonymous device token claim an identity (`identity_key`: `email:…` or
+    /// `partner:…`) and makes it `identified`. The claim is noted, not believed: the token keeps
+    /// its device subject and carries the profile as a claimed subject, so two devices that
+    /// claim one e-mail stay two principals (apart for the upstream, for polling answers, for
+    /// everything keyed by subject). [`Self::elevate`] turns the claim into the subject.
+    ///
+    /// A token claims once: the same claim again answers as before; another one is refused
+    /// ([`ServiceError::AlreadyIdentified`]) — a device that wants another identity starts
+    /// over with a new anonymous token. Tokens above `anonymous` without a claim (verified
+    /// directly) are refused too: identify never moves a token that already stands for someone.
     pub async fn identify(&self, token: &str, identity_key: &str) -> Result<Found, ServiceError> {
         let mut found = self.live(token).await?;
         let Some(device) = found.record.device.clone() else {
             return Err(ServiceError::Invalid(TokenProblem::WrongType));
         };
-        let far = now_unix() + self.settings.device_ttl.max(self.settings.refresh_ttl);
         let records = self.records();
-        let mut identity: IdentityRecord =
-            match records.get(Space::Identities, identity_key).await? {
-                Some(existing) => existing,
-                None => IdentityRecord {
-                    id: format!("usr_{}", random_id(16)),
-                    devices: Vec::new(),
-                },
+        let existing: Option<IdentityRecord> = records.get(Space::Identities, identity_key).await?;
+        if let Some(claimed) = &found.record.claimed_profile {
+            return match existing {
+                Some(profile) if profile.id == *claimed => Ok(found),
+                _ => Err(ServiceError::AlreadyIdentified),
             };
-        if !identity.devices.contains(&device) {
-            identity.devices.push(device.clone());
         }
-        records
-            .put(Space::Identities, identity_key, &identity, far)
-            .await?;
-        let device_record = DeviceRecord {
-            created_at: found.record.issued_at,
-            identity: Some(identity.id.clone()),
+        if found.record.level > Level::Anonymous {
+            return Err(ServiceError::AlreadyIdentified);
+        }
+        let profile = match existing {
+            Some(profile) => profile,
+            None => {
+                let profile = IdentityRecord {
+                    id: format!("usr_{}", random_id(16)),
+                };
+                let far = now_unix() + self.settings.device_ttl.max(self.settings.refresh_ttl);
+                records
+                    .put(Space::Identities, identity_key, &profile, far)
+                    .await?;
+                profile
+            }
         };
-        records
-            .put(Space::Devices, &device, &device_record, far)
-            .await?;
-        found.record.sub = identity.id;
-        found.record.level = found.record.level.max(Level::Identified);
+        tracing::debug!(device = %device, "a device claimed an identity");
+        found.record.claimed_profile = Some(profile.id);
+        found.record.level = Level::Identified;
         self.save(&found).await?;
         Ok(found)
     }
 
-    /// Raises a live token of ours to `verified`.
+    /// Raises a live token of ours to `verified`. A device token that claimed a profile now
+    /// stands for it: its subject becomes the profile, and the device is linked to it.
     pub async fn elevate(&self, token: &str) -> Result<Found, ServiceError> {
         let mut found = self.live(token).await?;
         found.record.level = Level::Verified;
+        if let Some(profile) = found.record.claimed_profile.take() {
+            if let Some(device) = &found.record.device {
+                let far = now_unix() + self.settings.device_ttl.max(self.settings.refresh_ttl);
+                let link = DeviceRecord {
+                    created_at: found.record.issued_at,
+                    identity: Some(profile.clone()),
+                };
+                self.records()
+                    .put(Space::Devices, device, &link, far)
+                    .await?;
+            }
+            found.record.sub = profile;
+        }
         self.save(&found).await?;
         Ok(found)
     }

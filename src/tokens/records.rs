@@ -17,6 +17,10 @@ pub struct TokenRecord {
     /// The device an anonymous token was made for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// The profile (`usr_…`) that `identify` claimed for the device. A claim is not proof: the
+    /// token's subject becomes the profile only when the token is verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_profile: Option<String>,
     /// The OAuth2 grant (refresh-token chain) it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<String>,
@@ -26,7 +30,7 @@ pub struct TokenRecord {
     pub revoked: bool,
 }
 
-/// An anonymous device, later linked to an identity.
+/// An anonymous device; linked to a profile once a token of it is verified.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceRecord {
     pub created_at: u64,
@@ -34,11 +38,11 @@ pub struct DeviceRecord {
     pub identity: Option<String>,
 }
 
-/// An identity profile, found by `email:…` or `partner:…`.
+/// An identity profile, found by `email:…` or `partner:…`. Which devices stand for it is
+/// kept on the devices (linked at verification), so claims by strangers cannot grow it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IdentityRecord {
     pub id: String,
-    pub devices: Vec<String>,
 }
 
 /// One refresh token. `used` flips on rotation; presenting a used one revokes the grant.

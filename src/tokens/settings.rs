@@ -73,6 +73,8 @@ pub struct Settings {
     pub device_ttl: u64,
     pub refresh_ttl: u64,
     pub max_refresh_grants: usize,
+    /// Device tokens per client address and window; `None`: unlimited.
+    pub device_token_limit: Option<(u32, Duration)>,
     pub default_validity_minutes: u64,
     pub max_validity_minutes: u64,
     pub clients: HashMap<String, Client>,
@@ -403,6 +405,15 @@ pub fn compile(
         device_ttl: service.device_ttl.get().as_secs().max(1),
         refresh_ttl: service.refresh_ttl.get().as_secs().max(1),
         max_refresh_grants: service.max_refresh_grants,
+        device_token_limit: (service.max_device_tokens_per_address > 0).then(|| {
+            (
+                service.max_device_tokens_per_address,
+                service
+                    .device_token_window
+                    .get()
+                    .max(Duration::from_secs(1)),
+            )
+        }),
         default_validity_minutes: service.default_validity_minutes,
         max_validity_minutes: service.max_validity_minutes,
         clients,

@@ -78,6 +78,7 @@ mod tests {
             not_before: None,
             leeway: 0,
             token_id: None,
+            claimed_subject: None,
             header_values: Default::default(),
         };
         let keys = AppKeys::new(

@@ -157,6 +157,7 @@ impl ClaimMapping {
             not_before: numeric_date(claims, "nbf")?,
             leeway,
             token_id: string_claim(claims, "jti")?.map(str::to_string),
+            claimed_subject: None,
             header_values: Default::default(),
         })
     }

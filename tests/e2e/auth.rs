@@ -811,6 +811,28 @@ async fn tenants_from_host_or_header_must_match_the_token() {
         )
         .await;
     assert_eq!(r.status, 403);
+    // No tenant header where the route reads one: the tenant is not skipped, the request is.
+    let bearer = format!("Authorization: Bearer {acme}");
+    let r = w.get("/th/x", &[&bearer]).await;
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    // Two tenant headers, in one spelling or two: refused, never checked on the first only.
+    for second in [
+        "tenant_hash: globex",
+        "tenant-hash: globex",
+        "Tenant_Hash: acme",
+    ] {
+        let r = w
+            .get("/th/x", &[&bearer, "tenant_hash: acme", second])
+            .await;
+        assert_eq!(r.status, 400, "{second}: {}", r.head);
+        assert_eq!(r.json()["error"], "invalid_request");
+    }
+    // The dash spelling alone is the same header.
+    let r = w.get("/th/x", &[&bearer, "tenant-hash: acme"]).await;
+    assert_eq!(r.status, 200, "{}", r.head);
 }
 
 #[tokio::test]

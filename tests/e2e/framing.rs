@@ -36,6 +36,10 @@ async fn other_ambiguous_framings_are_refused() {
         "Transfer-Encoding: chunked, identity",
         "Transfer-Encoding: identity",
         "Content-Length: 5\r\nContent-Length: 6",
+        // RFC 9110 §8.6: one number, not a list or a signed value.
+        "Content-Length: 5, 5",
+        "Content-Length: 5,5",
+        "Content-Length: +5",
     ] {
         let r = raw_request(gw.addr(), &smuggling_attempt(framing))
             .await
@@ -44,6 +48,21 @@ async fn other_ambiguous_framings_are_refused() {
         assert!(r.closed, "{framing}: connection left open");
         assert_eq!(r.response_count(), 1, "{framing}");
     }
+}
+
+#[tokio::test]
+async fn http_1_1_requests_must_name_their_host() {
+    let gw = GatewayProcess::start(&config_with(CATCH_ALL)).await;
+    // RFC 9112 §3.2: HTTP/1.1 without Host is a 400; HTTP/1.0 may go without.
+    let r = raw_request(gw.addr(), b"GET /x HTTP/1.1\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.head);
+    assert_eq!(r.json()["error"], "invalid_request");
+    let r = raw_request(gw.addr(), b"GET /x HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
 }
 
 #[tokio::test]

@@ -137,3 +137,42 @@ async fn malformed_and_oversized_heads_are_refused_fast() {
     assert_eq!(r.status, 200);
     assert!(!gw.log().contains("panicked"));
 }
+
+/// A client that sends its request head a byte at a time (slowloris) is cut off at
+/// `request_header_timeout`, however steadily it trickles; an honest request on the next
+/// connection is served.
+#[tokio::test]
+async fn a_trickled_request_head_is_cut_off_at_the_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = config_with(CATCH_ALL).replace(
+        "[log]",
+        "[server]\nrequest_header_timeout = \"1s\"\n\n[log]",
+    );
+    let gw = GatewayProcess::start(&config).await;
+    let mut stream = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
+    let started = Instant::now();
+    let head = b"GET /x HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut cut_off = None;
+    for byte in head.iter().cycle().take(200) {
+        if stream.write_all(&[*byte]).await.is_err() {
+            cut_off = Some(started.elapsed());
+            break;
+        }
+        let mut buf = [0u8; 64];
+        match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                cut_off = Some(started.elapsed());
+                break;
+            }
+            Ok(Ok(_)) => panic!("answered a head that never ended"),
+            Err(_) => {} // still open: trickle on
+        }
+    }
+    let cut_off = cut_off.expect("the connection stayed open past 20 s of trickling");
+    assert!(
+        cut_off >= Duration::from_millis(900) && cut_off < Duration::from_secs(5),
+        "cut off after {cut_off:?}"
+    );
+    let r = raw_request(gw.addr(), &get("/x", &[])).await.unwrap();
+    assert_eq!(r.status, 200);
+}

@@ -22,6 +22,7 @@ mod request_rules;
 mod routing;
 mod secrets;
 mod sign_in;
+mod spellings;
 mod support;
 mod tls;
 mod token_service;

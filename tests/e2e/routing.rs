@@ -216,3 +216,27 @@ async fn absolute_form_targets_are_routed_on_their_path() {
         ("/public/z", Some("q=1"))
     );
 }
+
+#[tokio::test]
+async fn an_absolute_form_authority_is_the_host_routed_and_forwarded() {
+    let gw = gateway().await;
+    // Routed by the authority (admin.example.com: upstream "other").
+    let r = raw_request(
+        gw.addr(),
+        b"GET http://admin.example.com/x HTTP/1.1\r\nHost: admin.example.com\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    let echoed = r.echoed();
+    assert_eq!(echoed.header_values("host"), ["admin.example.com"]);
+    // A Host that names another host than the authority is ambiguous: 400 (pingora refuses
+    // it as the head is read, RFC 9112 §3.2.2), never routed by either.
+    let r = raw_request(
+        gw.addr(),
+        b"POST http://admin.example.com/api/x HTTP/1.1\r\nHost: test.local\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 400, "{}", r.head);
+}

@@ -99,6 +99,16 @@ async fn credentials_never_reach_logs_answers_or_upstreams() {
         get("/guest/x", &[&bearer(&good), trace]),
         get("/public/x", &[&bearer(&good), trace]),
         get(&format!("/nowhere?access_token={good}"), &[trace]),
+        // Error paths after the decision, where pingora logs a summary of the request: a
+        // hop-by-hop nomination of a header the gateway sets.
+        get(
+            &format!("/profile/x?access_token={good}"),
+            &["Connection: X-Forwarded-For", trace],
+        ),
+        get(
+            &format!("/public/x?access_token={expired}"),
+            &["Connection: X-Forwarded-For", trace],
+        ),
         // A write the level does not allow.
         format!(
             "PUT /profile/x HTTP/1.1\r\nHost: t\r\n{}\r\n{trace}\r\nContent-Length: 2\r\n\r\n{{}}",
@@ -127,8 +137,28 @@ async fn credentials_never_reach_logs_answers_or_upstreams() {
         );
     }
 
+    // A body cut short: the client promises 100 bytes, sends 3 and hangs up.
+    for path in [
+        format!("/public/x?access_token={good}"),
+        format!("/profile/x?access_token={good}"),
+    ] {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(w.gw.addr()).await.unwrap();
+        let request = format!("POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut answer = Vec::new();
+        let read = stream.read_to_end(&mut answer);
+        let _ = tokio::time::timeout(Duration::from_secs(5), read).await;
+        assert!(!String::from_utf8_lossy(&answer).contains(good.as_str()));
+    }
+
     tokio::time::sleep(Duration::from_millis(300)).await;
     let log = w.gw.log();
+    assert!(
+        log.contains("Fail to proxy") || log.contains("Fail to"),
+        "the error paths ran and pingora logged them"
+    );
     assert!(log.contains("\"DEBUG\""), "the log ran at debug level");
     for secret in &secrets {
         assert!(

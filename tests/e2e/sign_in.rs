@@ -395,6 +395,62 @@ async fn exchange(
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
+/// A browser signed in through the public client (scope `read`) and the tokens it got.
+async fn signed_in(gateway: &GatewayProcess) -> (Browser, Value) {
+    let mut browser = Browser::new();
+    let (url, _, verifier) = authorize_url(gateway, &["read"]);
+    let answer = authorize(&mut browser, &gateway.url(""), &url, USER.1).await;
+    let (status, tokens) = exchange(gateway, &answer["code"], REDIRECT, verifier.secret()).await;
+    assert_eq!(status, 200, "{tokens}");
+    (browser, tokens)
+}
+
+/// A form post by the public client, which names itself by `client_id` alone.
+async fn public_client_post(gateway: &GatewayProcess, path: &str, token: &str) -> (u16, Value) {
+    let r = oauth_http()
+        .post(gateway.url(path))
+        .form(&[("client_id", PUBLIC_APP), ("token", token)])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_public_client_introspects_nothing_and_revokes_only_its_own_tokens() {
+    let gateway = start_gateway("").await;
+    let (_, tokens) = signed_in(&gateway).await;
+    let own = tokens["access_token"].as_str().unwrap();
+    let device = &new_device_token(&gateway).await;
+
+    // RFC 7662 §2.1: no token scanning by a client that proves nothing.
+    for token in [own, device] {
+        let (status, body) = public_client_post(&gateway, "/auth/oauth/introspect", token).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client"))
+        );
+        assert_eq!(body.get("active"), None);
+    }
+    // RFC 7009 §2.1: a token issued to no client is not this client's to revoke.
+    let (status, _) = public_client_post(&gateway, "/auth/oauth/revoke", device).await;
+    assert_eq!(status, 200, "answered as always");
+    let still = api_status(&gateway, device).await;
+    assert_eq!(still.status, 401);
+    assert!(
+        still.head.contains("insufficient_user_authentication") && !still.head.contains("revoked"),
+        "the device token still stands, short of the route's level: {}",
+        still.head
+    );
+    let (status, _) = public_client_post(&gateway, "/auth/oauth/revoke", own).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        api_status(&gateway, own).await.status,
+        401,
+        "its own: revoked"
+    );
+}
+
 #[tokio::test]
 async fn wrong_verifiers_replayed_codes_and_foreign_redirects_are_refused() {
     let gateway = start_gateway("").await;
@@ -542,11 +598,7 @@ async fn forms_without_their_csrf_token_are_refused() {
 async fn signing_out_ends_the_session_and_revokes_its_refresh_tokens() {
     let gateway = start_gateway("").await;
     let base = gateway.url("");
-    let mut browser = Browser::new();
-    let (url, _, verifier) = authorize_url(&gateway, &["read"]);
-    let answer = authorize(&mut browser, &base, &url, USER.1).await;
-    let (status, tokens) = exchange(&gateway, &answer["code"], REDIRECT, verifier.secret()).await;
-    assert_eq!(status, 200);
+    let (mut browser, tokens) = signed_in(&gateway).await;
 
     // A bare POST (a link or form elsewhere) signs nobody out.
     let forged = browser
@@ -622,6 +674,38 @@ async fn failed_sign_ins_are_limited_per_user() {
         text.contains("portcullis_sign_ins_total{result=\"limited\"} 1"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn concurrent_guesses_cannot_outrun_the_limit() {
+    let gateway = start_gateway("max_failures = 5\nfailure_window = \"10m\"\n").await;
+    let base = gateway.url("");
+    let (url, _, _) = authorize_url(&gateway, &["read"]);
+    let mut ready = Vec::new();
+    for _ in 0..21 {
+        let mut browser = Browser::new();
+        let login = browser.get(&url).await;
+        ready.push((browser, login));
+    }
+    // All 21 at once: each is counted before its password is hashed, so only 5 are hashed.
+    let mut guesses = tokio::task::JoinSet::new();
+    for (mut browser, login) in ready {
+        let base = base.clone();
+        guesses.spawn(async move {
+            let fields = [("username", USER.0), ("password", "wrong")];
+            browser.submit(&base, &login, &fields).await.status
+        });
+    }
+    let statuses = guesses.join_all().await;
+    let count = |status| statuses.iter().filter(|&&s| s == status).count();
+    assert_eq!((count(401), count(429)), (5, 16), "{statuses:?}");
+    // And the right password after them is refused too.
+    let mut browser = Browser::new();
+    let login = browser.get(&url).await;
+    let right = browser
+        .submit(&base, &login, &[("username", USER.0), ("password", USER.1)])
+        .await;
+    assert_eq!(right.status, 429);
 }
 
 #[tokio::test]

@@ -505,6 +505,22 @@ pub fn no_redirect_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A new anonymous device token from the token service (`POST /auth/token`).
+pub async fn new_device_token(gw: &GatewayProcess) -> String {
+    let body: serde_json::Value = no_redirect_client()
+        .post(gw.url("/auth/token"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"]
+        .as_str()
+        .expect("a device token")
+        .to_string()
+}
+
 /// A JSON part of a compact JWT (0: header, 1: claims), unverified: for looking at what the
 /// gateway issued.
 pub fn jwt_part(token: &str, index: usize) -> serde_json::Value {

@@ -264,20 +264,38 @@ async fn device_tokens_are_cookies_then_identified_then_verified() {
         "the same token, now identified"
     );
     assert_eq!(post(token.clone()).await, 200);
+    // A claim is not proof: the subject stays the device's, the profile is a claimed subject.
     let (_, seen) = call(&gw, "/visit/x", &token).await;
-    let user = seen["x-auth-subject"].as_str().unwrap().to_string();
+    let device = seen["x-auth-subject"].as_str().unwrap().to_string();
+    assert!(device.starts_with("dev_"), "{seen}");
+    let user = seen["x-auth-claimed-subject"].as_str().unwrap().to_string();
     assert!(user.starts_with("usr_"), "{seen}");
+    let identify = |token: String, claim: Value| {
+        let gw = &gw;
+        async move {
+            post_json(
+                gw,
+                "/auth/token/identify",
+                &[("authorization", &format!("Bearer {token}"))],
+                claim,
+            )
+            .await
+        }
+    };
+    // The same claim again is answered as before; another one is refused.
+    let (status, _) = identify(token.clone(), json!({"email": "ann@example.com"})).await;
+    assert_eq!(status, 200);
+    let (status, body) = identify(token.clone(), json!({"email": "bob@example.com"})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    assert_eq!(call(&gw, "/visit/x", &token).await.1, seen, "unchanged");
 
-    // A second device identified with the same email joins the same profile.
-    let other: Value = http()
-        .post(gw.url("/auth/token"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let other = other["access_token"].as_str().unwrap();
+    // A second device claiming the same email claims the same profile, and stays itself:
+    // two strangers never become one principal.
+    let other = &new_device_token(&gw).await;
     let (status, _) = post_json(
         &gw,
         "/auth/token/identify",
@@ -286,21 +304,13 @@ async fn device_tokens_are_cookies_then_identified_then_verified() {
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(
-        call(&gw, "/visit/x", other).await.1["x-auth-subject"],
-        user.as_str()
-    );
+    let (_, other_seen) = call(&gw, "/visit/x", other).await;
+    assert_eq!(other_seen["x-auth-claimed-subject"], user.as_str());
+    let other_device = other_seen["x-auth-subject"].as_str().unwrap();
+    assert!(other_device.starts_with("dev_") && other_device != device);
 
     // Or by partner id: another profile.
-    let third: Value = http()
-        .post(gw.url("/auth/token"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let third = third["access_token"].as_str().unwrap();
+    let third = &new_device_token(&gw).await;
     let bearer = format!("Bearer {third}");
     let (status, _) = post_json(
         &gw,
@@ -310,7 +320,7 @@ async fn device_tokens_are_cookies_then_identified_then_verified() {
     )
     .await;
     assert_eq!(status, 200);
-    let partner = call(&gw, "/visit/x", third).await.1["x-auth-subject"].clone();
+    let partner = call(&gw, "/visit/x", third).await.1["x-auth-claimed-subject"].clone();
     assert!(partner.as_str().unwrap().starts_with("usr_") && partner != user.as_str());
     let (status, _) = post_json(
         &gw,
@@ -356,15 +366,72 @@ async fn device_tokens_are_cookies_then_identified_then_verified() {
         (status, &body),
         (200, &json!({"active": true, "level": "verified"}))
     );
+    // Verified, the token stands for the profile it claimed.
+    let (_, verified) = call(&gw, "/visit/x", &token).await;
+    assert_eq!(verified["x-auth-level"], "verified");
+    assert_eq!(verified["x-auth-subject"], user.as_str());
+    assert_eq!(verified.get("x-auth-claimed-subject"), None);
     assert_eq!(
-        call(&gw, "/visit/x", &token).await.1["x-auth-level"],
-        "verified"
+        call(&gw, "/visit/x", other).await.1["x-auth-subject"],
+        other_device,
+        "the other claimant is still only itself"
     );
+
+    // The attack: a verified token re-identified as someone else. Refused, and nothing moves.
+    let (status, body) = identify(token.clone(), json!({"email": "victim@example.com"})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    assert_eq!(call(&gw, "/visit/x", &token).await.1, verified);
+    // Nor can a token verified without a claim claim one afterwards.
+    let fresh = new_device_token(&gw).await;
+    assert_eq!(verify(VERIFIER, fresh.clone()).await.0, 200);
+    let (status, _) = identify(fresh.clone(), json!({"email": "victim@example.com"})).await;
+    assert_eq!(status, 400);
+    let (_, fresh_seen) = call(&gw, "/visit/x", &fresh).await;
+    assert!(fresh_seen["x-auth-subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("dev_"));
+    assert_eq!(fresh_seen.get("x-auth-claimed-subject"), None);
+
     let (status, _, body) = verify(VERIFIER, "eyJhbGciOiJub25lIn0.e30.".into()).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
+}
+
+#[tokio::test]
+async fn device_tokens_are_rationed_per_client_address() {
+    let state = tempfile::tempdir().unwrap();
+    let extra = "max_device_tokens_per_address = 3\ndevice_token_window = \"1m\"";
+    let gw = GatewayProcess::start(&redb_config(state.path(), extra)).await;
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let response = http().post(gw.url("/auth/token")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        tokens.push(body["access_token"].as_str().unwrap().to_string());
+    }
+    // A device-token route counts against the same share.
+    let response = http().get(gw.url("/visit/home")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("set-cookie"));
+    let response = http().post(gw.url("/auth/token")).send().await.unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "60");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "slow_down");
+    let response = http().get(gw.url("/visit/home")).send().await.unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(!response.headers().contains_key("set-cookie"));
+    // A visitor who already has a token is not affected.
+    let (status, seen) = call(&gw, "/visit/home", &tokens[0]).await;
+    assert_eq!(status, 200);
+    assert_eq!(seen["x-auth-level"], "anonymous");
 }
 
 #[tokio::test]
@@ -406,6 +473,27 @@ async fn tenants_create_tokens_and_extend_them_within_their_resources() {
     )
     .await;
     assert_eq!(status, 401);
+    // Each tenant header once, whatever its spelling.
+    for (second, value) in [
+        ("tenant_hash", "t-2"),
+        ("tenant-hash", "t-1"),
+        ("oauth-key-secret", "x"),
+    ] {
+        let mut headers = tenant.to_vec();
+        headers.push((second, value));
+        let (status, body) = post_json(
+            &gw,
+            "/auth/token/create",
+            &headers,
+            json!({"resource": ["basic"]}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{second}"
+        );
+    }
     let (status, body) = post_json(
         &gw,
         "/auth/token/create",
@@ -665,6 +753,27 @@ async fn revocation_and_introspection_speak_rfc_7009_and_7662() {
     )
     .await;
     assert_eq!(status, 401, "introspection is client-authenticated");
+    let basic = |(id, secret): (&str, &str)| {
+        use base64::Engine;
+        let pair = format!("{id}:{secret}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    };
+    let twice = http()
+        .post(gw.url("/auth/oauth/introspect"))
+        .header("authorization", basic(CLIENT))
+        .header("authorization", basic(VERIFIER))
+        .form(&[("token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        twice.status(),
+        401,
+        "two client credentials: neither believed"
+    );
     let (_, body) = post_form(
         &gw,
         "/auth/oauth/introspect",
