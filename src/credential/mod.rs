@@ -196,7 +196,7 @@ pub fn extract(
         if query.len() > limits.max_header_len * 4 {
             return Err(ExtractError::TooLarge);
         }
-        for pair in query.split('&') {
+        for pair in spelling::query_pairs(query) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             if spelling::is_access_token_name(name.as_bytes()) {
                 if !accepted.contains(&Carrier::Query) {
@@ -484,6 +484,7 @@ mod tests {
             "Access_Token=x",
             "access.token=x",
             "access_token%5B%5D=x",
+            "a=1;access_token=x",
         ] {
             assert_eq!(run(&[bearer], Some(query), &all()), Err(M), "{query}");
             assert_eq!(

@@ -38,10 +38,18 @@ pub fn parameter_is(name: &[u8], target: &[u8]) -> bool {
             _ => return false,
         }
     }
-    // What follows the name: nothing, whitespace, or a `[…]` suffix.
+    // What follows the name: nothing, whitespace or NUL (C-string readers stop there), or a
+    // `[…]` suffix.
     let rest: Vec<u8> = decoded.take(4096).collect();
     let rest = rest.trim_ascii();
-    rest.is_empty() || (rest.starts_with(b"[") && rest.ends_with(b"]"))
+    rest.is_empty() || rest.starts_with(b"\0") || (rest.starts_with(b"[") && rest.ends_with(b"]"))
+}
+
+/// The `name=value` pairs of a query as the most lenient parser splits them: on `&` and on
+/// `;` (Rack's default separators, and Python's `parse_qs` before 3.9.2), so that
+/// `?a=1;access_token=x` is seen to carry a token.
+pub fn query_pairs(query: &str) -> impl Iterator<Item = &str> {
+    query.split(['&', ';'])
 }
 
 /// One byte of a parameter or cookie name, folded the way lenient frameworks fold it.
@@ -127,6 +135,7 @@ mod tests {
             "access_token%5B%5D",
             " access_token",
             "access_token ",
+            "access_token%00",
         ] {
             assert!(is_access_token_name(name.as_bytes()), "{name}");
         }
@@ -145,6 +154,12 @@ mod tests {
         ] {
             assert!(!is_access_token_name(name.as_bytes()), "{name}");
         }
+    }
+
+    #[test]
+    fn queries_split_on_both_separators() {
+        let pairs: Vec<&str> = query_pairs("a=1;access_token=x&b=2").collect();
+        assert_eq!(pairs, ["a=1", "access_token=x", "b=2"]);
     }
 
     #[test]

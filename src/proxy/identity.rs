@@ -3,7 +3,9 @@
 
 use crate::auth::Allowed;
 use crate::config::model::IdentityHeaders;
-use crate::credential::spelling::{is_access_token_name, is_token_scheme, same_header_name};
+use crate::credential::spelling::{
+    is_access_token_name, is_token_scheme, query_pairs, same_header_name,
+};
 use crate::credential::{cookie_pairs, split_cookie_pair, Carrier};
 use crate::principal::Principal;
 use crate::proxy::forward::{is_protected, remove_headers_where};
@@ -176,16 +178,30 @@ pub fn query_without_token(query: &str) -> Option<String> {
     query_without(query, is_access_token_name)
 }
 
-/// Whether a query has a parameter whose (raw) name is `doomed`.
+/// Whether a query has a parameter whose (raw) name is `doomed`, split as the most lenient
+/// parser splits it ([`query_pairs`]: on `&` and `;`).
 pub fn query_has(query: &str, doomed: impl Fn(&[u8]) -> bool) -> bool {
-    query.split('&').any(|pair| doomed(parameter_name(pair)))
+    query_pairs(query).any(|pair| doomed(parameter_name(pair)))
 }
 
 /// The query without the parameters whose (raw) name is `doomed`; `None` when nothing is left.
+/// Pairs are split on `&`, then on `;` within a pair, and the separators kept are the ones the
+/// client wrote (an OData `$expand=A($top=1;$skip=2)` keeps its `;`).
 pub fn query_without(query: &str, doomed: impl Fn(&[u8]) -> bool) -> Option<String> {
-    let kept: Vec<&str> = query
+    let kept: Vec<String> = query
         .split('&')
-        .filter(|pair| !pair.is_empty() && !doomed(parameter_name(pair)))
+        .filter(|pair| !pair.is_empty())
+        .filter_map(|pair| {
+            if !pair.contains(';') {
+                return (!doomed(parameter_name(pair))).then(|| pair.to_string());
+            }
+            let parts: Vec<&str> = pair
+                .split(';')
+                .filter(|part| !doomed(parameter_name(part)))
+                .collect();
+            let kept = parts.join(";");
+            (!kept.is_empty()).then_some(kept)
+        })
         .collect();
     (!kept.is_empty()).then(|| kept.join("&"))
 }
@@ -211,6 +227,16 @@ mod tests {
             Some("a=1")
         );
         assert!(query_has_token("a=1&access%5Ftoken=x"));
+        assert!(query_has_token("a=1;access_token=x"));
+        assert_eq!(
+            query_without_token("a=1;access_token=x;b=2&$expand=A($top=1;$skip=2)").as_deref(),
+            Some("a=1;b=2&$expand=A($top=1;$skip=2)")
+        );
+        assert_eq!(
+            query_without_token("x=a;&access_token=t&$filter=name eq 'a;;b'").as_deref(),
+            Some("x=a;&$filter=name eq 'a;;b'"),
+            "what is kept is kept as written"
+        );
     }
 
     #[test]
