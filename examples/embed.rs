@@ -24,7 +24,7 @@ impl ProxyHttp for MyProxy {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Option<Pass>) -> Result<bool> {
-        match self.portcullis.decide(session.req_header()).await {
+        match self.portcullis.decide(session).await {
             Decision::Allow(pass) => {
                 *ctx = Some(pass);
                 Ok(false)

@@ -9,7 +9,7 @@
 //! # use pingora::proxy::Session;
 //! # use portcullis::embed::{Decision, Pass, Portcullis};
 //! # async fn request_filter(portcullis: &Portcullis, session: &mut Session, ctx: &mut Option<Pass>) -> Result<bool> {
-//! match portcullis.decide(session.req_header()).await {
+//! match portcullis.decide(session).await {
 //!     Decision::Allow(pass) => {
 //!         *ctx = Some(pass); // pass.identity(): who is calling
 //!         Ok(false)
@@ -34,17 +34,17 @@
 //! token service's endpoints. `examples/embed.rs` is a complete proxy built on this module.
 
 use crate::gateway::{Gateway, SharedGateway};
-use crate::principal::{Identity, Principal};
 use crate::proxy::decision;
 use crate::proxy::respond::GatewayResponse;
 use crate::proxy::upstream::MaintenanceService;
 use crate::proxy::{identity, target};
-use crate::route::normalize_path;
 use crate::server::StartError;
 use arc_swap::ArcSwap;
 use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 use pingora::services::background::{background_service, GenBackgroundService};
+use portcullis_core::principal::{Identity, Principal};
+use portcullis_core::route::normalize_path;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -102,22 +102,31 @@ impl Portcullis {
         )
     }
 
-    /// Decides a request from its head.
-    pub async fn decide(&self, request: &RequestHeader) -> Decision {
-        match self.try_decide(request).await {
+    /// Decides a request from its head. It takes the session, not only the parsed head: the
+    /// request line as the client wrote it is where a raw `#` still shows (pingora's parsed
+    /// path has dropped the fragment, and `/public#/../admin` must be refused, not routed as
+    /// `/public`), exactly as the gateway reads it.
+    pub async fn decide(&self, session: &Session) -> Decision {
+        let raw_target = crate::proxy::raw_request_target(session);
+        match self.try_decide(session.req_header(), &raw_target).await {
             Ok(pass) => Decision::Allow(pass),
             Err(response) => Decision::Refuse(Refusal { response }),
         }
     }
 
-    async fn try_decide(&self, request: &RequestHeader) -> Result<Pass, GatewayResponse> {
+    async fn try_decide(
+        &self,
+        request: &RequestHeader,
+        raw_target: &[u8],
+    ) -> Result<Pass, GatewayResponse> {
         let gateway = self.gateway.load_full();
         let invalid_path = |message| GatewayResponse::error(400, "invalid_path", message);
-        let raw = request.raw_path();
-        let parts = target::split_target(raw)
+        let parts = target::split_target(raw_target)
             .ok_or_else(|| invalid_path("the request target is not a path"))?;
         if parts.fragment {
-            return Err(invalid_path(crate::route::PathError::Fragment.message()));
+            return Err(invalid_path(
+                portcullis_core::route::PathError::Fragment.message(),
+            ));
         }
         let path = normalize_path(parts.path, gateway.allow_semicolon_in_path)
             .map_err(|e| invalid_path(e.message()))?;
@@ -151,7 +160,7 @@ impl Portcullis {
         }
         // The query's token goes: the one taken, or one that was not looked at.
         let query_token = match allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
-            Some(carrier) => *carrier == crate::credential::Carrier::Query,
+            Some(carrier) => *carrier == portcullis_core::credential::Carrier::Query,
             None => query.as_deref().is_some_and(identity::query_has_token),
         };
         if query_token {

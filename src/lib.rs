@@ -6,18 +6,14 @@
 
 pub mod auth;
 pub mod config;
-pub mod credential;
 pub mod echo;
 pub mod embed;
 pub mod gateway;
 pub mod observe;
-pub mod odata;
 pub mod policy;
 pub mod polling;
-pub mod principal;
 pub mod proxy;
 pub mod reload;
-pub mod route;
 pub mod server;
 pub mod signing;
 pub mod tokens;

@@ -174,11 +174,11 @@ fn user_add(
 
 fn odata_parse(query: &str, canonical: bool, plus_as_space: bool) -> ExitCode {
     let query = query.strip_prefix('?').unwrap_or(query);
-    let settings = portcullis::odata::ParseOptions { plus_as_space };
-    match portcullis::odata::parse_query(query, settings) {
+    let settings = portcullis_odata::ParseOptions { plus_as_space };
+    match portcullis_odata::parse_query(query, settings) {
         Ok(parsed) => {
             if canonical {
-                println!("{}", portcullis::odata::to_canonical(&parsed));
+                println!("{}", portcullis_odata::to_canonical(&parsed));
             } else {
                 let json = serde_json::to_string_pretty(&parsed).expect("the tree serializes");
                 println!("{json}");
@@ -225,8 +225,8 @@ fn token_mint(
     ttl: &str,
     tenant: Option<String>,
 ) -> Result<(), String> {
-    use portcullis::principal::{now_unix, Level};
     use portcullis::tokens::records::TokenRecord;
+    use portcullis_core::principal::{now_unix, Level};
     let settings = token_settings(path)?;
     let level = Level::parse(level).ok_or_else(|| format!("{level:?} is not a level"))?;
     let ttl = portcullis::config::duration::parse_duration(ttl)?

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use portcullis::auth::challenge::AuthError;
-use portcullis::principal::Level;
+use portcullis_core::principal::Level;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

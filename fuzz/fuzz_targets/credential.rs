@@ -8,7 +8,7 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use portcullis::credential::{extract, Carrier, Limits, RequestView};
+use portcullis_core::credential::{extract, Carrier, Limits, RequestView};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&choice, rest)) = data.split_first() else {

@@ -3,51 +3,10 @@
 //! Descriptions come from a fixed set (SECURITY.md ER-5): nothing a client sent, and nothing
 //! from a token, is ever written into a challenge or a body.
 
-use crate::credential::ExtractError;
-use crate::principal::Level;
+use portcullis_core::credential::ExtractError;
+use portcullis_core::principal::Level;
+pub use portcullis_core::problem::TokenProblem;
 use serde::Serialize;
-
-/// Why a token was not accepted. Each has one fixed description.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenProblem {
-    Malformed,
-    UnsupportedAlgorithm,
-    ForbiddenHeader,
-    WrongType,
-    UnknownIssuer,
-    UnknownKey,
-    BadSignature,
-    Expired,
-    NotYetValid,
-    IssuedInFuture,
-    WrongAudience,
-    MissingClaim,
-    BadClaim,
-    Inactive,
-    Revoked,
-}
-
-impl TokenProblem {
-    pub fn description(self) -> &'static str {
-        match self {
-            TokenProblem::Malformed => "malformed token",
-            TokenProblem::UnsupportedAlgorithm => "unsupported algorithm",
-            TokenProblem::ForbiddenHeader => "forbidden token header",
-            TokenProblem::WrongType => "wrong token type",
-            TokenProblem::UnknownIssuer => "unknown issuer",
-            TokenProblem::UnknownKey => "unknown key",
-            TokenProblem::BadSignature => "invalid signature",
-            TokenProblem::Expired => "expired",
-            TokenProblem::NotYetValid => "not yet valid",
-            TokenProblem::IssuedInFuture => "issued in the future",
-            TokenProblem::WrongAudience => "wrong audience",
-            TokenProblem::MissingClaim => "missing claim",
-            TokenProblem::BadClaim => "invalid claim",
-            TokenProblem::Inactive => "inactive token",
-            TokenProblem::Revoked => "revoked",
-        }
-    }
-}
 
 /// Why the tenant a request is for cannot be told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

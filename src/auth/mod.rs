@@ -3,12 +3,12 @@
 
 pub mod challenge;
 
-use crate::credential::{self, Carrier, Limits, RequestView};
 use crate::policy::RoutePolicy;
-use crate::principal::Principal;
 use crate::verify::{Verifier, VerifyError};
 use challenge::AuthError;
 use http::Method;
+use portcullis_core::credential::{self, Carrier, Limits, RequestView};
+use portcullis_core::principal::Principal;
 
 /// An allowed request: who, and how they proved it.
 #[derive(Debug, Clone)]

@@ -6,13 +6,9 @@ use crate::config::model::{
     AppKeyConfig, AppKeysFile, Config, IssuerConfig, RouteAuthConfig, RuleConfig,
 };
 use crate::config::{ConfigProblem, SourceMap};
-use crate::credential::Carrier;
-use crate::credential::Secret;
 use crate::policy::{Requirement, RoutePolicy};
-use crate::principal::Identity;
-use crate::principal::Level;
 use crate::tokens::TokenService;
-use crate::verify::appkeys::{self, AppKeys};
+use crate::verify::appkeys::AppKeys;
 use crate::verify::claims::ClaimMapping;
 use crate::verify::introspect::{IntrospectionSettings, Introspector};
 use crate::verify::jwks::{check_fetch_url, JwksLocation, RemoteJwks, RemoteSettings};
@@ -21,6 +17,10 @@ use crate::verify::keys::{key_from_pem, key_from_secret, keys_from_jwks, KeySet}
 use crate::verify::Issuers;
 use crate::verify::{CacheSettings, Verifier};
 use jsonwebtoken::Algorithm;
+use portcullis_core::credential::Carrier;
+use portcullis_core::credential::Secret;
+use portcullis_core::principal::Identity;
+use portcullis_core::principal::Level;
 use std::collections::HashMap;
 use std::sync::Arc;
 use toml::Spanned;
@@ -421,12 +421,11 @@ fn build_app_keys(
     for (entry_key, spanned_entry) in entries {
         let entry = spanned_entry.get_ref();
         let digest = match (&entry.sha256, &entry.key) {
-            (Some(hex), None) => {
-                appkeys::parse_digest(hex).ok_or("sha256 must be 64 hex digits".to_string())
-            }
+            (Some(hex), None) => portcullis_core::digest::parse_digest(hex)
+                .ok_or("sha256 must be 64 hex digits".to_string()),
             (None, Some(plain)) => {
                 crate::verify::keys::check_secret_strength(plain.as_bytes(), MIN_APP_KEY_LEN)
-                    .map(|()| appkeys::digest(plain))
+                    .map(|()| portcullis_core::digest::digest(plain))
             }
             _ => Err("set exactly one of sha256 or key".to_string()),
         };

@@ -8,14 +8,14 @@ mod request;
 
 use crate::config::model::Config;
 use crate::config::{ConfigProblem, SourceMap};
-use crate::credential::Limits;
 use crate::policy::RoutePolicy;
 use crate::proxy::upstream::Upstream;
-use crate::route::{HostPattern, PathMatch, Route, RouteTable};
 use crate::tokens::TokenService;
 use crate::verify::Verifier;
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
+use portcullis_core::credential::Limits;
+use portcullis_core::route::{HostPattern, PathMatch, Route, RouteTable};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -31,7 +31,7 @@ pub struct RouteTarget {
     /// `None`: no credential is looked at (identity headers are still stripped).
     pub policy: Option<RoutePolicy>,
     /// `None`: the query is not looked at.
-    pub odata: Option<crate::odata::policy::ODataPolicy>,
+    pub odata: Option<portcullis_odata::policy::ODataPolicy>,
     /// `None`: any media type and body size.
     pub rules: Option<crate::proxy::rules::RequestRules>,
     /// `None`: preflights are routed like any `OPTIONS` request; no CORS headers are added.
@@ -316,22 +316,23 @@ fn build_odata_policy(
     key: &str,
     map: &SourceMap,
     problems: &mut Vec<ConfigProblem>,
-) -> crate::odata::policy::ODataPolicy {
-    use crate::odata::policy::{Forwarding, ODataPolicy, PrivateAccess};
+) -> portcullis_odata::policy::ODataPolicy {
+    use portcullis_odata::policy::{Forwarding, ODataPolicy, PrivateAccess};
     let defaults = ODataPolicy::default();
-    let level = config
-        .private_level
-        .as_ref()
-        .map_or(crate::principal::Level::Verified, |l| {
-            crate::principal::Level::parse(l.get_ref()).unwrap_or_else(|| {
-                problems.push(map.problem(
-                    &l.span(),
-                    format!("{key}.private_level"),
-                    "not a level (anonymous, identified, verified)",
-                ));
-                crate::principal::Level::Verified
-            })
-        });
+    let level =
+        config
+            .private_level
+            .as_ref()
+            .map_or(portcullis_core::principal::Level::Verified, |l| {
+                portcullis_core::principal::Level::parse(l.get_ref()).unwrap_or_else(|| {
+                    problems.push(map.problem(
+                        &l.span(),
+                        format!("{key}.private_level"),
+                        "not a level (anonymous, identified, verified)",
+                    ));
+                    portcullis_core::principal::Level::Verified
+                })
+            });
     let forwarding = match config.forward.as_ref().map(|f| (f, f.get_ref().as_str())) {
         None | Some((_, "as_sent")) => Forwarding::AsSent,
         Some((_, "canonical")) => Forwarding::Canonical,
@@ -354,7 +355,7 @@ fn build_odata_policy(
         }
     }
     ODataPolicy {
-        parse: crate::odata::ParseOptions {
+        parse: portcullis_odata::ParseOptions {
             plus_as_space: config.plus_as_space,
         },
         max_query_len: config.max_query_len.unwrap_or(defaults.max_query_len),
@@ -389,7 +390,7 @@ fn check_route_path(
     problems: &mut Vec<ConfigProblem>,
 ) -> Option<String> {
     let text = path.get_ref();
-    match crate::route::normalize_path(text, true) {
+    match portcullis_core::route::normalize_path(text, true) {
         Ok(normal) if normal == text.as_str() => Some(text.clone()),
         Ok(normal) => {
             problems.push(map.problem(

@@ -1,9 +1,9 @@
 //! Route policy: which carriers and issuers a route accepts, and what each method requires.
 
 use crate::auth::challenge::{AuthError, TenantProblem};
-use crate::credential::Carrier;
-use crate::principal::{Level, Principal};
 use http::Method;
+use portcullis_core::credential::Carrier;
+use portcullis_core::principal::{Level, Principal};
 use std::sync::Arc;
 
 /// What a request needs: a minimum level and scopes (all or any of them).
@@ -56,7 +56,7 @@ impl RoutePolicy {
         let Some(name) = self.tenant_header.as_deref() else {
             return Ok(host_tenant);
         };
-        let mut values = crate::credential::header_values(headers, name);
+        let mut values = portcullis_core::credential::header_values(headers, name);
         let header = values.next();
         if values.next().is_some() {
             return Err(AuthError::UnclearTenant(TenantProblem::Repeated));
@@ -113,7 +113,7 @@ impl RoutePolicy {
         if let Some(audience) = &self.audience {
             if !identity.audiences.iter().any(|a| a == audience) {
                 return Err(AuthError::InvalidToken(
-                    crate::auth::challenge::TokenProblem::WrongAudience,
+                    portcullis_core::problem::TokenProblem::WrongAudience,
                 ));
             }
         }
@@ -137,7 +137,7 @@ impl RoutePolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::principal::Identity;
+    use portcullis_core::principal::Identity;
 
     fn principal(level: Level, scopes: &[&str], tenant: Option<&str>) -> Principal {
         Principal::Authenticated(Arc::new(Identity {

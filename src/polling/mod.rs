@@ -11,7 +11,6 @@
 pub mod exchange;
 
 use crate::config::model::PollingConfig;
-use crate::principal::Principal;
 use aws_lc_rs::digest;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -19,6 +18,7 @@ use bytes::Bytes;
 use http::Method;
 use moka::notification::RemovalCause;
 use moka::sync::Cache;
+use portcullis_core::principal::Principal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -434,7 +434,7 @@ mod tests {
 
     #[test]
     fn owners_differ_by_issuer_subject_and_tenant() {
-        use crate::principal::{Identity, Level};
+        use portcullis_core::principal::{Identity, Level};
         let identity = |issuer: &str, subject: &str, tenant: Option<&str>| {
             Principal::Authenticated(Arc::new(Identity {
                 issuer: issuer.into(),

@@ -6,9 +6,9 @@
 //! the time of each stage. Never the token, the subject or any other claim.
 
 use crate::auth::Allowed;
-use crate::credential::Carrier;
-use crate::principal::Principal;
 use ipnet::IpNet;
+use portcullis_core::credential::Carrier;
+use portcullis_core::principal::Principal;
 use std::fmt::Write;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -135,7 +135,7 @@ impl Trace<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::principal::{Identity, Level};
+    use portcullis_core::principal::{Identity, Level};
     use std::sync::Arc;
 
     fn allowed(scopes: &[&str]) -> Allowed {

@@ -5,11 +5,11 @@
 use super::respond::GatewayResponse;
 use crate::auth::challenge::AuthError;
 use crate::auth::Allowed;
-use crate::credential::RequestView;
 use crate::gateway::{Gateway, RouteTarget};
-use crate::principal::Principal;
-use crate::route::{request_host, Route, RouteMatch};
 use pingora::http::RequestHeader;
+use portcullis_core::credential::RequestView;
+use portcullis_core::principal::Principal;
+use portcullis_core::route::{request_host, Route, RouteMatch};
 use std::borrow::Cow;
 
 /// The request's host: the absolute-form authority if any, else the single `Host` header,
@@ -101,7 +101,7 @@ pub async fn authorize(
         &request.method,
         tenant.as_deref(),
         gateway.limits,
-        crate::principal::now_unix(),
+        portcullis_core::principal::now_unix(),
     )
     .await?;
     Ok(Authorized {

@@ -173,7 +173,7 @@ pub fn remove_method_overrides(headers: &mut HeaderMap) {
 
 /// Whether a raw query parameter name is the method override in some framework's reading.
 pub fn is_method_override_parameter(name: &[u8]) -> bool {
-    crate::credential::spelling::parameter_is(name, METHOD_OVERRIDE_PARAMETER)
+    portcullis_core::credential::spelling::parameter_is(name, METHOD_OVERRIDE_PARAMETER)
 }
 
 /// A client-sent request id is kept only if it is short and plain; otherwise a new one is made.

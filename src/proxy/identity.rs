@@ -3,14 +3,14 @@
 
 use crate::auth::Allowed;
 use crate::config::model::IdentityHeaders;
-use crate::credential::spelling::{
-    is_access_token_name, is_token_scheme, query_pairs, same_header_name,
-};
-use crate::credential::{cookie_pairs, split_cookie_pair, Carrier};
-use crate::principal::Principal;
 use crate::proxy::forward::{is_protected, remove_headers_where};
 use crate::proxy::headers::header_value;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use portcullis_core::credential::spelling::{
+    is_access_token_name, is_token_scheme, query_pairs, same_header_name,
+};
+use portcullis_core::credential::{cookie_pairs, split_cookie_pair, Carrier};
+use portcullis_core::principal::Principal;
 
 /// The identity header names, parsed once when the config is loaded.
 #[derive(Debug, Clone)]

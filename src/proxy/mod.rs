@@ -15,15 +15,15 @@ pub mod tls;
 pub mod upstream;
 
 use crate::auth::Allowed;
-use crate::credential::Carrier;
 use crate::gateway::{Gateway, RouteTarget, SharedGateway};
 use crate::observe::access::AccessRecord;
-use crate::route::{normalize_path, Route, RouteMatch};
 use async_trait::async_trait;
 use forward::ClientFacts;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use portcullis_core::credential::Carrier;
+use portcullis_core::route::{normalize_path, Route, RouteMatch};
 use respond::GatewayResponse;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -128,7 +128,7 @@ impl RequestCtx {
 /// The raw request-target as the client wrote it. HTTP/1 keeps the request line, where a raw
 /// `#` is still visible (pingora drops fragments when it builds the URI); other protocols fall
 /// back to pingora's raw path.
-fn raw_request_target(session: &Session) -> bytes::Bytes {
+pub(crate) fn raw_request_target(session: &Session) -> bytes::Bytes {
     if let Some(h1) = session.as_downstream().as_http1() {
         let raw = h1.get_headers_raw_bytes();
         if let Some(target) = target::request_line_target(&raw) {
@@ -229,7 +229,7 @@ impl GatewayProxy {
             return refuse(
                 400,
                 "invalid_path",
-                crate::route::PathError::Fragment.message(),
+                portcullis_core::route::PathError::Fragment.message(),
             );
         }
         if parts.path == gateway.health_path {
@@ -515,7 +515,7 @@ impl GatewayProxy {
         ));
         let identity = service.identity_of(&issued.record, None);
         Ok(Allowed {
-            principal: crate::principal::Principal::Authenticated(Arc::new(identity)),
+            principal: portcullis_core::principal::Principal::Authenticated(Arc::new(identity)),
             carrier: None,
             cache_hit: false,
         })

@@ -9,13 +9,13 @@
 use super::respond::GatewayResponse;
 use super::rules::RuleBreach;
 use super::{closing_if_body, decision, framing, GatewayProxy, RequestCtx};
-use crate::credential::RequestView;
 use crate::polling::exchange::{self, ExchangeError};
 use crate::polling::{owner_of, Origin, Poll, PollId, StoredResponse};
 use bytes::BytesMut;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::Session;
+use portcullis_core::credential::RequestView;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -174,7 +174,7 @@ impl GatewayProxy {
                     &origin.method,
                     origin.tenant.as_deref(),
                     gateway.limits,
-                    crate::principal::now_unix(),
+                    portcullis_core::principal::now_unix(),
                 )
                 .await;
                 match decision {

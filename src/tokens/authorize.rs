@@ -217,7 +217,7 @@ pub fn query_of(params: &HashMap<String, String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::principal::Level;
+    use portcullis_core::principal::Level;
 
     fn settings() -> Settings {
         let dir = tempfile::tempdir().unwrap();

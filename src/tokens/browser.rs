@@ -10,10 +10,10 @@ use super::records::{CodeRecord, SessionRecord};
 use super::sign_in::{SignIn, SignedIn};
 use super::store::digest;
 use super::{random_id, same_secret, TokenService};
-use crate::credential::cookie_pairs;
 use crate::observe::metrics::count_sign_in;
-use crate::principal::now_unix;
 use http::Method;
+use portcullis_core::credential::cookie_pairs;
+use portcullis_core::principal::now_unix;
 use std::collections::HashMap;
 
 pub const SESSION_COOKIE: &str = "portcullis_session";

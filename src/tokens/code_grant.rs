@@ -6,8 +6,8 @@ use super::endpoints::{grant_answer, token_response, ServiceResponse};
 use super::records::CodeRecord;
 use super::settings::Client;
 use super::{pkce, ServiceError, TokenService};
-use crate::auth::challenge::TokenProblem;
-use crate::principal::now_unix;
+use portcullis_core::principal::now_unix;
+use portcullis_core::problem::TokenProblem;
 use serde_json::json;
 use std::collections::HashMap;
 

@@ -144,7 +144,7 @@ impl KeyRing {
         rotate_after: u64,
         retire_after: u64,
     ) -> Result<KeyRing, String> {
-        let now = crate::principal::now_unix();
+        let now = portcullis_core::principal::now_unix();
         let (file, _) = read_rotating(path, alg, rotate_after, retire_after, now)?;
         Ok(KeyRing {
             path: path.to_path_buf(),
@@ -155,7 +155,7 @@ impl KeyRing {
 
     /// Loads the key file without ever writing it (for `token mint`).
     pub fn read_only(path: &Path) -> Result<Ring, String> {
-        build_ring(&read_file(path)?, crate::principal::now_unix())
+        build_ring(&read_file(path)?, portcullis_core::principal::now_unix())
     }
 
     pub fn current(&self) -> Arc<Ring> {
@@ -215,7 +215,7 @@ mod tests {
         // Reopening keeps the key; a due rotation adds one and keeps the old one published.
         let again = KeyRing::open(&path, Algorithm::ES256, 3600, 600).unwrap();
         assert_eq!(again.current().current.kid, first);
-        let now = crate::principal::now_unix();
+        let now = portcullis_core::principal::now_unix();
         assert!(again.rotate_if_due(3600, 600, now + 3600).unwrap());
         let ring = again.current();
         assert_ne!(ring.current.kid, first);

@@ -26,13 +26,13 @@ pub mod store;
 pub mod upstream_oidc;
 pub mod users;
 
-use crate::auth::challenge::TokenProblem;
-use crate::principal::{now_unix, Identity, Level};
 use crate::verify::claims::{numeric_date, string_claim, ClaimMapping};
 use crate::verify::VerifyError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use keyring::KeyRing;
+use portcullis_core::principal::{now_unix, Identity, Level};
+use portcullis_core::problem::TokenProblem;
 use records::*;
 use serde_json::json;
 pub use settings::{Settings, TokenFormat};
@@ -46,12 +46,7 @@ pub fn random_id(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buffer)
 }
 
-/// Whether two secrets (CSRF tokens, states, PKCE challenges) are the same, compared in constant
-/// time; an empty one matches nothing.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    !a.is_empty()
-        && aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
-}
+pub use portcullis_core::digest::same_secret;
 
 /// A token just issued.
 #[derive(Debug, Clone)]

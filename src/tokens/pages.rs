@@ -16,7 +16,7 @@ font-size:1rem}button{margin-top:1.2rem;margin-right:.5rem;padding:.5rem 1.2rem;
 static STYLE_HASH: LazyLock<String> = LazyLock::new(|| {
     format!(
         "'sha256-{}'",
-        STANDARD.encode(crate::verify::appkeys::digest(STYLE))
+        STANDARD.encode(portcullis_core::digest::digest(STYLE))
     )
 });
 

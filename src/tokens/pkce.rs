@@ -22,7 +22,7 @@ pub fn valid_challenge(challenge: &str) -> bool {
 
 /// The `S256` challenge of a verifier: `BASE64URL(SHA256(verifier))`.
 pub fn challenge_of(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(crate::verify::appkeys::digest(verifier))
+    URL_SAFE_NO_PAD.encode(portcullis_core::digest::digest(verifier))
 }
 
 /// `challenge_of(verifier) == challenge`, compared in constant time.

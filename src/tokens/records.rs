@@ -1,6 +1,6 @@
 //! What the token service stores, one JSON record per entry.
 
-use crate::principal::Level;
+use portcullis_core::principal::Level;
 use serde::{Deserialize, Serialize};
 
 /// An access token's live state. JWTs carry the same facts in their claims, but the record

@@ -82,7 +82,7 @@ impl RedbStore {
         let txn = self.db.begin_read().map_err(failed)?;
         let table = txn.open_table(table(space)).map_err(failed)?;
         let stored = table.get(key).map_err(failed)?;
-        Ok(stored.and_then(|v| unless_expired(v.value(), crate::principal::now_unix())))
+        Ok(stored.and_then(|v| unless_expired(v.value(), portcullis_core::principal::now_unix())))
     }
 
     /// Runs a write transaction on the blocking pool (commits fsync) and returns `f`'s result.
@@ -122,14 +122,14 @@ impl Store for RedbStore {
             let old = table
                 .insert(key.as_str(), stored.as_slice())
                 .map_err(failed)?;
-            Ok(old.and_then(|v| unless_expired(v.value(), crate::principal::now_unix())))
+            Ok(old.and_then(|v| unless_expired(v.value(), portcullis_core::principal::now_unix())))
         })
         .await
     }
 
     async fn purge_expired(&self) -> Result<usize, StoreError> {
         self.write(|txn| {
-            let now = crate::principal::now_unix();
+            let now = portcullis_core::principal::now_unix();
             let mut purged = 0;
             for space in Space::ALL {
                 let mut table = txn.open_table(table(space)).map_err(failed)?;
@@ -167,7 +167,7 @@ mod tests {
     async fn values_survive_reopening_and_expire() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state/tokens.redb");
-        let far = crate::principal::now_unix() + 3600;
+        let far = portcullis_core::principal::now_unix() + 3600;
         {
             let store = RedbStore::open(&path).unwrap();
             store.put(Space::Tokens, "a", b"1", far).await.unwrap();

@@ -11,8 +11,8 @@ use super::store::{digest, Space, StoreError};
 use super::upstream_oidc::UpstreamProvider;
 use super::users::{UserEntry, Users};
 use super::{random_id, ServiceError, TokenService};
-use crate::auth::challenge::TokenProblem;
-use crate::principal::{now_unix, Level};
+use portcullis_core::principal::{now_unix, Level};
+use portcullis_core::problem::TokenProblem;
 use std::sync::Arc;
 
 /// Failed-attempt counters kept at most (names and addresses together).

@@ -158,16 +158,7 @@ impl Records<'_> {
 }
 
 /// Hex SHA-256 of a token or handle: how tokens are named in the store (never raw).
-/// Read on every request to one of our JWTs, so it writes the 64 digits into one allocation.
-pub fn digest(text: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(64);
-    for byte in crate::verify::appkeys::digest(text) {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    hex
-}
+pub use portcullis_core::digest::digest_hex as digest;
 
 #[cfg(test)]
 mod tests {

@@ -4,37 +4,10 @@
 //! the digests compared in constant time; the lookup itself reveals nothing useful about a key,
 //! since finding a digest's neighbours would need SHA-256 preimages (RFC 6750 §5.2, RV-5).
 
-use crate::principal::Identity;
+use portcullis_core::digest::{digest, Digest};
+use portcullis_core::principal::Identity;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// A SHA-256 digest of a key.
-pub type Digest = [u8; 32];
-
-/// SHA-256 of `key`, in one call.
-pub fn digest(key: &str) -> Digest {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
-}
-
-/// Parses a hex digest as written in config.
-pub fn parse_digest(hex: &str) -> Option<Digest> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, chunk) in hex.as_bytes().chunks(2).enumerate() {
-        out[i] = u8::from_str_radix(std::str::from_utf8(chunk).ok()?, 16).ok()?;
-    }
-    Some(out)
-}
-
-/// Whether `presented` hashes to `expected`, compared in constant time.
-pub fn digest_matches(presented: &str, expected: &Digest) -> bool {
-    aws_lc_rs::constant_time::verify_slices_are_equal(&digest(presented), expected).is_ok()
-}
 
 #[derive(Debug)]
 pub struct AppKeys {
@@ -63,7 +36,7 @@ impl AppKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::principal::Level;
+    use portcullis_core::principal::Level;
 
     #[test]
     fn keys_are_found_by_digest_only() {
@@ -91,8 +64,5 @@ mod tests {
         );
         assert!(keys.lookup("k_live_abcdefghijklmnoq").is_none());
         assert!(keys.lookup("").is_none());
-        let hex: String = digest("x").iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(parse_digest(&hex), Some(digest("x")));
-        assert_eq!(parse_digest("zz"), None);
     }
 }

@@ -3,8 +3,8 @@
 //! Wrongly typed claims are errors, never "absent" (CVE-2026-25537): a string `exp` does not
 //! skip the expiry check, and an array `iss` does not match by intersection (fast-jwt #552).
 
-use crate::auth::challenge::TokenProblem;
-use crate::principal::{Identity, Level};
+use portcullis_core::principal::{Identity, Level};
+use portcullis_core::problem::TokenProblem;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -5,14 +5,14 @@
 //! per endpoint (IN-6) and never past `exp` (IN-5); concurrent lookups of one token share one
 //! call, and a failed call is never cached. Endpoint down, slow, 401/5xx or not JSON → 503.
 
-use crate::auth::challenge::TokenProblem;
-use crate::credential::Secret;
-use crate::principal::Identity;
 use crate::verify::claims::{audiences, numeric_date, string_claim, ClaimMapping};
 use crate::verify::{cache_key, VerifyError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use moka::future::Cache;
+use portcullis_core::credential::Secret;
+use portcullis_core::principal::Identity;
+use portcullis_core::problem::TokenProblem;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,7 +75,7 @@ impl moka::Expiry<[u8; 32], Answer> for AnswerExpiry {
         Some(match answer {
             Answer::Active(identity) => match identity.expires_at {
                 Some(exp) => self.ttl.min(Duration::from_secs(
-                    exp.saturating_sub(crate::principal::now_unix()),
+                    exp.saturating_sub(portcullis_core::principal::now_unix()),
                 )),
                 None => self.ttl,
             },

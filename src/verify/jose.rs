@@ -6,10 +6,10 @@
 //! `jwk`/`jku`/`x5u`/`x5c` refused — never followed (JW-7), `kid` bounded (JW-8), nested JWTs and
 //! JWE refused (JW-12), duplicate members refused (JW-11).
 
-use crate::auth::challenge::TokenProblem;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::Algorithm;
+use portcullis_core::problem::TokenProblem;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;

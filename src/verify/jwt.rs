@@ -1,12 +1,12 @@
 //! JWT access tokens: one [`JwtIssuer`] per configured issuer, bound to its own keys.
 
-use crate::auth::challenge::TokenProblem;
-use crate::principal::Identity;
 use crate::verify::claims::{numeric_date, string_claim, ClaimMapping};
 use crate::verify::jose::{CompactJws, StrictObject};
 use crate::verify::jwks::RemoteJwks;
 use crate::verify::keys::KeySet;
 use crate::verify::VerifyError;
+use portcullis_core::principal::Identity;
+use portcullis_core::problem::TokenProblem;
 use std::sync::Arc;
 
 /// Which token profile an issuer's access tokens follow.

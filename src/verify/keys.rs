@@ -1,11 +1,11 @@
 //! Verification keys: loaded from a JWKS document, PEM files or config secrets, each bound to
 //! exactly one algorithm (RFC 8725 §3.1) that comes from the key, never from a token.
 
-use crate::auth::challenge::TokenProblem;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
+use portcullis_core::problem::TokenProblem;
 use serde_json::Value;
 
 /// Smallest RSA modulus accepted (RFC 7518 §3.3).

@@ -14,14 +14,14 @@ pub mod jwks;
 pub mod jwt;
 pub mod keys;
 
-use crate::auth::challenge::TokenProblem;
-use crate::credential::{Carrier, Credential};
 use crate::observe::metrics::VerificationTimer;
-use crate::principal::Identity;
 use crate::tokens::{TokenFormat, TokenService};
 use appkeys::AppKeys;
 use introspect::Introspector;
 use jwt::{JwtIssuer, KeySource};
+use portcullis_core::credential::{Carrier, Credential};
+use portcullis_core::principal::Identity;
+use portcullis_core::problem::TokenProblem;
 // The synchronous cache: a hit is a plain lookup, without the future cache's async locks.
 use moka::sync::Cache;
 use moka::Expiry;
@@ -63,7 +63,9 @@ impl Expiry<[u8; 32], Arc<Identity>> for UntilExpiry {
         _created_at: Instant,
     ) -> Option<Duration> {
         let ttl = match identity.expires_at {
-            Some(exp) => Duration::from_secs(exp.saturating_sub(crate::principal::now_unix())),
+            Some(exp) => {
+                Duration::from_secs(exp.saturating_sub(portcullis_core::principal::now_unix()))
+            }
             None => self.max_ttl,
         };
         Some(ttl.min(self.max_ttl))
@@ -142,7 +144,7 @@ pub fn cache_key(validator: &str, token: &str) -> [u8; 32] {
 /// in one call (a multi-part digest, as in [`cache_key`], allocates its state and runs a
 /// `pthread_once` each time: a third of the hashing time for a token of a few hundred bytes).
 fn jwt_cache_key(token: &str) -> [u8; 32] {
-    appkeys::digest(token)
+    portcullis_core::digest::digest(token)
 }
 
 impl Verifier {

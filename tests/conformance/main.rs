@@ -1,5 +1,4 @@
-//! Conformance suites from ../shared (CI has it beside the clone).
+//! Conformance suites from ../shared (CI has it beside the clone). The OData suites live with
+//! their crate (crates/portcullis-odata/tests).
 
-mod odata;
-mod odata_props;
 mod wycheproof;

@@ -147,4 +147,12 @@ max_top = 10
         .await
         .unwrap();
     assert_eq!(r.status, 404);
+
+    // A raw `#` is refused as the gateway refuses it, not cut off: without the fragment this
+    // would be `/odata/People`, open to anyone.
+    let r = raw_request(proxy.addr, &get("/odata/People#/../../profile/me", &[]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.head);
+    assert_eq!(r.json()["error"], "invalid_path");
 }

@@ -24,7 +24,9 @@ async fn token_spellings_on_a_public_route_are_stripped() {
         assert_eq!(r.echoed().query.as_deref(), Some("a=1"), "{name}");
     }
     // Rack and older Python split queries on `;` too.
-    let r = w.get(&format!("/public/x?a=1;access_token={good}"), &[]).await;
+    let r = w
+        .get(&format!("/public/x?a=1;access_token={good}"), &[])
+        .await;
     assert_eq!(r.echoed().query.as_deref(), Some("a=1"));
     for authorization in [
         format!("Authorization: Bearer\t{good}"),

@@ -125,7 +125,11 @@ impl GatewayProcess {
             )
             .await
             {
-                if response.status == 200 {
+                // The built-in echo upstream (on `{echo}`) is another service of the same
+                // process, which may start listening a moment after the proxy: wait for it too.
+                let echo_ready = !config.contains("{echo}")
+                    || std::net::TcpStream::connect(("127.0.0.1", process.echo_port)).is_ok();
+                if response.status == 200 && echo_ready {
                     return Ok(process);
                 }
             }

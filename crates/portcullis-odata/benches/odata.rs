@@ -2,9 +2,9 @@
 //! 100-byte query. `cargo bench --bench odata`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use portcullis::odata::policy::{ODataPolicy, PrivateAccess};
-use portcullis::odata::{parse, to_canonical};
-use portcullis::principal::{Level, Principal};
+use portcullis_core::principal::{Level, Principal};
+use portcullis_odata::policy::{ODataPolicy, PrivateAccess};
+use portcullis_odata::{parse, to_canonical};
 use std::hint::black_box;
 
 /// (name, query) as clients send them.

@@ -115,8 +115,8 @@ impl Identity {
 impl Identity {
     /// Whether the credential is within its validity window at `now` (seconds since the epoch).
     /// Checked on every request, cached or not.
-    pub fn is_current(&self, now: u64) -> Result<(), crate::auth::challenge::TokenProblem> {
-        use crate::auth::challenge::TokenProblem;
+    pub fn is_current(&self, now: u64) -> Result<(), crate::problem::TokenProblem> {
+        use crate::problem::TokenProblem;
         if self
             .expires_at
             .is_some_and(|exp| now >= exp.saturating_add(self.leeway))

@@ -178,8 +178,8 @@ fn lookup<'s>(scope: &Scope<'s>, name: &str) -> Option<&'s Expr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::odata::options::{parse_query, ParseOptions};
-    use crate::odata::print;
+    use crate::options::{parse_query, ParseOptions};
+    use crate::print;
 
     fn inlined(raw: &str) -> Result<String, AliasError> {
         let mut query = parse_query(raw, ParseOptions::default()).unwrap();

@@ -12,7 +12,7 @@ use super::aliases;
 use super::ast::*;
 use super::error::ODataError;
 use super::options::{parse_query, ParseOptions};
-use crate::principal::{Level, Principal};
+use portcullis_core::principal::{Level, Principal};
 use serde::Serialize;
 
 /// How the upstream receives the query.
@@ -479,7 +479,7 @@ impl ODataPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::principal::Identity;
+    use portcullis_core::principal::Identity;
     use std::sync::Arc;
 
     fn principal(level: Level, scopes: &[&str]) -> Principal {

@@ -2,7 +2,7 @@
 //! belongs to the query options: accepted inputs must parse, inputs with `FailAt` must be
 //! refused. Exclusions are listed with their reason, and still run.
 
-use portcullis::odata::rules::parse_rule;
+use portcullis_odata::rules::parse_rule;
 use std::path::PathBuf;
 
 struct Case {
@@ -92,8 +92,8 @@ fn yaml_scalar(first: &str, more: &[&str]) -> String {
 }
 
 fn load_cases() -> Vec<Case> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/odata/odata-abnf-testcases.yaml");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/odata/odata-abnf-testcases.yaml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (../shared must sit beside the checkout)",

@@ -1,7 +1,7 @@
 //! Property tests of the OData parser and printer.
 
-use portcullis::odata::ast::*;
-use portcullis::odata::{parse, to_canonical};
+use portcullis_odata::ast::*;
+use portcullis_odata::{parse, to_canonical};
 use proptest::prelude::*;
 
 const NAMES: &[&str] = &[

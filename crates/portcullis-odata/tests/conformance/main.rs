@@ -1,0 +1,5 @@
+//! Conformance of the OData parser: the OASIS ABNF test cases (from ../shared, which CI has
+//! beside the clone) and round-trip properties over generated queries.
+
+mod abnf;
+mod properties;
