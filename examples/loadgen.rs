@@ -11,7 +11,7 @@
 use base64::Engine;
 use hdrhistogram::Histogram;
 use jsonwebtoken::Algorithm;
-use portcullis::signing::{SavedKey, SigningKey};
+use portcullis_engine::signing::{SavedKey, SigningKey};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

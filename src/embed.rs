@@ -72,7 +72,7 @@ pub enum Decision {
 pub struct Pass {
     gateway: Arc<Gateway>,
     route_index: usize,
-    allowed: Option<crate::auth::Allowed>,
+    allowed: Option<portcullis_engine::auth::Allowed>,
     tenant: Option<String>,
     /// The request-target to send when it differs from the client's.
     upstream_target: Option<String>,

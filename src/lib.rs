@@ -4,17 +4,13 @@
 //! function over plain data ([`route`], …); [`proxy`] is the thin pingora glue that calls them.
 //! See `docs/ARCHITECTURE.md`.
 
-pub mod auth;
 pub mod config;
 pub mod echo;
 pub mod embed;
 pub mod gateway;
 pub mod observe;
-pub mod policy;
 pub mod polling;
 pub mod proxy;
 pub mod reload;
 pub mod server;
-pub mod signing;
 pub mod tokens;
-pub mod verify;

@@ -236,7 +236,7 @@ fn token_mint(
     let record = TokenRecord {
         sub,
         level,
-        scopes: portcullis::verify::claims::split_scopes(scope),
+        scopes: portcullis_engine::verify::claims::split_scopes(scope),
         tenant,
         client_id: None,
         device: None,

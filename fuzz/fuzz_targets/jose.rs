@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis::verify::jose::{parse_compact, parse_header, StrictObject};
+use portcullis_engine::verify::jose::{parse_compact, parse_header, StrictObject};
 
 fuzz_target!(|data: &[u8]| {
     // The claims and header JSON parser on raw bytes (duplicate members, nesting, UTF-8).

@@ -4,7 +4,7 @@
 
 use jsonwebtoken::Algorithm;
 use libfuzzer_sys::fuzz_target;
-use portcullis::verify::keys::keys_from_jwks;
+use portcullis_engine::verify::keys::keys_from_jwks;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok((keys, _rejected)) = keys_from_jwks(data, Algorithm::RS256) {

@@ -1,26 +1,27 @@
 //! Compiling the auth parts of a config: issuers into a [`Verifier`], route auth into
 //! [`RoutePolicy`]s. Every problem is reported with its line.
 
-use crate::auth::challenge::is_valid_scope_token;
 use crate::config::model::{
     AppKeyConfig, AppKeysFile, Config, IssuerConfig, RouteAuthConfig, RuleConfig,
 };
 use crate::config::{ConfigProblem, SourceMap};
-use crate::policy::{Requirement, RoutePolicy};
 use crate::tokens::TokenService;
-use crate::verify::appkeys::AppKeys;
-use crate::verify::claims::ClaimMapping;
-use crate::verify::introspect::{IntrospectionSettings, Introspector};
-use crate::verify::jwks::{check_fetch_url, JwksLocation, RemoteJwks, RemoteSettings};
-use crate::verify::jwt::{JwtIssuer, KeySource, TokenProfile};
-use crate::verify::keys::{key_from_pem, key_from_secret, keys_from_jwks, KeySet};
-use crate::verify::Issuers;
-use crate::verify::{CacheSettings, Verifier};
 use jsonwebtoken::Algorithm;
 use portcullis_core::credential::Carrier;
 use portcullis_core::credential::Secret;
 use portcullis_core::principal::Identity;
 use portcullis_core::principal::Level;
+use portcullis_engine::auth::challenge::is_valid_scope_token;
+use portcullis_engine::policy::{Requirement, RoutePolicy};
+use portcullis_engine::verify::appkeys::AppKeys;
+use portcullis_engine::verify::builtin::BuiltinIssuer;
+use portcullis_engine::verify::claims::ClaimMapping;
+use portcullis_engine::verify::introspect::{IntrospectionSettings, Introspector};
+use portcullis_engine::verify::jwks::{check_fetch_url, JwksLocation, RemoteJwks, RemoteSettings};
+use portcullis_engine::verify::jwt::{JwtIssuer, KeySource, TokenProfile};
+use portcullis_engine::verify::keys::{key_from_pem, key_from_secret, keys_from_jwks, KeySet};
+use portcullis_engine::verify::Issuers;
+use portcullis_engine::verify::{CacheSettings, Verifier};
 use std::collections::HashMap;
 use std::sync::Arc;
 use toml::Spanned;
@@ -42,7 +43,7 @@ pub fn build_verifier(
             None => KeySource::Static(KeySet::new(Vec::new())),
         };
         issuers.jwt.push(Arc::new(builtin_issuer(&settings, keys)));
-        issuers.builtin = token_service;
+        issuers.builtin = token_service.map(|s| s as Arc<dyn BuiltinIssuer>);
     }
     for (name, spanned) in &config.issuers {
         let issuer = spanned.get_ref();
@@ -343,9 +344,10 @@ fn build_introspector(
     let client_id = config.client_id.clone().unwrap_or_default();
     let secret = match &config.client_secret {
         Some(secret) => {
-            if let Err(m) =
-                crate::verify::keys::check_secret_strength(secret.get_ref().as_bytes(), 16)
-            {
+            if let Err(m) = portcullis_engine::verify::keys::check_secret_strength(
+                secret.get_ref().as_bytes(),
+                16,
+            ) {
                 problems.push(map.problem(&secret.span(), format!("{key}.client_secret"), m));
             }
             secret.get_ref().clone()
@@ -423,10 +425,11 @@ fn build_app_keys(
         let digest = match (&entry.sha256, &entry.key) {
             (Some(hex), None) => portcullis_core::digest::parse_digest(hex)
                 .ok_or("sha256 must be 64 hex digits".to_string()),
-            (None, Some(plain)) => {
-                crate::verify::keys::check_secret_strength(plain.as_bytes(), MIN_APP_KEY_LEN)
-                    .map(|()| portcullis_core::digest::digest(plain))
-            }
+            (None, Some(plain)) => portcullis_engine::verify::keys::check_secret_strength(
+                plain.as_bytes(),
+                MIN_APP_KEY_LEN,
+            )
+            .map(|()| portcullis_core::digest::digest(plain)),
             _ => Err("set exactly one of sha256 or key".to_string()),
         };
         let level = level(&entry.level, &format!("{entry_key}.level"), map, problems);

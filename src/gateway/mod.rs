@@ -8,14 +8,14 @@ mod request;
 
 use crate::config::model::Config;
 use crate::config::{ConfigProblem, SourceMap};
-use crate::policy::RoutePolicy;
 use crate::proxy::upstream::Upstream;
 use crate::tokens::TokenService;
-use crate::verify::Verifier;
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
 use portcullis_core::credential::Limits;
 use portcullis_core::route::{HostPattern, PathMatch, Route, RouteTable};
+use portcullis_engine::policy::RoutePolicy;
+use portcullis_engine::verify::Verifier;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -82,7 +82,7 @@ impl Gateway {
                 .map_err(|m| problems.push(map.problem(&(0..0), "auth.identity_headers", m)))
                 .ok();
         let realm = config.auth.realm.get_ref();
-        if realm.is_empty() || crate::auth::challenge::sanitize(realm) != *realm {
+        if realm.is_empty() || portcullis_engine::auth::challenge::sanitize(realm) != *realm {
             problems.push(map.problem(
                 &config.auth.realm.span(),
                 "auth.realm",

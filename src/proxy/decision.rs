@@ -3,13 +3,13 @@
 //! embedding API (`crate::embed`) both call these, so both decide alike.
 
 use super::respond::GatewayResponse;
-use crate::auth::challenge::AuthError;
-use crate::auth::Allowed;
 use crate::gateway::{Gateway, RouteTarget};
 use pingora::http::RequestHeader;
 use portcullis_core::credential::RequestView;
 use portcullis_core::principal::Principal;
 use portcullis_core::route::{request_host, Route, RouteMatch};
+use portcullis_engine::auth::challenge::AuthError;
+use portcullis_engine::auth::Allowed;
 use std::borrow::Cow;
 
 /// The request's host: the absolute-form authority if any, else the single `Host` header,
@@ -94,7 +94,7 @@ pub async fn authorize(
         headers: &request.headers,
         query,
     };
-    let allowed = crate::auth::decide(
+    let allowed = portcullis_engine::auth::decide(
         policy,
         &gateway.verifier,
         &view,

@@ -1,7 +1,6 @@
 //! What the upstream learns about the caller: the credential removed from whatever carried it,
 //! client-sent identity headers removed in every spelling, the gateway's own added.
 
-use crate::auth::Allowed;
 use crate::config::model::IdentityHeaders;
 use crate::proxy::forward::{is_protected, remove_headers_where};
 use crate::proxy::headers::header_value;
@@ -11,6 +10,7 @@ use portcullis_core::credential::spelling::{
 };
 use portcullis_core::credential::{cookie_pairs, split_cookie_pair, Carrier};
 use portcullis_core::principal::Principal;
+use portcullis_engine::auth::Allowed;
 
 /// The identity header names, parsed once when the config is loaded.
 #[derive(Debug, Clone)]

@@ -14,7 +14,6 @@ pub mod target;
 pub mod tls;
 pub mod upstream;
 
-use crate::auth::Allowed;
 use crate::gateway::{Gateway, RouteTarget, SharedGateway};
 use crate::observe::access::AccessRecord;
 use async_trait::async_trait;
@@ -24,6 +23,7 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use portcullis_core::credential::Carrier;
 use portcullis_core::route::{normalize_path, Route, RouteMatch};
+use portcullis_engine::auth::Allowed;
 use respond::GatewayResponse;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -489,22 +489,24 @@ impl GatewayProxy {
         gateway: &Gateway,
         session: &Session,
         ctx: &mut RequestCtx,
-    ) -> Result<Allowed, crate::auth::challenge::AuthError> {
+    ) -> Result<Allowed, portcullis_engine::auth::challenge::AuthError> {
         let service = gateway
             .token_service
             .as_ref()
-            .ok_or(crate::auth::challenge::AuthError::Unavailable)?;
+            .ok_or(portcullis_engine::auth::challenge::AuthError::Unavailable)?;
         let client = forwarded_client(gateway, session);
         let issued = service
             .issue_device_token(client)
             .await
             .map_err(|e| match e {
                 crate::tokens::ServiceError::Limited(wait) => {
-                    crate::auth::challenge::AuthError::Limited(wait.as_secs().max(1) as u32)
+                    portcullis_engine::auth::challenge::AuthError::Limited(
+                        wait.as_secs().max(1) as u32
+                    )
                 }
                 e => {
                     tracing::error!(error = ?e, "token store");
-                    crate::auth::challenge::AuthError::Unavailable
+                    portcullis_engine::auth::challenge::AuthError::Unavailable
                 }
             })?;
         let tls = is_tls(session);

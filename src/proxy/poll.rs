@@ -167,7 +167,7 @@ impl GatewayProxy {
                     headers: &request.headers,
                     query: ctx.query.as_deref(),
                 };
-                let decision = crate::auth::decide(
+                let decision = portcullis_engine::auth::decide(
                     policy,
                     &gateway.verifier,
                     &view,

@@ -7,7 +7,6 @@
 use super::records::TokenRecord;
 use super::settings::{Client, Tenant};
 use super::{ServiceError, TokenService};
-use crate::verify::claims::split_scopes;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::{HeaderMap, Method};
@@ -15,6 +14,7 @@ use portcullis_core::credential::{self, Carrier, Limits, RequestView};
 use portcullis_core::digest::digest_matches;
 use portcullis_core::principal::{now_unix, Level};
 use portcullis_core::problem::TokenProblem;
+use portcullis_engine::verify::claims::split_scopes;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;

@@ -6,10 +6,10 @@
 //! while a gateway holds the redb database, and so that every instance of a Redis deployment
 //! signs with keys the others know (point them at the same file).
 
-use crate::signing::{SavedKey, SigningKey};
-use crate::verify::keys::{key_from_jwk_value, KeySet};
 use arc_swap::ArcSwap;
 use jsonwebtoken::Algorithm;
+use portcullis_engine::signing::{SavedKey, SigningKey};
+use portcullis_engine::verify::keys::{key_from_jwk_value, KeySet};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -195,6 +195,12 @@ impl KeyRing {
             })
             .collect();
         json!({ "keys": keys })
+    }
+}
+
+impl portcullis_engine::verify::builtin::LocalKeys for KeyRing {
+    fn current_keys(&self) -> Arc<KeySet> {
+        self.current().verify.clone()
     }
 }
 

@@ -263,7 +263,7 @@ impl UpstreamProvider {
 /// for this `state`.
 fn unseal(service: &TokenService, cookie: &str, state: &str) -> Option<Pending> {
     let (header, signing_input, signature) =
-        crate::verify::jose::parse_signature_parts(cookie).ok()?;
+        portcullis_engine::verify::jose::parse_signature_parts(cookie).ok()?;
     if header.typ.as_deref() != Some(STATE_TYP) {
         return None;
     }

@@ -26,7 +26,7 @@ pub enum KeySource {
     Static(KeySet),
     Remote(Arc<RemoteJwks>),
     /// The built-in token service's keys, which rotate while the gateway runs.
-    Local(Arc<crate::tokens::keyring::KeyRing>),
+    Local(Arc<dyn super::builtin::LocalKeys>),
 }
 
 #[derive(Debug)]
@@ -62,7 +62,7 @@ impl JwtIssuer {
                 jws.signing_input.as_bytes(),
                 jws.signature,
             )?,
-            KeySource::Local(ring) => ring.current().verify.verify(
+            KeySource::Local(ring) => ring.current_keys().verify(
                 header.kid.as_deref(),
                 header.alg,
                 jws.signing_input.as_bytes(),

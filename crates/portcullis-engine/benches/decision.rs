@@ -5,15 +5,15 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use http::{HeaderMap, Method};
 use jsonwebtoken::Algorithm;
-use portcullis::auth::decide;
-use portcullis::policy::{Requirement, RoutePolicy};
-use portcullis::signing::SigningKey;
-use portcullis::verify::claims::ClaimMapping;
-use portcullis::verify::jwt::{JwtIssuer, KeySource, TokenProfile};
-use portcullis::verify::keys::{key_from_jwk_value, key_from_secret, KeySet};
-use portcullis::verify::{CacheSettings, Issuers, Verifier};
 use portcullis_core::credential::{extract, Carrier, Credential, Limits, RequestView, Secret};
 use portcullis_core::principal::{now_unix, Level, Principal};
+use portcullis_engine::auth::decide;
+use portcullis_engine::policy::{Requirement, RoutePolicy};
+use portcullis_engine::signing::SigningKey;
+use portcullis_engine::verify::claims::ClaimMapping;
+use portcullis_engine::verify::jwt::{JwtIssuer, KeySource, TokenProfile};
+use portcullis_engine::verify::keys::{key_from_jwk_value, key_from_secret, KeySet};
+use portcullis_engine::verify::{CacheSettings, Issuers, Verifier};
 use std::future::Future;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -114,7 +114,8 @@ fn bench(c: &mut Criterion) {
         let token = key.mint(&claims(7));
         group.bench_function(format!("{alg:?}"), |b| {
             b.iter(|| {
-                let jws = portcullis::verify::jose::parse_compact(black_box(&token)).unwrap();
+                let jws =
+                    portcullis_engine::verify::jose::parse_compact(black_box(&token)).unwrap();
                 ready(jwt_issuer.verify(&jws, now_unix())).unwrap()
             })
         });

@@ -123,7 +123,7 @@ impl Introspector {
             })
             .await
             .map_err(|e| *e)?;
-        crate::observe::metrics::INTROSPECTION_CACHE.record(!fetched);
+        crate::metrics::INTROSPECTION_CACHE.record(!fetched);
         match answer {
             Answer::Active(identity) => {
                 identity.is_current(now)?;
@@ -140,7 +140,7 @@ impl Introspector {
             Ok(Answer::Inactive(_)) => "inactive",
             Err(_) => "error",
         };
-        crate::observe::metrics::INTROSPECTIONS
+        crate::metrics::INTROSPECTIONS
             .with_label_values(&[&*self.name, result])
             .inc();
         answer

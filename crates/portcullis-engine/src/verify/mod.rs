@@ -7,6 +7,7 @@
 //! (Oathkeeper CVE-2021-32701, lua-resty-openidc #569).
 
 pub mod appkeys;
+pub mod builtin;
 pub mod claims;
 pub mod introspect;
 pub mod jose;
@@ -14,9 +15,9 @@ pub mod jwks;
 pub mod jwt;
 pub mod keys;
 
-use crate::observe::metrics::VerificationTimer;
-use crate::tokens::{TokenFormat, TokenService};
+use crate::metrics::VerificationTimer;
 use appkeys::AppKeys;
+use builtin::BuiltinIssuer;
 use introspect::Introspector;
 use jwt::{JwtIssuer, KeySource};
 use portcullis_core::credential::{Carrier, Credential};
@@ -93,7 +94,7 @@ pub struct Verifier {
     jwt: Vec<Arc<JwtIssuer>>,
     introspectors: Vec<Arc<Introspector>>,
     app_keys: Vec<Arc<AppKeys>>,
-    builtin: Option<Arc<TokenService>>,
+    builtin: Option<Arc<dyn BuiltinIssuer>>,
     cache: Cache<[u8; 32], Arc<Identity>>,
     /// Each issuer's verification-time histograms, resolved once.
     timers: Vec<(Arc<str>, VerificationTimer)>,
@@ -107,11 +108,11 @@ pub struct Issuers {
     pub introspectors: Vec<Arc<Introspector>>,
     pub app_keys: Vec<Arc<AppKeys>>,
     /// The built-in token service (its JWT issuer is also in `jwt`).
-    pub builtin: Option<Arc<TokenService>>,
+    pub builtin: Option<Arc<dyn BuiltinIssuer>>,
 }
 
 /// A compact JWS has three base64url segments; opaque tokens and keys rarely do.
-pub(crate) fn looks_like_jws(token: &str) -> bool {
+pub fn looks_like_jws(token: &str) -> bool {
     // Counted in bytes per 64-byte chunk: a count in `usize` per byte compiled to a loop of
     // four bytes a turn, a quarter of a cached verification's own time.
     let dots: usize = token
@@ -284,7 +285,7 @@ impl Verifier {
             let mut verified = self.verify_jwt(token, &is_allowed, now).await?;
             if let Some(service) = &self.builtin {
                 // The signature may come from the cache; the token's record never does.
-                if verified.identity.issuer == service.settings.name {
+                if *verified.identity.issuer == *service.name() {
                     let current = Box::pin(service.current_identity(&verified.identity));
                     verified.identity = current.await?;
                 }
@@ -292,9 +293,9 @@ impl Verifier {
             return Ok(verified);
         }
         if let Some(service) = self.builtin.as_ref().filter(|s| {
-            s.settings.format == TokenFormat::Opaque
+            s.issues_opaque_tokens()
                 && credential.carrier != Carrier::TokenScheme
-                && is_allowed(&s.settings.name)
+                && is_allowed(s.name())
         }) {
             match Box::pin(service.opaque_identity(token)).await {
                 Ok(identity) => {
@@ -336,7 +337,7 @@ impl Verifier {
     ) -> Result<Verified, VerifyError> {
         let key = jwt_cache_key(token);
         let cached = self.cache.get(&key);
-        crate::observe::metrics::JWT_CACHE.record(cached.is_some());
+        crate::metrics::JWT_CACHE.record(cached.is_some());
         if let Some(identity) = cached {
             if !is_allowed(&identity.issuer) {
                 return Err(TokenProblem::UnknownIssuer.into());

@@ -4,14 +4,14 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey};
-use portcullis::verify::keys::{key_from_jwk_value, key_from_secret, KeySet, VerifyKey};
-use portcullis::verify::verify_jws_signature;
+use portcullis_engine::verify::keys::{key_from_jwk_value, key_from_secret, KeySet, VerifyKey};
+use portcullis_engine::verify::verify_jws_signature;
 use serde_json::Value;
 use std::path::PathBuf;
 
 fn load(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vectors/wycheproof")
+        .join("../../../shared/vectors/wycheproof")
         .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
