@@ -13,4 +13,3 @@ pub mod polling;
 pub mod proxy;
 pub mod reload;
 pub mod server;
-pub mod tokens;

@@ -167,7 +167,7 @@ fn user_add(
         .read_line(&mut password)
         .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
     let password = password.trim_end_matches(['\r', '\n']);
-    portcullis::tokens::users::add_user(file, name, password, email, replace)?;
+    portcullis_tokens::users::add_user(file, name, password, email, replace)?;
     eprintln!("user {name:?} written to {}", file.display());
     Ok(())
 }
@@ -204,7 +204,7 @@ fn report(result: Result<(), String>) -> ExitCode {
 }
 
 /// The token-service settings of a valid config.
-fn token_settings(path: &std::path::Path) -> Result<portcullis::tokens::Settings, String> {
+fn token_settings(path: &std::path::Path) -> Result<portcullis_tokens::Settings, String> {
     portcullis::server::token_settings(path)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("{}: no [token_service] in this config", path.display()))
@@ -225,8 +225,8 @@ fn token_mint(
     ttl: &str,
     tenant: Option<String>,
 ) -> Result<(), String> {
-    use portcullis::tokens::records::TokenRecord;
     use portcullis_core::principal::{now_unix, Level};
+    use portcullis_tokens::records::TokenRecord;
     let settings = token_settings(path)?;
     let level = Level::parse(level).ok_or_else(|| format!("{level:?} is not a level"))?;
     let ttl = portcullis::config::duration::parse_duration(ttl)?
@@ -247,10 +247,10 @@ fn token_mint(
         revoked: false,
     };
     let token = match settings.format {
-        portcullis::tokens::TokenFormat::Jwt => {
+        portcullis_tokens::TokenFormat::Jwt => {
             // Sign with the key the gateway uses; never rotate behind its back. Only a config
             // that has never run gets its first key here.
-            use portcullis::tokens::keyring::KeyRing;
+            use portcullis_tokens::keyring::KeyRing;
             let signer = match KeyRing::read_only(&settings.keys_file) {
                 Ok(ring) => ring.current,
                 Err(_) if !settings.keys_file.exists() => KeyRing::open(
@@ -264,12 +264,12 @@ fn token_mint(
                 .clone(),
                 Err(e) => return Err(e),
             };
-            let jti = portcullis::tokens::random_id(16);
-            portcullis::tokens::mint_with(&signer, &settings, &record, &jti)
+            let jti = portcullis_tokens::random_id(16);
+            portcullis_tokens::mint_with(&signer, &settings, &record, &jti)
         }
-        portcullis::tokens::TokenFormat::Opaque => {
+        portcullis_tokens::TokenFormat::Opaque => {
             // Opaque tokens exist only as store records.
-            let service = portcullis::tokens::TokenService::open(settings)?;
+            let service = portcullis_tokens::TokenService::open(settings)?;
             let issued = runtime()
                 .block_on(service.issue(record))
                 .map_err(|e| e.to_string())?;
@@ -281,8 +281,8 @@ fn token_mint(
 }
 
 fn token_revoke(path: &std::path::Path, token: &str) -> Result<(), String> {
-    let service = portcullis::tokens::TokenService::open(token_settings(path)?)?;
-    use portcullis::tokens::Revoked;
+    let service = portcullis_tokens::TokenService::open(token_settings(path)?)?;
+    use portcullis_tokens::Revoked;
     // The operator may revoke any token of the service.
     let revoked = runtime()
         .block_on(service.revoke(token, |_| true))

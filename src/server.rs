@@ -7,7 +7,6 @@ use crate::gateway::{Gateway, SharedGateway};
 use crate::proxy::upstream::MaintenanceService;
 use crate::proxy::GatewayProxy;
 use crate::reload::{ReloadService, Reloader};
-use crate::tokens::TokenService;
 use arc_swap::ArcSwap;
 use pingora::apps::http_app::HttpServer;
 use pingora::proxy::http_proxy_service_with_name;
@@ -15,6 +14,7 @@ use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
+use portcullis_tokens::TokenService;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -46,10 +46,10 @@ pub(crate) fn compile(
 }
 
 /// The token-service settings of a valid config (for the `token` commands).
-pub fn token_settings(path: &Path) -> Result<Option<crate::tokens::Settings>, ConfigError> {
+pub fn token_settings(path: &Path) -> Result<Option<portcullis_tokens::Settings>, ConfigError> {
     let (config, source, _) = read_valid(path)?;
     let map = config::SourceMap::new(&source);
-    Ok(crate::tokens::settings::compile(
+    Ok(crate::gateway::token_settings::compile(
         &config,
         &map,
         &mut Vec::new(),
@@ -80,7 +80,8 @@ pub fn open_token_service(
 ) -> Result<Option<Arc<TokenService>>, String> {
     let mut problems = Vec::new();
     let map = config::SourceMap::new(source);
-    let Some(settings) = crate::tokens::settings::compile(config, &map, &mut problems) else {
+    let Some(settings) = crate::gateway::token_settings::compile(config, &map, &mut problems)
+    else {
         return Ok(None);
     };
     TokenService::open(settings).map(|s| Some(Arc::new(s)))

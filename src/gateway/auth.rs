@@ -5,7 +5,6 @@ use crate::config::model::{
     AppKeyConfig, AppKeysFile, Config, IssuerConfig, RouteAuthConfig, RuleConfig,
 };
 use crate::config::{ConfigProblem, SourceMap};
-use crate::tokens::TokenService;
 use jsonwebtoken::Algorithm;
 use portcullis_core::credential::Carrier;
 use portcullis_core::credential::Secret;
@@ -22,6 +21,7 @@ use portcullis_engine::verify::jwt::{JwtIssuer, KeySource, TokenProfile};
 use portcullis_engine::verify::keys::{key_from_pem, key_from_secret, keys_from_jwks, KeySet};
 use portcullis_engine::verify::Issuers;
 use portcullis_engine::verify::{CacheSettings, Verifier};
+use portcullis_tokens::TokenService;
 use std::collections::HashMap;
 use std::sync::Arc;
 use toml::Spanned;
@@ -37,7 +37,7 @@ pub fn build_verifier(
     token_service: Option<Arc<TokenService>>,
 ) -> Verifier {
     let mut issuers = Issuers::default();
-    if let Some(settings) = crate::tokens::settings::compile(config, map, problems) {
+    if let Some(settings) = crate::gateway::token_settings::compile(config, map, problems) {
         let keys = match &token_service {
             Some(service) => KeySource::Local(service.keys.clone()),
             None => KeySource::Static(KeySet::new(Vec::new())),
@@ -80,14 +80,14 @@ pub fn build_verifier(
 }
 
 /// The built-in token service's tokens are checked like any other issuer's JWTs.
-fn builtin_issuer(settings: &crate::tokens::Settings, keys: KeySource) -> JwtIssuer {
+fn builtin_issuer(settings: &portcullis_tokens::Settings, keys: KeySource) -> JwtIssuer {
     JwtIssuer {
         name: settings.name.clone(),
         issuer: settings.issuer.clone(),
         audiences: vec![settings.audience.clone()],
         leeway: 0,
         profile: TokenProfile::AtJwt,
-        mapping: crate::tokens::claim_mapping(),
+        mapping: portcullis_tokens::claim_mapping(),
         keys,
     }
 }

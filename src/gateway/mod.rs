@@ -5,17 +5,18 @@
 
 pub mod auth;
 mod request;
+pub mod token_settings;
 
 use crate::config::model::Config;
 use crate::config::{ConfigProblem, SourceMap};
 use crate::proxy::upstream::Upstream;
-use crate::tokens::TokenService;
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
 use portcullis_core::credential::Limits;
 use portcullis_core::route::{HostPattern, PathMatch, Route, RouteTable};
 use portcullis_engine::policy::RoutePolicy;
 use portcullis_engine::verify::Verifier;
+use portcullis_tokens::TokenService;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;

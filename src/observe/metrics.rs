@@ -33,24 +33,6 @@ pub static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
-/// Browser sign-ins by result: `success`, `failure` (wrong name or password), `limited`
-/// (refused by the failed-login limit), `upstream_failure` (the OpenID provider refused or
-/// could not be reached). A rising `failure` or `limited` is a guessing run.
-pub static SIGN_INS: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    registered(
-        IntCounterVec::new(
-            Opts::new("portcullis_sign_ins_total", "Browser sign-ins by result."),
-            &["result"],
-        )
-        .expect("valid metric"),
-    )
-});
-
-/// Counts one sign-in attempt.
-pub fn count_sign_in(result: &'static str) {
-    SIGN_INS.with_label_values(&[result]).inc();
-}
-
 /// Every value of the `decision` label.
 const DECISIONS: [&str; 12] = [
     "allow", "400", "401", "403", "404", "405", "413", "415", "4xx", "5xx", "answered", "aborted",

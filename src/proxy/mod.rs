@@ -255,7 +255,7 @@ impl GatewayProxy {
         }
         ctx.path = Some(path.to_string());
         if let Some(service) = &gateway.token_service {
-            if crate::tokens::endpoints::is_service_path(&service.settings.prefix, &path) {
+            if portcullis_tokens::endpoints::is_service_path(&service.settings.prefix, &path) {
                 ctx.token_service = true;
                 return self.token_service_preflight(ctx, request);
             }
@@ -499,7 +499,7 @@ impl GatewayProxy {
             .issue_device_token(client)
             .await
             .map_err(|e| match e {
-                crate::tokens::ServiceError::Limited(wait) => {
+                portcullis_tokens::ServiceError::Limited(wait) => {
                     portcullis_engine::auth::challenge::AuthError::Limited(
                         wait.as_secs().max(1) as u32
                     )
@@ -510,7 +510,7 @@ impl GatewayProxy {
                 }
             })?;
         let tls = is_tls(session);
-        ctx.set_cookie = Some(crate::tokens::endpoints::device_cookie(
+        ctx.set_cookie = Some(portcullis_tokens::endpoints::device_cookie(
             service,
             &issued.token,
             tls,
@@ -529,7 +529,7 @@ impl GatewayProxy {
         session: &mut Session,
         ctx: &RequestCtx,
     ) -> Result<GatewayResponse> {
-        use crate::tokens::endpoints::{self, ServiceRequest, MAX_BODY};
+        use portcullis_tokens::endpoints::{self, ServiceRequest, MAX_BODY};
         let gateway = &ctx.gateway;
         let service = gateway
             .token_service

@@ -146,7 +146,7 @@ const HEALTH_TICK: Duration = Duration::from_millis(100);
 /// How often the token service's key file is re-read (rotation) and expired records purged.
 const KEY_CHECK_EVERY: Duration = Duration::from_secs(10);
 
-async fn maintain_token_service(service: &crate::tokens::TokenService) {
+async fn maintain_token_service(service: &portcullis_tokens::TokenService) {
     let keys = service.key_rotation_task();
     match tokio::task::spawn_blocking(keys).await {
         Ok(Ok(true)) => tracing::info!("token service: signing key rotated"),

@@ -53,7 +53,7 @@ async fn start_driver() -> Driver {
 async fn headless_chromium_signs_in_consents_and_lands_on_the_redirect_uri() {
     let users = tempfile::tempdir().unwrap();
     let users_path = users.path().join("users.toml");
-    portcullis::tokens::users::add_user(&users_path, "carol", PASSWORD, None, false).unwrap();
+    portcullis_tokens::users::add_user(&users_path, "carol", PASSWORD, None, false).unwrap();
     // `localhost`, not 127.0.0.1: browsers keep `Secure` cookies on http://localhost only.
     let config = config_with(
         r#"

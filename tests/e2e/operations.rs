@@ -140,7 +140,7 @@ fn user_add_writes_an_argon2id_hash_read_from_stdin() {
         !text.contains("correct horse"),
         "the password itself was written"
     );
-    let users = portcullis::tokens::users::Users::load(&file).unwrap();
+    let users = portcullis_tokens::users::Users::load(&file).unwrap();
     assert!(users
         .verify("alice", "correct horse battery staple")
         .is_some());

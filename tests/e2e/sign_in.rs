@@ -51,7 +51,7 @@ redirect_uris = ["{REDIRECT}"]
 fn users_file() -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("users.toml");
-    portcullis::tokens::users::add_user(
+    portcullis_tokens::users::add_user(
         &path,
         USER.0,
         USER.1,
@@ -725,7 +725,7 @@ scopes = ["openid", "email"]
 grants = ["authorization_code"]
 redirect_uris = ["http://127.0.0.1:{a_port}/auth/oauth/callback"]
 "#,
-        portcullis::tokens::store::digest("a-secret-0123456789")
+        portcullis_tokens::store::digest("a-secret-0123456789")
     ));
     let provider =
         GatewayProcess::start_with_files(&provider_config, &[("users.toml", &users_file())]).await;

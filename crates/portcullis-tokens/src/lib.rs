@@ -14,6 +14,7 @@ pub mod endpoints;
 pub mod issue_limit;
 pub mod keyring;
 pub mod login_limit;
+pub mod metrics;
 pub mod pages;
 pub mod pkce;
 pub mod private_file;

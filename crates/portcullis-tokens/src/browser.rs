@@ -5,12 +5,12 @@
 
 use super::authorize::{self, AuthorizationRequest, ErrorRedirect, Refusal};
 use super::endpoints::{ServiceRequest, ServiceResponse};
+use super::metrics::count_sign_in;
 use super::pages;
 use super::records::{CodeRecord, SessionRecord};
 use super::sign_in::{SignIn, SignedIn};
 use super::store::digest;
 use super::{random_id, same_secret, TokenService};
-use crate::observe::metrics::count_sign_in;
 use http::Method;
 use portcullis_core::credential::cookie_pairs;
 use portcullis_core::principal::now_unix;

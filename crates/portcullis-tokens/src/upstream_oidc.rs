@@ -338,11 +338,11 @@ pub async fn callback(service: &TokenService, request: &ServiceRequest<'_>) -> S
     let user = match upstream.finish(code, &pending).await {
         Ok(user) => user,
         Err(e) => {
-            crate::observe::metrics::count_sign_in("upstream_failure");
+            super::metrics::count_sign_in("upstream_failure");
             return failure(e);
         }
     };
-    crate::observe::metrics::count_sign_in("success");
+    super::metrics::count_sign_in("success");
     let resumed: HashMap<String, String> = form_urlencoded::parse(pending.request.as_bytes())
         .into_owned()
         .collect();

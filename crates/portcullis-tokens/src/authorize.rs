@@ -219,29 +219,52 @@ mod tests {
     use super::*;
     use portcullis_core::principal::Level;
 
+    /// A service with sign-in and one public client, as `[token_service]` would compile.
     fn settings() -> Settings {
-        let dir = tempfile::tempdir().unwrap();
-        let users = dir.path().join("users.toml");
-        std::fs::write(&users, "users = []\n").unwrap();
-        let toml = r#"
-            [token_service]
-            issuer = "https://auth.test"
-            store = { path = "/tmp/never-opened.redb" }
-            [token_service.sign_in]
-            users_file = "USERS"
-            [token_service.clients.app]
-            public = true
-            scopes = ["openid", "read", "write"]
-            grants = ["authorization_code"]
-            redirect_uris = ["https://app.test/cb", "http://127.0.0.1:9/cb?x=1"]
-        "#
-        .replace("USERS", users.to_str().unwrap());
-        let config: crate::config::model::Config = toml::from_str(&toml).unwrap();
-        let map = crate::config::SourceMap::new(&toml);
-        let mut problems = Vec::new();
-        let settings = super::super::settings::compile(&config, &map, &mut problems);
-        assert!(problems.is_empty(), "{problems:?}");
-        settings.unwrap()
+        use super::super::settings::*;
+        let client = Client {
+            id: "app".into(),
+            name: "app".into(),
+            secret_sha256: None,
+            scopes: vec!["openid".into(), "read".into(), "write".into()],
+            client_credentials: false,
+            refresh_token: false,
+            authorization_code: true,
+            redirect_uris: vec![
+                "https://app.test/cb".into(),
+                "http://127.0.0.1:9/cb?x=1".into(),
+            ],
+            level: Level::Verified,
+            issue_refresh_tokens: false,
+            may_verify: false,
+        };
+        Settings {
+            name: "portcullis".into(),
+            prefix: "/auth".into(),
+            issuer: "https://auth.test".into(),
+            audience: "portcullis".into(),
+            format: TokenFormat::Jwt,
+            algorithm: jsonwebtoken::Algorithm::ES256,
+            store: StoreSettings::Redb("/tmp/never-opened.redb".into()),
+            keys_file: "/tmp/never-opened.keys.json".into(),
+            rotate_after: 30 * 86_400,
+            access_ttl: 900,
+            device_ttl: 30 * 86_400,
+            refresh_ttl: 30 * 86_400,
+            max_refresh_grants: 5,
+            device_token_limit: None,
+            default_validity_minutes: 15,
+            max_validity_minutes: 1440,
+            clients: [("app".to_string(), client)].into(),
+            tenants: HashMap::new(),
+            sign_in: Some(SignInSettings {
+                users: UserSource::File("/tmp/never-read-users.toml".into()),
+                session_ttl: 8 * 3600,
+                code_ttl: 60,
+                max_failures: 5,
+                failure_window: std::time::Duration::from_secs(900),
+            }),
+        }
     }
 
     fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
