@@ -33,18 +33,18 @@
 //! `[routes.request]` rules, polling, device-token issuance, the debug header, listeners and the
 //! token service's endpoints. `examples/embed.rs` is a complete proxy built on this module.
 
+use crate::gateway::load::StartError;
 use crate::gateway::{Gateway, SharedGateway};
+use crate::maintenance::MaintenanceService;
 use crate::proxy::decision;
 use crate::proxy::respond::GatewayResponse;
-use crate::proxy::upstream::MaintenanceService;
-use crate::proxy::{identity, target};
-use crate::server::StartError;
 use arc_swap::ArcSwap;
 use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 use pingora::services::background::{background_service, GenBackgroundService};
 use portcullis_core::principal::{Identity, Principal};
 use portcullis_core::route::normalize_path;
+use portcullis_engine::request::{identity, target};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -87,7 +87,7 @@ impl Portcullis {
     /// Reads, validates and compiles a Portcullis config file, opening its token service's store
     /// and keys when it has one. Its `[[listeners]]`, `[echo]` and `[metrics]` are not used.
     pub fn load(path: &Path) -> Result<Self, StartError> {
-        let loaded = crate::server::load_for_serving(path)?;
+        let loaded = crate::gateway::load::load_for_serving(path)?;
         Ok(Self {
             gateway: Arc::new(ArcSwap::from_pointee(loaded.gateway)),
         })
@@ -148,7 +148,7 @@ impl Portcullis {
         .map_err(|error| decision::refusal(&error, &gateway))?;
         let allowed = authorized.allowed;
         let mut rewrite = parts.absolute_form || matches!(path, std::borrow::Cow::Owned(_));
-        let is_override = crate::proxy::forward::is_method_override_parameter;
+        let is_override = portcullis_engine::request::forward::is_method_override_parameter;
         if query
             .as_deref()
             .is_some_and(|q| identity::query_has(q, is_override))
@@ -231,8 +231,9 @@ impl Pass {
         }
         let names = &self.gateway.identity_headers;
         crate::proxy::headers::edit_request(upstream_request, |headers| {
-            crate::proxy::forward::remove_method_overrides(headers);
+            portcullis_engine::request::forward::remove_method_overrides(headers);
             identity::pass_identity(headers, self.allowed.as_ref(), names)
+                .map_err(crate::proxy::headers::unsendable)
         })
     }
 }
@@ -257,7 +258,7 @@ impl Refusal {
 
     /// Writes the refusal as the response to `session`.
     pub async fn send(self, session: &mut Session) -> pingora::Result<()> {
-        let request_id = crate::proxy::forward::new_request_id();
+        let request_id = portcullis_engine::request::forward::new_request_id();
         self.response.send(session, &request_id).await
     }
 }

@@ -205,7 +205,7 @@ fn report(result: Result<(), String>) -> ExitCode {
 
 /// The token-service settings of a valid config.
 fn token_settings(path: &std::path::Path) -> Result<portcullis_tokens::Settings, String> {
-    portcullis::server::token_settings(path)
+    portcullis::gateway::load::token_settings(path)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("{}: no [token_service] in this config", path.display()))
 }
@@ -298,7 +298,7 @@ fn token_revoke(path: &std::path::Path, token: &str) -> Result<(), String> {
 }
 
 fn serve(path: &std::path::Path, upgrade: bool) -> ExitCode {
-    let loaded = match portcullis::server::load_for_serving(path) {
+    let loaded = match portcullis::gateway::load::load_for_serving(path) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{e}");
@@ -317,7 +317,7 @@ fn serve(path: &std::path::Path, upgrade: bool) -> ExitCode {
 }
 
 fn check(path: &std::path::Path) -> ExitCode {
-    match portcullis::server::load(path) {
+    match portcullis::gateway::load::load(path) {
         Ok((_, gateway)) => {
             println!(
                 "{}: ok ({} routes, {} upstreams)",

@@ -99,9 +99,13 @@ impl Reloader {
             }
         }
         let running = self.shared.load_full();
-        let mut gateway =
-            crate::server::compile(&self.path, &config, &text, running.token_service.clone())
-                .map_err(invalid)?;
+        let mut gateway = crate::gateway::load::compile(
+            &self.path,
+            &config,
+            &text,
+            running.token_service.clone(),
+        )
+        .map_err(invalid)?;
         let builtin = config
             .token_service
             .as_ref()

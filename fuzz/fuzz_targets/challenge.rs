@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis_engine::auth::challenge::AuthError;
+use portcullis_engine::challenge::AuthError;
 use portcullis_core::principal::Level;
 
 fuzz_target!(|data: &[u8]| {

@@ -314,31 +314,7 @@ impl Default for AuthSettings {
     }
 }
 
-/// Names of the headers that tell the upstream who is calling.
-#[derive(Debug, Deserialize, Clone, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct IdentityHeaders {
-    pub subject: String,
-    pub level: String,
-    pub scopes: String,
-    pub tenant: String,
-    pub issuer: String,
-    /// A profile claimed but not proven (an `identified` device token of the token service).
-    pub claimed_subject: String,
-}
-
-impl Default for IdentityHeaders {
-    fn default() -> Self {
-        Self {
-            subject: "x-auth-subject".into(),
-            level: "x-auth-level".into(),
-            scopes: "x-auth-scopes".into(),
-            tenant: "x-auth-tenant".into(),
-            issuer: "x-auth-issuer".into(),
-            claimed_subject: "x-auth-claimed-subject".into(),
-        }
-    }
-}
+pub use portcullis_engine::request::identity::IdentityHeaders;
 
 /// `[issuers.<name>]`: where tokens come from and how to check them.
 #[derive(Debug, Deserialize, PartialEq)]

@@ -10,7 +10,7 @@ use portcullis_core::credential::Carrier;
 use portcullis_core::credential::Secret;
 use portcullis_core::principal::Identity;
 use portcullis_core::principal::Level;
-use portcullis_engine::auth::challenge::is_valid_scope_token;
+use portcullis_engine::challenge::is_valid_scope_token;
 use portcullis_engine::policy::{Requirement, RoutePolicy};
 use portcullis_engine::verify::appkeys::AppKeys;
 use portcullis_engine::verify::builtin::BuiltinIssuer;

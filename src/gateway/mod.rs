@@ -4,12 +4,14 @@
 //! atomically (`arc-swap`), so no request ever sees half of each.
 
 pub mod auth;
+pub mod load;
+pub mod metrics;
 mod request;
 pub mod token_settings;
 
 use crate::config::model::Config;
 use crate::config::{ConfigProblem, SourceMap};
-use crate::proxy::upstream::Upstream;
+use crate::upstream::Upstream;
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
 use portcullis_core::credential::Limits;
@@ -34,9 +36,9 @@ pub struct RouteTarget {
     /// `None`: the query is not looked at.
     pub odata: Option<portcullis_odata::policy::ODataPolicy>,
     /// `None`: any media type and body size.
-    pub rules: Option<crate::proxy::rules::RequestRules>,
+    pub rules: Option<portcullis_engine::request::rules::RequestRules>,
     /// `None`: preflights are routed like any `OPTIONS` request; no CORS headers are added.
-    pub cors: Option<crate::proxy::cors::CorsPolicy>,
+    pub cors: Option<portcullis_engine::request::cors::CorsPolicy>,
     /// Slower upstream answers go to polling (`None`: the client waits).
     pub respond_within: Option<std::time::Duration>,
     /// Its `portcullis_requests_total` series.
@@ -57,12 +59,12 @@ pub struct Gateway {
     pub verifier: Verifier,
     pub realm: String,
     pub limits: Limits,
-    pub identity_headers: crate::proxy::identity::IdentityHeaderNames,
+    pub identity_headers: portcullis_engine::request::identity::IdentityHeaderNames,
     pub token_service: Option<Arc<TokenService>>,
     /// `[token_service.cors]`: for the service's endpoints, which no route covers.
-    pub token_service_cors: Option<crate::proxy::cors::CorsPolicy>,
+    pub token_service_cors: Option<portcullis_engine::request::cors::CorsPolicy>,
     /// Who may see decision traces (nobody without `[debug]`).
-    pub debug: crate::proxy::debug::DebugAccess,
+    pub debug: portcullis_engine::request::debug::DebugAccess,
 }
 
 impl Gateway {
@@ -78,12 +80,13 @@ impl Gateway {
         check_process_settings(config, &map, &mut problems);
 
         let verifier = auth::build_verifier(config, &map, &mut problems, token_service.clone());
-        let identity_headers =
-            crate::proxy::identity::IdentityHeaderNames::new(&config.auth.identity_headers)
-                .map_err(|m| problems.push(map.problem(&(0..0), "auth.identity_headers", m)))
-                .ok();
+        let identity_headers = portcullis_engine::request::identity::IdentityHeaderNames::new(
+            &config.auth.identity_headers,
+        )
+        .map_err(|m| problems.push(map.problem(&(0..0), "auth.identity_headers", m)))
+        .ok();
         let realm = config.auth.realm.get_ref();
-        if realm.is_empty() || portcullis_engine::auth::challenge::sanitize(realm) != *realm {
+        if realm.is_empty() || portcullis_engine::challenge::sanitize(realm) != *realm {
             problems.push(map.problem(
                 &config.auth.realm.span(),
                 "auth.realm",
@@ -224,7 +227,7 @@ impl Gateway {
         let debug = config
             .debug
             .as_ref()
-            .map(|d| crate::proxy::debug::DebugAccess {
+            .map(|d| portcullis_engine::request::debug::DebugAccess {
                 scope: d.scope.clone(),
                 networks: networks(&d.networks, "debug.networks", &map, &mut problems),
             })
@@ -428,7 +431,7 @@ fn check_process_settings(config: &Config, map: &SourceMap, problems: &mut Vec<C
         }
         if let Some(tls) = &listener.tls {
             let (cert, key) = (Path::new(tls.cert.get_ref()), Path::new(tls.key.get_ref()));
-            if let Err(message) = crate::proxy::tls::check_listener_files(cert, key) {
+            if let Err(message) = crate::upstream::tls::check_listener_files(cert, key) {
                 problems.push(map.problem(
                     &tls.cert.span(),
                     format!("listeners[{i}].tls"),

@@ -3,9 +3,9 @@
 
 use crate::config::model::{CorsConfig, RequestRulesConfig, UpstreamTlsConfig};
 use crate::config::{ConfigProblem, SourceMap};
-use crate::proxy::cors::{is_origin, CorsPolicy, Origins};
-use crate::proxy::rules::RequestRules;
 use http::Method;
+use portcullis_engine::request::cors::{is_origin, CorsPolicy, Origins};
+use portcullis_engine::request::rules::RequestRules;
 use toml::Spanned;
 
 /// Methods named in the config; each bad one is reported under `key[i]`.
@@ -161,7 +161,7 @@ pub(super) fn build_upstream_tls(
     key: &str,
     map: &SourceMap,
     problems: &mut Vec<ConfigProblem>,
-) -> Option<crate::proxy::tls::UpstreamTls> {
+) -> Option<crate::upstream::tls::UpstreamTls> {
     let before = problems.len();
     let sni = config.sni.as_ref().map(|s| s.get_ref().clone());
     match &config.sni {
@@ -178,11 +178,11 @@ pub(super) fn build_upstream_tls(
         _ => {}
     }
     let ca = config.ca_file.as_ref().and_then(|file| {
-        crate::proxy::tls::load_ca_file(std::path::Path::new(file.get_ref()))
+        crate::upstream::tls::load_ca_file(std::path::Path::new(file.get_ref()))
             .map_err(|m| problems.push(map.problem(&file.span(), format!("{key}.ca_file"), m)))
             .ok()
     });
-    (problems.len() == before).then(|| crate::proxy::tls::UpstreamTls {
+    (problems.len() == before).then(|| crate::upstream::tls::UpstreamTls {
         sni,
         verify: config.verify,
         ca,

@@ -5,18 +5,13 @@
 //! the `prometheus` crate). What describes the current snapshot — JWKS fetches and staleness, backend health, cache size — is
 //! read from it at scrape time, so a reload needs no re-registration.
 
-use crate::gateway::SharedGateway;
 use async_trait::async_trait;
 use http::Response;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
-use portcullis_engine::metrics::{
-    registered, INTROSPECTIONS, INTROSPECTION_CACHE, JWT_CACHE, REGISTRY,
-};
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::MetricFamily;
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, TextEncoder};
-use std::sync::{LazyLock, Mutex};
+use portcullis_engine::metrics::{registered, REGISTRY};
+use prometheus::{Encoder, IntCounter, IntCounterVec, Opts, TextEncoder};
+use std::sync::LazyLock;
 
 /// Requests by route and decision: `allow` (sent upstream), the gateway's own refusal status
 /// (`400`, `401`, `403`, `404`, `405`, `413`, `415`, other `4xx`), or `5xx`.
@@ -84,125 +79,6 @@ impl RouteCounters {
 pub static UNROUTED: LazyLock<RouteCounters> = LazyLock::new(|| RouteCounters::new("none"));
 pub static TOKEN_SERVICE: LazyLock<RouteCounters> =
     LazyLock::new(|| RouteCounters::new("token_service"));
-
-/// Metrics read from the current snapshot at scrape time.
-struct SnapshotCollector {
-    gateway: SharedGateway,
-    jwks_fetches: IntCounterVec,
-    jwks_failures: IntCounterVec,
-    jwks_age: IntGaugeVec,
-    backend_up: IntGaugeVec,
-    cache_entries: IntGauge,
-    /// Scrapes rebuild the values above; one at a time.
-    scraping: Mutex<()>,
-}
-
-impl SnapshotCollector {
-    fn new(gateway: SharedGateway) -> Self {
-        let gauge = |name: &str, help: &str, labels: &[&str]| {
-            IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
-        };
-        let counter = |name: &str, help: &str| {
-            IntCounterVec::new(Opts::new(name, help), &["issuer"]).expect("valid metric")
-        };
-        Self {
-            gateway,
-            jwks_fetches: counter(
-                "portcullis_jwks_fetches_total",
-                "JWKS fetch attempts by issuer (since the issuer's config last changed).",
-            ),
-            jwks_failures: counter(
-                "portcullis_jwks_fetch_failures_total",
-                "Failed JWKS fetches by issuer (since the issuer's config last changed).",
-            ),
-            jwks_age: gauge(
-                "portcullis_jwks_age_seconds",
-                "Seconds since the issuer's keys were last fetched (staleness).",
-                &["issuer"],
-            ),
-            backend_up: gauge(
-                "portcullis_upstream_backend_up",
-                "1 when the backend passes its health checks, else 0.",
-                &["upstream", "backend"],
-            ),
-            cache_entries: IntGauge::new(
-                "portcullis_token_cache_entries",
-                "Verifications held in the cache.",
-            )
-            .expect("valid metric"),
-            scraping: Mutex::new(()),
-        }
-    }
-}
-
-impl Collector for SnapshotCollector {
-    fn desc(&self) -> Vec<&Desc> {
-        [
-            self.jwks_fetches.desc(),
-            self.jwks_failures.desc(),
-            self.jwks_age.desc(),
-            self.backend_up.desc(),
-            self.cache_entries.desc(),
-        ]
-        .concat()
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let _one_scrape = self.scraping.lock().unwrap_or_else(|e| e.into_inner());
-        let gateway = self.gateway.load_full();
-        self.jwks_fetches.reset();
-        self.jwks_failures.reset();
-        self.jwks_age.reset();
-        self.backend_up.reset();
-        for (issuer, remote) in gateway.verifier.remote_key_sources() {
-            let fetches = remote.counters.fetches.load(Relaxed);
-            let failures = remote.counters.failures.load(Relaxed);
-            // Totals kept by the key source, exposed as counters.
-            self.jwks_fetches
-                .with_label_values(&[issuer])
-                .inc_by(fetches);
-            self.jwks_failures
-                .with_label_values(&[issuer])
-                .inc_by(failures);
-            if let Some(age) = remote.age() {
-                self.jwks_age
-                    .with_label_values(&[issuer])
-                    .set(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
-            }
-        }
-        for upstream in gateway.upstreams() {
-            for (backend, up) in upstream.backend_health() {
-                self.backend_up
-                    .with_label_values(&[upstream.name.as_str(), backend.as_str()])
-                    .set(i64::from(up));
-            }
-        }
-        self.cache_entries
-            .set(i64::try_from(gateway.verifier.cached_entries()).unwrap_or(i64::MAX));
-        [
-            self.jwks_fetches.collect(),
-            self.jwks_failures.collect(),
-            self.jwks_age.collect(),
-            self.backend_up.collect(),
-            self.cache_entries.collect(),
-        ]
-        .concat()
-    }
-}
-
-/// Registers the snapshot metrics and touches the request metrics so that every family is
-/// listed from the first scrape. Call once per process.
-pub fn install(gateway: SharedGateway) {
-    LazyLock::force(&UNROUTED);
-    LazyLock::force(&TOKEN_SERVICE);
-    LazyLock::force(&JWT_CACHE);
-    LazyLock::force(&INTROSPECTION_CACHE);
-    LazyLock::force(&INTROSPECTIONS);
-    if let Err(e) = REGISTRY.register(Box::new(SnapshotCollector::new(gateway))) {
-        tracing::error!(error = %e, "metrics: snapshot collector");
-    }
-}
 
 /// The text exposition of every metric.
 pub fn render() -> Vec<u8> {

@@ -8,8 +8,8 @@ use pingora::http::RequestHeader;
 use portcullis_core::credential::RequestView;
 use portcullis_core::principal::Principal;
 use portcullis_core::route::{request_host, Route, RouteMatch};
-use portcullis_engine::auth::challenge::AuthError;
 use portcullis_engine::auth::Allowed;
+use portcullis_engine::challenge::AuthError;
 use std::borrow::Cow;
 
 /// The request's host: the absolute-form authority if any, else the single `Host` header,

@@ -58,18 +58,9 @@ pub fn header_value(text: String) -> pingora::Result<HeaderValue> {
     HeaderValue::try_from(text).or_err(InvalidHTTPHeader, "not a header value")
 }
 
-/// A header map of `(name, value)` pairs, in order, for tests.
-#[cfg(test)]
-pub(crate) fn header_map(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        let name = http::HeaderName::from_bytes(name.as_bytes()).expect("a test header name");
-        map.append(
-            name,
-            http::HeaderValue::from_str(value).expect("a test header value"),
-        );
-    }
-    map
+/// A value the engine could not make into a header, as the request's failure.
+pub fn unsendable(e: portcullis_engine::request::UnsendableHeader) -> Box<pingora::Error> {
+    pingora::Error::explain(InvalidHTTPHeader, e.to_string())
 }
 
 #[cfg(test)]

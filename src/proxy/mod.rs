@@ -1,29 +1,21 @@
 //! The pingora glue: each `ProxyHttp` phase calls plain functions from the rest of the crate.
 
-pub mod cors;
-pub mod debug;
 pub mod decision;
-pub mod forward;
-pub mod framing;
 pub mod headers;
-pub mod identity;
 mod poll;
 pub mod respond;
-pub mod rules;
-pub mod target;
-pub mod tls;
-pub mod upstream;
 
 use crate::gateway::{Gateway, RouteTarget, SharedGateway};
 use crate::observe::access::AccessRecord;
 use async_trait::async_trait;
-use forward::ClientFacts;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use portcullis_core::credential::Carrier;
 use portcullis_core::route::{normalize_path, Route, RouteMatch};
 use portcullis_engine::auth::Allowed;
+use portcullis_engine::request::forward::ClientFacts;
+use portcullis_engine::request::{cors, debug, forward, framing, identity, rules, target};
 use respond::GatewayResponse;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -349,7 +341,7 @@ impl GatewayProxy {
         let rules = ctx.route()?.target.rules.as_ref()?;
         let request = session.req_header();
         if let Err(breach) = rules.check(&request.method, &request.headers) {
-            return Some(breach.response());
+            return Some(GatewayResponse::rule_breach(breach));
         }
         ctx.body_meter = rules::BodyMeter::new(rules.max_body);
         None
@@ -489,24 +481,22 @@ impl GatewayProxy {
         gateway: &Gateway,
         session: &Session,
         ctx: &mut RequestCtx,
-    ) -> Result<Allowed, portcullis_engine::auth::challenge::AuthError> {
+    ) -> Result<Allowed, portcullis_engine::challenge::AuthError> {
         let service = gateway
             .token_service
             .as_ref()
-            .ok_or(portcullis_engine::auth::challenge::AuthError::Unavailable)?;
+            .ok_or(portcullis_engine::challenge::AuthError::Unavailable)?;
         let client = forwarded_client(gateway, session);
         let issued = service
             .issue_device_token(client)
             .await
             .map_err(|e| match e {
                 portcullis_tokens::ServiceError::Limited(wait) => {
-                    portcullis_engine::auth::challenge::AuthError::Limited(
-                        wait.as_secs().max(1) as u32
-                    )
+                    portcullis_engine::challenge::AuthError::Limited(wait.as_secs().max(1) as u32)
                 }
                 e => {
                     tracing::error!(error = ?e, "token store");
-                    portcullis_engine::auth::challenge::AuthError::Unavailable
+                    portcullis_engine::challenge::AuthError::Unavailable
                 }
             })?;
         let tls = is_tls(session);
@@ -766,7 +756,8 @@ impl GatewayProxy {
             forward::remove_method_overrides(headers);
             // The debug request is between the caller and the gateway.
             headers.remove(&debug::HEADER_NAME);
-            identity::pass_identity(headers, ctx.allowed.as_ref(), names)?;
+            identity::pass_identity(headers, ctx.allowed.as_ref(), names)
+                .map_err(headers::unsendable)?;
             headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
             Ok(())
         })

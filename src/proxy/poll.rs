@@ -37,7 +37,7 @@ impl GatewayProxy {
         let mut body = BytesMut::new();
         while let Some(chunk) = session.read_request_body().await? {
             if (body.len() + chunk.len()) as u64 > limit {
-                let response = RuleBreach::BodyTooLarge.response();
+                let response = GatewayResponse::rule_breach(RuleBreach::BodyTooLarge);
                 return self.answer(session, ctx, response).await;
             }
             body.extend_from_slice(&chunk);

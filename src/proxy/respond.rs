@@ -24,6 +24,12 @@ struct ErrorBody<'a> {
 }
 
 impl GatewayResponse {
+    /// The answer to a request that breaks its route's `[routes.request]` rules. The body is
+    /// left unread, so the connection cannot be reused.
+    pub fn rule_breach(breach: portcullis_engine::request::rules::RuleBreach) -> Self {
+        Self::error(breach.status(), breach.code(), breach.message()).closing()
+    }
+
     /// `{"error": code, "message": message}`; `code` and `message` are fixed strings, never
     /// request content.
     pub fn error(status: u16, code: &str, message: &str) -> Self {

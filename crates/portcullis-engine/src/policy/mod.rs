@@ -1,6 +1,6 @@
 //! Route policy: which carriers and issuers a route accepts, and what each method requires.
 
-use crate::auth::challenge::{AuthError, TenantProblem};
+use crate::challenge::{AuthError, TenantProblem};
 use http::Method;
 use portcullis_core::credential::Carrier;
 use portcullis_core::principal::{Level, Principal};

@@ -201,7 +201,7 @@ pub fn new_request_id() -> HeaderValue {
 mod tests {
     use super::*;
 
-    use crate::proxy::headers::header_map as request;
+    use crate::request::header_map as request;
 
     fn values(r: &HeaderMap, name: &str) -> Vec<String> {
         r.get_all(name)

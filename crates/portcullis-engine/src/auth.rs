@@ -1,11 +1,9 @@
 //! The auth decision for one request: extract → verify → authorize. No pingora types here, so
 //! the decision is unit-testable, benchmarkable and embeddable in any proxy.
 
-pub mod challenge;
-
+use crate::challenge::AuthError;
 use crate::policy::RoutePolicy;
 use crate::verify::{Verifier, VerifyError};
-use challenge::AuthError;
 use http::Method;
 use portcullis_core::credential::{self, Carrier, Limits, RequestView};
 use portcullis_core::principal::Principal;

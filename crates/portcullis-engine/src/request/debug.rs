@@ -5,10 +5,10 @@
 //! Level 1: route and decision. 2: plus carrier, issuer, level, scopes and cache hit. 3: plus
 //! the time of each stage. Never the token, the subject or any other claim.
 
+use crate::auth::Allowed;
 use ipnet::IpNet;
 use portcullis_core::credential::Carrier;
 use portcullis_core::principal::Principal;
-use portcullis_engine::auth::Allowed;
 use std::fmt::Write;
 use std::net::IpAddr;
 use std::time::Duration;

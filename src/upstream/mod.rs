@@ -1,17 +1,15 @@
 //! Upstream pools: round-robin over healthy backends, with active TCP health checks.
 
 use crate::config::model::{HealthCheckConfig, UpstreamConfig};
-use crate::gateway::SharedGateway;
-use async_trait::async_trait;
 use pingora::lb::health_check::TcpHealthCheck;
 use pingora::lb::selection::RoundRobin;
 use pingora::lb::{Backend, LoadBalancer};
 use pingora::prelude::HttpPeer;
-use pingora::server::ShutdownWatch;
-use pingora::services::background::BackgroundService;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+pub mod tls;
 
 /// One `[upstreams.<name>]`: its backends and how to talk to them.
 pub struct Upstream {
@@ -21,7 +19,7 @@ pub struct Upstream {
     /// hash-set insert per request in pingora's balancer.
     only: Option<Backend>,
     /// `None`: plain HTTP.
-    tls: Option<super::tls::UpstreamTls>,
+    tls: Option<tls::UpstreamTls>,
     connect_timeout: Duration,
     read_timeout: Duration,
     write_timeout: Duration,
@@ -45,7 +43,7 @@ impl Upstream {
         name: &str,
         config: &UpstreamConfig,
         addresses: &[SocketAddr],
-        tls: Option<super::tls::UpstreamTls>,
+        tls: Option<tls::UpstreamTls>,
     ) -> Self {
         let mut balancer = LoadBalancer::<RoundRobin>::try_from_iter(addresses.iter().copied())
             .expect("socket addresses resolve without I/O");
@@ -113,7 +111,7 @@ impl Upstream {
     }
 
     /// Runs a health check if one is configured and due.
-    async fn check_health_if_due(&self, now: Instant) {
+    pub async fn check_health_if_due(&self, now: Instant) {
         let Some(interval) = self.health_interval else {
             return;
         };
@@ -125,66 +123,5 @@ impl Upstream {
             *last = Some(now);
         }
         self.balancer.backends().run_health_check(true).await;
-    }
-}
-
-/// Runs the health checks and the JWKS refreshes of whatever gateway snapshot is current, so a
-/// reload needs no re-wiring: parts of a replaced snapshot simply stop being maintained.
-pub struct MaintenanceService {
-    gateway: SharedGateway,
-}
-
-impl MaintenanceService {
-    pub fn new(gateway: SharedGateway) -> Self {
-        Self { gateway }
-    }
-}
-
-/// How often the service looks for due checks; intervals shorter than this are rounded up.
-const HEALTH_TICK: Duration = Duration::from_millis(100);
-
-/// How often the token service's key file is re-read (rotation) and expired records purged.
-const KEY_CHECK_EVERY: Duration = Duration::from_secs(10);
-
-async fn maintain_token_service(service: &portcullis_tokens::TokenService) {
-    let keys = service.key_rotation_task();
-    match tokio::task::spawn_blocking(keys).await {
-        Ok(Ok(true)) => tracing::info!("token service: signing key rotated"),
-        Ok(Ok(false)) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "token service: key file"),
-        Err(e) => tracing::error!(error = %e, "token service: key task"),
-    }
-    if let Err(e) = service.purge_expired().await {
-        tracing::warn!(error = %e, "token service: purge");
-    }
-}
-
-#[async_trait]
-impl BackgroundService for MaintenanceService {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        let mut last_key_check = Instant::now();
-        loop {
-            let snapshot = self.gateway.load_full();
-            let now = Instant::now();
-            if now.duration_since(last_key_check) >= KEY_CHECK_EVERY {
-                last_key_check = now;
-                if let Some(service) = &snapshot.token_service {
-                    maintain_token_service(service).await;
-                }
-            }
-            for (_, remote) in snapshot.verifier.remote_key_sources() {
-                if remote.refresh_due() && !remote.is_refreshing() {
-                    let remote = remote.clone();
-                    tokio::spawn(async move { remote.refresh(None).await });
-                }
-            }
-            for upstream in snapshot.upstreams() {
-                upstream.check_health_if_due(now).await;
-            }
-            tokio::select! {
-                _ = shutdown.changed() => return,
-                _ = tokio::time::sleep(HEALTH_TICK) => {}
-            }
-        }
     }
 }

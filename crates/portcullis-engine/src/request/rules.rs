@@ -4,7 +4,6 @@
 //! (chunked) body is counted as it passes and the request fails with 413 the moment it
 //! crosses the limit, so an upstream never receives more than the limit.
 
-use super::respond::GatewayResponse;
 use http::{HeaderMap, Method};
 
 #[derive(Debug, Clone, Default)]
@@ -23,19 +22,25 @@ pub enum RuleBreach {
 }
 
 impl RuleBreach {
-    pub fn response(self) -> GatewayResponse {
+    pub fn status(self) -> u16 {
         match self {
-            RuleBreach::NotJson => GatewayResponse::error(
-                415,
-                "unsupported_media_type",
-                "the request body must be application/json",
-            ),
-            RuleBreach::BodyTooLarge => {
-                GatewayResponse::error(413, "payload_too_large", "the request body is too large")
-            }
+            RuleBreach::NotJson => 415,
+            RuleBreach::BodyTooLarge => 413,
         }
-        // The body is left unread: the connection cannot be reused.
-        .closing()
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            RuleBreach::NotJson => "unsupported_media_type",
+            RuleBreach::BodyTooLarge => "payload_too_large",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            RuleBreach::NotJson => "the request body must be application/json",
+            RuleBreach::BodyTooLarge => "the request body is too large",
+        }
     }
 }
 
@@ -177,8 +182,8 @@ mod tests {
             ("content-type", "application/json"),
         ]);
         assert_eq!(rules.check(&Method::POST, &exact), Ok(()));
-        assert_eq!(RuleBreach::BodyTooLarge.response().status, 413);
-        assert_eq!(RuleBreach::NotJson.response().status, 415);
+        assert_eq!(RuleBreach::BodyTooLarge.status(), 413);
+        assert_eq!(RuleBreach::NotJson.status(), 415);
     }
 
     #[test]

@@ -1,16 +1,41 @@
 //! What the upstream learns about the caller: the credential removed from whatever carried it,
 //! client-sent identity headers removed in every spelling, the gateway's own added.
 
-use crate::config::model::IdentityHeaders;
-use crate::proxy::forward::{is_protected, remove_headers_where};
-use crate::proxy::headers::header_value;
+use super::forward::{is_protected, remove_headers_where};
+use super::UnsendableHeader;
+use crate::auth::Allowed;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use portcullis_core::credential::spelling::{
     is_access_token_name, is_token_scheme, query_pairs, same_header_name,
 };
 use portcullis_core::credential::{cookie_pairs, split_cookie_pair, Carrier};
 use portcullis_core::principal::Principal;
-use portcullis_engine::auth::Allowed;
+
+/// Names of the headers that tell the upstream who is calling.
+#[derive(Debug, serde::Deserialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityHeaders {
+    pub subject: String,
+    pub level: String,
+    pub scopes: String,
+    pub tenant: String,
+    pub issuer: String,
+    /// A profile claimed but not proven (an `identified` device token of the token service).
+    pub claimed_subject: String,
+}
+
+impl Default for IdentityHeaders {
+    fn default() -> Self {
+        Self {
+            subject: "x-auth-subject".into(),
+            level: "x-auth-level".into(),
+            scopes: "x-auth-scopes".into(),
+            tenant: "x-auth-tenant".into(),
+            issuer: "x-auth-issuer".into(),
+            claimed_subject: "x-auth-claimed-subject".into(),
+        }
+    }
+}
 
 /// The identity header names, parsed once when the config is loaded.
 #[derive(Debug, Clone)]
@@ -68,7 +93,7 @@ pub fn pass_identity(
     headers: &mut HeaderMap,
     allowed: Option<&Allowed>,
     names: &IdentityHeaderNames,
-) -> pingora::Result<()> {
+) -> Result<(), UnsendableHeader> {
     strip_identity_headers(headers, names);
     match allowed.and_then(|a| a.carrier.as_ref()) {
         Some(carrier) => remove_credential(headers, carrier)?,
@@ -85,16 +110,11 @@ fn add_identity_headers(
     headers: &mut HeaderMap,
     principal: &Principal,
     names: &IdentityHeaderNames,
-) -> pingora::Result<()> {
+) -> Result<(), UnsendableHeader> {
     let level = HeaderValue::from_static(principal.level().as_str());
     headers.insert(names.level.clone(), level);
     if let Some(identity) = principal.identity() {
-        let values = identity.header_values().ok_or_else(|| {
-            pingora::Error::explain(
-                pingora::ErrorType::InvalidHTTPHeader,
-                "an identity value cannot be a header",
-            )
-        })?;
+        let values = identity.header_values().ok_or(UnsendableHeader)?;
         headers.insert(names.subject.clone(), values.subject.clone());
         headers.insert(names.scopes.clone(), values.scopes.clone());
         headers.insert(names.issuer.clone(), values.issuer.clone());
@@ -110,7 +130,7 @@ fn add_identity_headers(
 
 /// Removes the credential from the header or cookie that carried it. (A query-string token
 /// is removed from the target by [`query_without_token`].)
-fn remove_credential(headers: &mut HeaderMap, carrier: &Carrier) -> pingora::Result<()> {
+fn remove_credential(headers: &mut HeaderMap, carrier: &Carrier) -> Result<(), UnsendableHeader> {
     match carrier {
         Carrier::Bearer | Carrier::TokenScheme => {
             headers.remove(http::header::AUTHORIZATION);
@@ -131,7 +151,8 @@ fn remove_credential(headers: &mut HeaderMap, carrier: &Carrier) -> pingora::Res
                 .collect();
             headers.remove(http::header::COOKIE);
             if !kept.is_empty() {
-                headers.insert(http::header::COOKIE, header_value(kept.join("; "))?);
+                let value = HeaderValue::try_from(kept.join("; ")).map_err(|_| UnsendableHeader)?;
+                headers.insert(http::header::COOKIE, value);
             }
         }
         Carrier::Query => {}
@@ -144,7 +165,7 @@ fn remove_credential(headers: &mut HeaderMap, carrier: &Carrier) -> pingora::Res
 /// credential was not taken: on routes without auth, or when none was accepted. An unverified
 /// token must not reach an upstream that might trust it. Other `Authorization` schemes (Basic,
 /// …) are the upstream's business and stay.
-fn strip_unverified_credentials(headers: &mut HeaderMap) -> pingora::Result<()> {
+fn strip_unverified_credentials(headers: &mut HeaderMap) -> Result<(), UnsendableHeader> {
     let bearer_like = headers
         .get_all(http::header::AUTHORIZATION)
         .iter()
@@ -209,7 +230,7 @@ pub fn query_without(query: &str, doomed: impl Fn(&[u8]) -> bool) -> Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::headers::header_map as headers;
+    use crate::request::header_map as headers;
 
     #[test]
     fn query_tokens_are_cut_out() {
