@@ -29,22 +29,23 @@
 //! makes the upstream request: the normalized path and checked query, no credential, no
 //! client-sent identity headers, the caller's identity in `X-Auth-*` (or the configured names).
 //!
-//! The rest is the gateway's own proxy and not part of this API: framing checks, CORS,
-//! `[routes.request]` rules, polling, device-token issuance, the debug header, listeners and the
-//! token service's endpoints. `examples/embed.rs` is a complete proxy built on this module.
+//! `decide` is the engine's one pipeline (`portcullis_engine::pipeline`), the same the gateway
+//! runs; the route's `[routes.request]` rules on the head (415, declared 413) are part of it.
+//! The rest is the gateway's own proxy and not part of this API: framing checks, CORS, polling,
+//! device-token issuance, streamed-body limits, the debug header, listeners and the token
+//! service's endpoints. `examples/embed.rs` is a complete proxy built on this module.
 
 use crate::gateway::load::StartError;
 use crate::gateway::{Gateway, SharedGateway};
 use crate::maintenance::MaintenanceService;
-use crate::proxy::decision;
 use crate::proxy::respond::GatewayResponse;
 use arc_swap::ArcSwap;
 use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 use pingora::services::background::{background_service, GenBackgroundService};
 use portcullis_core::principal::{Identity, Principal};
-use portcullis_core::route::normalize_path;
-use portcullis_engine::request::{identity, target};
+use portcullis_engine::pipeline;
+use portcullis_engine::request::identity;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -120,67 +121,17 @@ impl Portcullis {
         raw_target: &[u8],
     ) -> Result<Pass, GatewayResponse> {
         let gateway = self.gateway.load_full();
-        let invalid_path = |message| GatewayResponse::error(400, "invalid_path", message);
-        let parts = target::split_target(raw_target)
-            .ok_or_else(|| invalid_path("the request target is not a path"))?;
-        if parts.fragment {
-            return Err(invalid_path(
-                portcullis_core::route::PathError::Fragment.message(),
-            ));
-        }
-        let path = normalize_path(parts.path, gateway.allow_semicolon_in_path)
-            .map_err(|e| invalid_path(e.message()))?;
-        let host = decision::host(request)?;
-        let matched = decision::match_route(&gateway, host.as_deref(), &path, &request.method)?;
-        let route = gateway
-            .routes
-            .get(matched.index)
-            .expect("match_route returns an index of the table");
-        let mut query = parts.query.map(str::to_string);
-        let authorized = decision::authorize(
-            &gateway,
-            route,
-            request,
-            query.as_deref(),
-            matched.host_tenant,
-        )
-        .await
-        .map_err(|error| decision::refusal(&error, &gateway))?;
-        let allowed = authorized.allowed;
-        let mut rewrite = parts.absolute_form || matches!(path, std::borrow::Cow::Owned(_));
-        let is_override = portcullis_engine::request::forward::is_method_override_parameter;
-        if query
-            .as_deref()
-            .is_some_and(|q| identity::query_has(q, is_override))
-        {
-            query = query
-                .as_deref()
-                .and_then(|q| identity::query_without(q, is_override));
-            rewrite = true;
-        }
-        // The query's token goes: the one taken, or one that was not looked at.
-        let query_token = match allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
-            Some(carrier) => *carrier == portcullis_core::credential::Carrier::Query,
-            None => query.as_deref().is_some_and(identity::query_has_token),
-        };
-        if query_token {
-            query = query.as_deref().and_then(identity::query_without_token);
-            rewrite = true;
-        }
-        let principal = allowed.as_ref().map(|a| &a.principal);
-        if let Some(policed) = decision::police_odata(route, query.as_deref(), principal)? {
-            query = (!policed.is_empty()).then_some(policed);
-            rewrite = true;
-        }
-        let upstream_target = rewrite.then(|| match &query {
-            Some(q) => format!("{path}?{q}"),
-            None => path.to_string(),
-        });
+        let target = pipeline::target(raw_target, gateway.allow_semicolon_in_path)?;
+        let decided = gateway
+            .decider()
+            .decide(request, &target, false)
+            .await
+            .map_err(|refused| refused.refusal)?;
         Ok(Pass {
-            route_index: matched.index,
-            allowed,
-            tenant: authorized.tenant,
-            upstream_target,
+            route_index: decided.route_index,
+            allowed: decided.allowed,
+            tenant: decided.tenant,
+            upstream_target: decided.upstream_target,
             gateway,
         })
     }

@@ -45,6 +45,20 @@ pub struct RouteTarget {
     pub counters: crate::observe::metrics::RouteCounters,
 }
 
+impl portcullis_engine::pipeline::RouteRules for RouteTarget {
+    fn policy(&self) -> Option<&RoutePolicy> {
+        self.policy.as_ref()
+    }
+
+    fn odata(&self) -> Option<&portcullis_odata::policy::ODataPolicy> {
+        self.odata.as_ref()
+    }
+
+    fn rules(&self) -> Option<&portcullis_engine::request::rules::RequestRules> {
+        self.rules.as_ref()
+    }
+}
+
 /// Everything a request needs to be decided and forwarded.
 #[derive(Debug)]
 pub struct Gateway {
@@ -68,6 +82,16 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// The snapshot as the engine's decision pipeline reads it (borrowed: free per request).
+    pub fn decider(&self) -> portcullis_engine::pipeline::Decider<'_, RouteTarget> {
+        portcullis_engine::pipeline::Decider {
+            routes: &self.routes,
+            verifier: &self.verifier,
+            limits: self.limits,
+            realm: &self.realm,
+        }
+    }
+
     /// Validates the whole config and compiles it, reporting every problem found.
     /// `token_service`: the opened built-in service, `None` when only checking the config.
     pub fn build(

@@ -1,6 +1,5 @@
 //! The pingora glue: each `ProxyHttp` phase calls plain functions from the rest of the crate.
 
-pub mod decision;
 pub mod headers;
 mod poll;
 pub mod respond;
@@ -12,10 +11,11 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use portcullis_core::credential::Carrier;
-use portcullis_core::route::{normalize_path, Route, RouteMatch};
+use portcullis_core::route::{Route, RouteMatch};
 use portcullis_engine::auth::Allowed;
+use portcullis_engine::pipeline;
 use portcullis_engine::request::forward::ClientFacts;
-use portcullis_engine::request::{cors, debug, forward, framing, identity, rules, target};
+use portcullis_engine::request::{cors, debug, forward, framing, identity, rules};
 use respond::GatewayResponse;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -51,8 +51,8 @@ pub struct RequestCtx {
     path: Option<String>,
     query: Option<String>,
     route_index: Option<usize>,
-    /// The tenant from the host pattern, if the route captures one.
-    host_tenant: Option<String>,
+    /// The target the upstream gets differs from the client's (absolute form, normalized).
+    rewrite_target: bool,
     /// The tenant the request was decided for (host pattern or tenant header).
     tenant: Option<String>,
     /// The request polls for a kept answer (`None` inside: a malformed id).
@@ -101,7 +101,7 @@ impl RequestCtx {
             path: None,
             query: None,
             route_index: None,
-            host_tenant: None,
+            rewrite_target: false,
             tenant: None,
             poll: None,
             allowed: None,
@@ -123,7 +123,7 @@ impl RequestCtx {
 pub(crate) fn raw_request_target(session: &Session) -> bytes::Bytes {
     if let Some(h1) = session.as_downstream().as_http1() {
         let raw = h1.get_headers_raw_bytes();
-        if let Some(target) = target::request_line_target(&raw) {
+        if let Some(target) = portcullis_engine::request::target::request_line_target(&raw) {
             // A slice of the refcounted header buffer: no copy.
             return raw.slice_ref(target);
         }
@@ -194,12 +194,6 @@ impl GatewayProxy {
         let gateway = ctx.gateway.clone();
         let request = session.req_header();
         let may_have_body = framing::may_have_body(&request.headers);
-        let refuse = |status, code, message| {
-            Some(closing_if_body(
-                GatewayResponse::error(status, code, message),
-                may_have_body,
-            ))
-        };
 
         // Only when Transfer-Encoding is present can pingora have hidden a Content-Length.
         let raw_content_length = request
@@ -214,72 +208,41 @@ impl GatewayProxy {
             return Some(GatewayResponse::error(400, "invalid_request", e.message()).closing());
         }
         let raw_target = raw_request_target(session);
-        let Some(parts) = target::split_target(&raw_target) else {
-            return refuse(400, "invalid_path", "the request target is not a path");
+        let target = match pipeline::target(&raw_target, gateway.allow_semicolon_in_path) {
+            Ok(target) => target,
+            Err(refusal) => return Some(closing_if_body(refusal.into(), may_have_body)),
         };
-        if parts.fragment {
-            return refuse(
-                400,
-                "invalid_path",
-                portcullis_core::route::PathError::Fragment.message(),
-            );
-        }
-        if parts.path == gateway.health_path {
+        if target.raw_path == gateway.health_path {
             return Some(GatewayResponse::json(200, br#"{"status":"ok"}"#.to_vec()));
         }
-        if parts.path == gateway.ready_path {
+        if target.raw_path == gateway.ready_path {
             return Some(if gateway.is_ready() {
                 GatewayResponse::json(200, br#"{"status":"ready"}"#.to_vec())
             } else {
                 GatewayResponse::error(503, "not_ready", "the gateway is not ready yet")
             });
         }
-        let path = match normalize_path(parts.path, gateway.allow_semicolon_in_path) {
-            Ok(path) => path,
-            Err(e) => return refuse(400, "invalid_path", e.message()),
-        };
-        if let Some(id) = self.polls.poll_path(&path) {
+        let path = &target.path;
+        ctx.query = target.query.map(str::to_string);
+        if let Some(id) = self.polls.poll_path(path) {
             // The id stays out of the access log: on routes without auth it is all it takes.
             ctx.path = Some(format!("{}/poll/…", self.polls.settings.prefix));
-            ctx.query = parts.query.map(str::to_string);
             ctx.poll = Some(id);
             return None;
         }
         ctx.path = Some(path.to_string());
+        ctx.rewrite_target = target.rewrite;
         if let Some(service) = &gateway.token_service {
-            if portcullis_tokens::endpoints::is_service_path(&service.settings.prefix, &path) {
+            if portcullis_tokens::endpoints::is_service_path(&service.settings.prefix, path) {
                 ctx.token_service = true;
                 return self.token_service_preflight(ctx, request);
             }
         }
-        let host = match decision::host(request) {
+        let host = match pipeline::host(request) {
             Ok(host) => host,
-            Err(response) => return Some(closing_if_body(response, may_have_body)),
+            Err(refusal) => return Some(closing_if_body(refusal.into(), may_have_body)),
         };
-        if let Some(response) = self.preflight(ctx, host.as_deref(), &path, request) {
-            return Some(response);
-        }
-        match decision::match_route(&gateway, host.as_deref(), &path, &request.method) {
-            Ok(matched) => {
-                ctx.route_index = Some(matched.index);
-                ctx.host_tenant = matched.host_tenant;
-            }
-            Err(response) => return Some(closing_if_body(response, may_have_body)),
-        }
-
-        let mut rewrite_target = parts.absolute_form || matches!(path, Cow::Owned(_));
-        ctx.query = parts.query.map(str::to_string);
-        // A method override in the query goes the way of the header ones (forward.rs).
-        if let Some(query) = parts.query {
-            if identity::query_has(query, forward::is_method_override_parameter) {
-                ctx.query = identity::query_without(query, forward::is_method_override_parameter);
-                rewrite_target = true;
-            }
-        }
-        if rewrite_target {
-            ctx.upstream_target = Some(upstream_target(ctx));
-        }
-        None
+        self.preflight(ctx, host.as_deref(), path, request)
     }
 }
 
@@ -331,21 +294,6 @@ impl GatewayProxy {
             _ => Vec::new(),
         }
     }
-
-    /// Checks `[routes.request]` and arms the body meter. `Some`: refused.
-    fn check_request_rules(
-        &self,
-        session: &Session,
-        ctx: &mut RequestCtx,
-    ) -> Option<GatewayResponse> {
-        let rules = ctx.route()?.target.rules.as_ref()?;
-        let request = session.req_header();
-        if let Err(breach) = rules.check(&request.method, &request.headers) {
-            return Some(GatewayResponse::rule_breach(breach));
-        }
-        ctx.body_meter = rules::BodyMeter::new(rules.max_body);
-        None
-    }
 }
 
 impl GatewayProxy {
@@ -384,96 +332,65 @@ impl GatewayProxy {
     }
 }
 
-/// The normalized path with the current query.
-fn upstream_target(ctx: &RequestCtx) -> String {
-    let path = ctx.path.as_deref().unwrap_or("/");
-    match &ctx.query {
-        Some(q) => format!("{path}?{q}"),
-        None => path.to_string(),
-    }
-}
-
 impl GatewayProxy {
-    /// Applies the route's OData policy to the (credential-free) query. `Some`: refused.
-    fn police_odata(&self, session: &Session, ctx: &mut RequestCtx) -> Option<GatewayResponse> {
-        let gateway = ctx.gateway.clone();
-        let route = gateway.routes.get(ctx.route_index?)?;
-        let principal = ctx.allowed.as_ref().map(|a| &a.principal);
-        match decision::police_odata(route, ctx.query.as_deref(), principal) {
-            Ok(None) => None,
-            Ok(Some(rewritten)) => {
-                ctx.query = (!rewritten.is_empty()).then_some(rewritten);
-                ctx.upstream_target = Some(upstream_target(ctx));
-                None
-            }
-            Err(response) => Some(closing_if_body(
-                response,
-                framing::may_have_body(&session.req_header().headers),
-            )),
-        }
-    }
-
-    /// Runs the route's auth decision. `Ok(None)`: the route has no auth.
-    async fn authenticate(
+    /// The engine's pipeline on this request (route, auth, request rules, query, OData), then
+    /// what only the gateway does with its outcome: a device token for a first-time visitor on
+    /// a route that hands them out, and the body meter armed. `Err`: the answer instead.
+    async fn decide_route(
         &self,
         session: &Session,
         ctx: &mut RequestCtx,
-    ) -> Result<Option<Allowed>, GatewayResponse> {
-        let (gateway, Some(index)) = (ctx.gateway.clone(), ctx.route_index) else {
-            return Ok(None);
-        };
-        let Some(route) = gateway.routes.get(index) else {
-            return Ok(None);
-        };
+    ) -> Result<(), GatewayResponse> {
+        let gateway = ctx.gateway.clone();
         let request = session.req_header();
-        let decision = decision::authorize(
-            &gateway,
-            route,
-            request,
-            ctx.query.as_deref(),
-            ctx.host_tenant.clone(),
-        )
-        .await
-        .map(|authorized| {
-            ctx.tenant = authorized.tenant;
-            authorized.allowed
-        });
+        let refused = |refusal: pipeline::Refusal| {
+            closing_if_body(refusal.into(), framing::may_have_body(&request.headers))
+        };
+        let path = ctx.path.as_deref().unwrap_or("/");
+        let target = pipeline::Target {
+            raw_path: path,
+            path: Cow::Borrowed(path),
+            query: ctx.query.as_deref(),
+            rewrite: ctx.rewrite_target,
+        };
+        let decided = match gateway
+            .decider()
+            .decide(request, &target, ctx.timing())
+            .await
+        {
+            Ok(decided) => decided,
+            Err(refused_at) => {
+                // The route stays known for the answer's CORS grants, counters and log.
+                ctx.route_index = refused_at.route_index;
+                return Err(refused(refused_at.refusal));
+            }
+        };
+        ctx.route_index = Some(decided.route_index);
+        ctx.tenant = decided.tenant;
+        ctx.upstream_target = decided.upstream_target;
+        ctx.query = decided.query;
+        if let Some(times) = decided.times {
+            ctx.times.auth = times.auth;
+            ctx.times.odata = times.odata;
+        }
+        let route = ctx.route().map(|r| &r.target);
         let device_route = route
-            .target
-            .policy
-            .as_ref()
+            .and_then(|r| r.policy.as_ref())
             .is_some_and(|p| p.issue_device_token);
-        let decision = match decision {
-            Ok(Some(allowed)) if allowed.carrier.is_none() && device_route => {
+        ctx.allowed = match decided.allowed {
+            Some(allowed) if allowed.carrier.is_none() && device_route => Some(
                 Box::pin(self.new_device(&gateway, session, ctx))
                     .await
-                    .map(Some)
-            }
+                    .map_err(|e| refused(pipeline::Refusal::auth(&e, &gateway.realm)))?,
+            ),
             other => other,
         };
-        match decision {
-            Ok(allowed) => {
-                // The query's token goes: the one taken, or one that was not looked at.
-                let carrier = allowed.as_ref().and_then(|a| a.carrier.as_ref());
-                let query_token = match carrier {
-                    Some(carrier) => *carrier == Carrier::Query,
-                    None => ctx.query.as_deref().is_some_and(identity::query_has_token),
-                };
-                if query_token {
-                    ctx.query = ctx.query.as_deref().and_then(identity::query_without_token);
-                    ctx.upstream_target = Some(upstream_target(ctx));
-                }
-                Ok(allowed)
-            }
-            Err(error) => Err(closing_if_body(
-                decision::refusal(&error, &gateway),
-                framing::may_have_body(&request.headers),
-            )),
+        if let Some(rules) = ctx.route().and_then(|r| r.target.rules.as_ref()) {
+            ctx.body_meter = rules::BodyMeter::new(rules.max_body);
         }
+        Ok(())
     }
-}
 
-impl GatewayProxy {
     /// A request without a credential on a device-token route: a new anonymous device token,
     /// sent back as a cookie; the request goes on as that device.
     async fn new_device(
@@ -595,24 +512,7 @@ impl ProxyHttp for GatewayProxy {
         if let Some(id) = ctx.poll {
             return Box::pin(self.serve_poll(session, ctx, id)).await;
         }
-        let auth_started = ctx.phase_clock();
-        let decision = self.authenticate(session, ctx).await;
-        if let Some(at) = auth_started {
-            ctx.times.auth = at.elapsed();
-        }
-        match decision {
-            Ok(allowed) => ctx.allowed = allowed,
-            Err(response) => return self.answer(session, ctx, response).await,
-        }
-        if let Some(response) = self.check_request_rules(session, ctx) {
-            return self.answer(session, ctx, response).await;
-        }
-        let odata_started = ctx.phase_clock();
-        let refusal = self.police_odata(session, ctx);
-        if let Some(at) = odata_started {
-            ctx.times.odata = at.elapsed();
-        }
-        if let Some(response) = refusal {
+        if let Err(response) = self.decide_route(session, ctx).await {
             return self.answer(session, ctx, response).await;
         }
         if let Some(within) = ctx.route().and_then(|r| r.target.respond_within) {

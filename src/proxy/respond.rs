@@ -23,6 +23,12 @@ struct ErrorBody<'a> {
     message: &'a str,
 }
 
+impl From<portcullis_engine::pipeline::Refusal> for GatewayResponse {
+    fn from(refusal: portcullis_engine::pipeline::Refusal) -> Self {
+        GatewayResponse::json(refusal.status, refusal.body).with_headers(refusal.headers)
+    }
+}
+
 impl GatewayResponse {
     /// The answer to a request that breaks its route's `[routes.request]` rules. The body is
     /// left unread, so the connection cannot be reused.

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod challenge;
 pub mod metrics;
+pub mod pipeline;
 pub mod policy;
 pub mod request;
 pub mod signing;

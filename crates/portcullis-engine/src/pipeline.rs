@@ -1,0 +1,330 @@
+//! The one decision pipeline: what the gateway's pingora phases and the embedding API both run
+//! on a request head. The order of the steps is written here and nowhere else:
+//!
+//! 1. [`target`] — the request-target as the client wrote it: a path (a raw `#` refused), the
+//!    query, normalization (RFC 3986, with the refusals of `route::normalize`);
+//! 2. [`decide`] — the host, the route (404, or 405 with `Allow`), method overrides out of the
+//!    query, the auth decision (one credential, verification, tenant, level, scopes), the
+//!    route's request rules (415, declared 413), the credential out of the query, the OData
+//!    policy, and the target the upstream gets.
+//!
+//! Between the two the gateway answers what is its own (health, polls, its token service, CORS
+//! preflights); after them it issues device tokens and proxies. Plain `http` types in, a
+//! [`Decided`] or a [`Refusal`] out.
+
+use crate::auth::{self, Allowed};
+use crate::challenge::AuthError;
+use crate::policy::RoutePolicy;
+use crate::request::forward::is_method_override_parameter;
+use crate::request::identity::{query_has, query_has_token, query_without, query_without_token};
+use crate::request::rules::RequestRules;
+use crate::request::target::split_target;
+use crate::verify::Verifier;
+use portcullis_core::credential::{Carrier, Limits, RequestView};
+use portcullis_core::principal::Principal;
+use portcullis_core::route::{normalize_path, request_host, PathError, RouteMatch, RouteTable};
+use portcullis_odata::policy::ODataPolicy;
+use serde::Serialize;
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+/// What a route says about a request, whatever else its table's targets hold.
+pub trait RouteRules {
+    fn policy(&self) -> Option<&RoutePolicy>;
+    fn odata(&self) -> Option<&ODataPolicy>;
+    fn rules(&self) -> Option<&RequestRules>;
+}
+
+/// The snapshot as the pipeline reads it: borrowed, built per request for free.
+pub struct Decider<'a, T> {
+    pub routes: &'a RouteTable<T>,
+    pub verifier: &'a Verifier,
+    pub limits: Limits,
+    /// The RFC 6750 realm of challenges.
+    pub realm: &'a str,
+}
+
+/// A refused request: status, extra headers (`WWW-Authenticate`, `Allow`, `Retry-After`) and a
+/// small JSON body made of fixed strings, never of request content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl Refusal {
+    /// `{"error": code, "message": message}`.
+    pub fn error(status: u16, code: &str, message: &str) -> Self {
+        let body = serde_json::to_vec(&ErrorBody {
+            error: code,
+            message,
+        })
+        .expect("serializing two strings cannot fail");
+        Self {
+            status,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The RFC 6750 / 9470 answer to a refused auth decision.
+    pub fn auth(error: &AuthError, realm: &str) -> Self {
+        let answer = error.answer(realm);
+        let mut headers = Vec::new();
+        if let Some(challenge) = answer.www_authenticate {
+            headers.push(("www-authenticate", challenge));
+        }
+        if let Some(seconds) = answer.retry_after {
+            headers.push(("retry-after", seconds.to_string()));
+        }
+        Self {
+            status: answer.status,
+            body: answer.body,
+            headers,
+        }
+    }
+
+    fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    fn invalid_path(message: &str) -> Self {
+        Self::error(400, "invalid_path", message)
+    }
+}
+
+/// The request-target, read and normalized.
+#[derive(Debug)]
+pub struct Target<'r> {
+    /// The path as sent (health and readiness paths are matched on it exactly).
+    pub raw_path: &'r str,
+    /// The normalized path: what routes match and what the upstream receives.
+    pub path: Cow<'r, str>,
+    pub query: Option<&'r str>,
+    /// The upstream must get another target than the client sent: an absolute form
+    /// (`http://host/path`) or a path that normalization changed.
+    pub rewrite: bool,
+}
+
+/// Step 1: the raw request-target (the request line's, where a raw `#` still shows).
+pub fn target(raw: &[u8], allow_semicolon: bool) -> Result<Target<'_>, Refusal> {
+    let parts = split_target(raw)
+        .ok_or_else(|| Refusal::invalid_path("the request target is not a path"))?;
+    if parts.fragment {
+        return Err(Refusal::invalid_path(PathError::Fragment.message()));
+    }
+    let path = normalize_path(parts.path, allow_semicolon)
+        .map_err(|e| Refusal::invalid_path(e.message()))?;
+    let rewrite = parts.absolute_form || matches!(path, Cow::Owned(_));
+    Ok(Target {
+        raw_path: parts.path,
+        path,
+        query: parts.query,
+        rewrite,
+    })
+}
+
+/// The request's host: the absolute-form authority if any, else the single `Host` header,
+/// lower-cased without port. Several `Host` headers are a 400 (RFC 9112 §3.2).
+pub fn host(head: &http::request::Parts) -> Result<Option<Cow<'_, str>>, Refusal> {
+    if let Some(authority) = head.uri.authority() {
+        return Ok(request_host(authority.as_str()));
+    }
+    let mut hosts = head.headers.get_all(http::header::HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(Refusal::error(
+            400,
+            "invalid_request",
+            "the request has more than one Host",
+        ));
+    }
+    Ok(first.and_then(|h| h.to_str().ok()).and_then(request_host))
+}
+
+/// A request the pipeline refused, and the route it had matched when it got that far (for the
+/// caller's per-route answers: CORS grants, counters, the access log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub route_index: Option<usize>,
+    pub refusal: Refusal,
+}
+
+impl From<Refusal> for Refused {
+    fn from(refusal: Refusal) -> Self {
+        Refused {
+            route_index: None,
+            refusal,
+        }
+    }
+}
+
+/// A request the pipeline let through.
+#[derive(Debug)]
+pub struct Decided {
+    pub route_index: usize,
+    /// `None`: the route has no auth (no credential was looked at).
+    pub allowed: Option<Allowed>,
+    /// The tenant the request is for: the host pattern's, else the route's tenant header.
+    pub tenant: Option<String>,
+    /// The query the upstream gets (`None`: none).
+    pub query: Option<String>,
+    /// The request-target to send upstream when it differs from the client's.
+    pub upstream_target: Option<String>,
+    /// How long the auth decision and the OData policy took, when timed.
+    pub times: Option<StepTimes>,
+}
+
+/// Durations of the steps a debug trace reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepTimes {
+    pub auth: Duration,
+    pub odata: Duration,
+}
+
+impl<T: RouteRules> Decider<'_, T> {
+    /// Step 2: everything from the host to the upstream's target, in order. `timed`: measure
+    /// the steps (only a debug trace asks: a clock read is not free under load).
+    pub async fn decide(
+        &self,
+        head: &http::request::Parts,
+        target: &Target<'_>,
+        timed: bool,
+    ) -> Result<Decided, Refused> {
+        let host = host(head)?;
+        let (index, host_tenant) =
+            match self
+                .routes
+                .find(host.as_deref(), &target.path, &head.method)
+            {
+                RouteMatch::Found { index, tenant, .. } => (index, tenant.map(str::to_string)),
+                RouteMatch::MethodNotAllowed { allowed } => {
+                    let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+                    return Err(Refusal::error(
+                        405,
+                        "method_not_allowed",
+                        "the route does not allow this method",
+                    )
+                    .with_header("allow", allow.join(", "))
+                    .into());
+                }
+                RouteMatch::NotFound => {
+                    return Err(
+                        Refusal::error(404, "no_route", "no route matches this request").into(),
+                    )
+                }
+            };
+        let refused = |refusal: Refusal| Refused {
+            route_index: Some(index),
+            refusal,
+        };
+        let rules = &self
+            .routes
+            .get(index)
+            .expect("find returns an index of the table")
+            .target;
+        let mut rewrite = target.rewrite;
+        // A method override in the query goes the way of the header ones (request::forward).
+        let mut query = target.query.map(str::to_string);
+        if target
+            .query
+            .is_some_and(|q| query_has(q, is_method_override_parameter))
+        {
+            query = target
+                .query
+                .and_then(|q| query_without(q, is_method_override_parameter));
+            rewrite = true;
+        }
+
+        let clock = timed.then(Instant::now);
+        let (allowed, tenant) = match rules.policy() {
+            None => (None, host_tenant),
+            Some(policy) => {
+                let tenant = policy
+                    .tenant(&head.headers, host_tenant)
+                    .map_err(|e| refused(Refusal::auth(&e, self.realm)))?;
+                let view = RequestView {
+                    headers: &head.headers,
+                    query: query.as_deref(),
+                };
+                let allowed = auth::decide(
+                    policy,
+                    self.verifier,
+                    &view,
+                    &head.method,
+                    tenant.as_deref(),
+                    self.limits,
+                    portcullis_core::principal::now_unix(),
+                )
+                .await
+                .map_err(|e| refused(Refusal::auth(&e, self.realm)))?;
+                (Some(allowed), tenant)
+            }
+        };
+        let auth_time = clock.map(|at| at.elapsed());
+
+        if let Some(rules) = rules.rules() {
+            rules.check(&head.method, &head.headers).map_err(|breach| {
+                refused(Refusal::error(
+                    breach.status(),
+                    breach.code(),
+                    breach.message(),
+                ))
+            })?;
+        }
+        // The query's token goes: the one taken, or one that was not looked at.
+        let query_token = match allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
+            Some(carrier) => *carrier == Carrier::Query,
+            None => query.as_deref().is_some_and(query_has_token),
+        };
+        if query_token {
+            query = query.as_deref().and_then(query_without_token);
+            rewrite = true;
+        }
+
+        let clock = timed.then(Instant::now);
+        if let Some(odata) = rules.odata() {
+            let principal = allowed
+                .as_ref()
+                .map_or(&Principal::Anonymous, |a| &a.principal);
+            let policed = odata
+                .check(query.as_deref().unwrap_or(""), principal)
+                .map_err(|refusal| {
+                    refused(Refusal {
+                        status: refusal.status,
+                        body: refusal.body(),
+                        headers: Vec::new(),
+                    })
+                })?;
+            if let Some(policed) = policed {
+                query = (!policed.is_empty()).then_some(policed);
+                rewrite = true;
+            }
+        }
+        let times = clock.zip(auth_time).map(|(at, auth)| StepTimes {
+            auth,
+            odata: at.elapsed(),
+        });
+
+        let upstream_target = rewrite.then(|| match &query {
+            Some(q) => format!("{}?{q}", target.path),
+            None => target.path.to_string(),
+        });
+        Ok(Decided {
+            route_index: index,
+            allowed,
+            tenant,
+            query,
+            upstream_target,
+            times,
+        })
+    }
+}
