@@ -37,10 +37,11 @@ wait_port() { # port [tenths of a second, default 100]
   echo "port $1 did not open" >&2; return 1
 }
 
-gateway_config() { # port echo_port
+gateway_config() { # port echo_port; SERVER_EXTRA: more [server] lines (A/B of a setting)
   cat <<EOT
 [server]
 threads = 1
+${SERVER_EXTRA:-}
 [log]
 level = "warn"
 access_log = false

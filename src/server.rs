@@ -57,10 +57,11 @@ pub fn build_server(loaded: Loaded, upgrade: bool) -> pingora::Result<Server> {
         "portcullis",
     );
     // vendor/pingora-proxy: an overall deadline for the request head.
+    let header_deadline = config.server.request_header_timeout.get();
     proxy
         .app_logic_mut()
         .expect("a new service has its app")
-        .header_read_timeout = Some(config.server.request_header_timeout.get());
+        .header_read_timeout = (!header_deadline.is_zero()).then_some(header_deadline);
     for listener in &config.listeners {
         let listener = listener.get_ref();
         let address = listener.address.get_ref();

@@ -534,7 +534,8 @@ pub struct ServerSettings {
     pub upgrade_sock: String,
     /// The longest a client connection may take to send a complete request head, counted from
     /// when the gateway starts waiting (so it also ends an idle keep-alive). A client sending
-    /// a byte at a time (slowloris) is cut off here, not kept for 60 s per byte.
+    /// a byte at a time (slowloris) is cut off here, not kept for 60 s per byte. `"0s"`: off
+    /// (behind a proxy that already enforces one).
     pub request_header_timeout: ConfigDuration,
 }
 

@@ -238,11 +238,7 @@ impl GatewayProxy {
                 return self.token_service_preflight(ctx, request);
             }
         }
-        let host = match pipeline::host(request) {
-            Ok(host) => host,
-            Err(refusal) => return Some(closing_if_body(refusal.into(), may_have_body)),
-        };
-        self.preflight(ctx, host.as_deref(), path, request)
+        self.preflight(ctx, path, request)
     }
 }
 
@@ -252,12 +248,17 @@ impl GatewayProxy {
     fn preflight(
         &self,
         ctx: &mut RequestCtx,
-        host: Option<&str>,
         path: &str,
         request: &RequestHeader,
     ) -> Option<GatewayResponse> {
         let asked = cors::preflight_method(&request.method, &request.headers)?;
-        let RouteMatch::Found { index, .. } = ctx.gateway.routes.find(host, path, &asked) else {
+        // The host is read here only for preflights; the pipeline reads it for the rest.
+        let host = match pipeline::host(request) {
+            Ok(host) => host,
+            Err(refusal) => return Some(refusal.into()),
+        };
+        let found = ctx.gateway.routes.find(host.as_deref(), path, &asked);
+        let RouteMatch::Found { index, .. } = found else {
             return None;
         };
         let policy = ctx.gateway.routes.get(index)?.target.cors.as_ref()?;
@@ -653,7 +654,6 @@ impl GatewayProxy {
             // the map at most instead of one per crossed capacity.
             headers.reserve(ADDED_HEADERS);
             forward::set_forwarding_headers(headers, &facts);
-            forward::remove_method_overrides(headers);
             // The debug request is between the caller and the gateway.
             headers.remove(&debug::HEADER_NAME);
             identity::pass_identity(headers, ctx.allowed.as_ref(), names)

@@ -328,3 +328,213 @@ impl<T: RouteRules> Decider<'_, T> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Requirement;
+    use crate::verify::appkeys::AppKeys;
+    use crate::verify::{CacheSettings, Issuers};
+    use portcullis_core::digest::digest;
+    use portcullis_core::principal::{Identity, Level};
+    use portcullis_core::route::{HostPattern, PathMatch, Route};
+    use std::sync::Arc;
+
+    /// What a route holds here: the three things the pipeline asks for.
+    struct Rules {
+        policy: Option<RoutePolicy>,
+        odata: Option<ODataPolicy>,
+        rules: Option<RequestRules>,
+    }
+
+    impl RouteRules for Rules {
+        fn policy(&self) -> Option<&RoutePolicy> {
+            self.policy.as_ref()
+        }
+        fn odata(&self) -> Option<&ODataPolicy> {
+            self.odata.as_ref()
+        }
+        fn rules(&self) -> Option<&RequestRules> {
+            self.rules.as_ref()
+        }
+    }
+
+    const KEY: &str = "pipeline-test-key-0123456789";
+
+    fn verifier() -> Verifier {
+        let identity = Identity {
+            issuer: Arc::from("keys"),
+            subject: "reader".into(),
+            tenant: None,
+            scopes: vec!["read".into()],
+            level: Level::Identified,
+            audiences: vec![],
+            expires_at: None,
+            not_before: None,
+            leeway: 0,
+            token_id: None,
+            claimed_subject: None,
+            header_values: Default::default(),
+        };
+        let issuers = Issuers {
+            app_keys: vec![Arc::new(AppKeys::new(
+                "keys",
+                vec![(digest(KEY), identity)],
+            ))],
+            ..Issuers::default()
+        };
+        Verifier::new(issuers, CacheSettings::default())
+    }
+
+    fn route(name: &str, prefix: &str, methods: &[http::Method], rules: Rules) -> Route<Rules> {
+        Route {
+            name: name.into(),
+            host: HostPattern::Any,
+            path: PathMatch::Prefix(prefix.into()),
+            methods: methods.to_vec(),
+            target: rules,
+        }
+    }
+
+    fn table() -> RouteTable<Rules> {
+        let policy = RoutePolicy {
+            carriers: vec![Carrier::TokenScheme, Carrier::Query],
+            issuers: vec![],
+            allow_anonymous: false,
+            issue_device_token: false,
+            audience: None,
+            tenant_header: None,
+            default: Requirement {
+                level: Level::Identified,
+                scopes: vec!["read".into()],
+                all_scopes: true,
+            },
+            per_method: vec![],
+        };
+        let odata = ODataPolicy {
+            max_top: Some(10),
+            private_fields: vec!["name".into()],
+            ..ODataPolicy::default()
+        };
+        let json = RequestRules {
+            json_methods: vec![http::Method::POST],
+            max_body: Some(100),
+        };
+        RouteTable::new(vec![
+            route(
+                "api",
+                "/api",
+                &[http::Method::GET, http::Method::POST],
+                Rules {
+                    policy: Some(policy),
+                    odata: Some(odata),
+                    rules: Some(json),
+                },
+            ),
+            route(
+                "public",
+                "/public",
+                &[],
+                Rules {
+                    policy: None,
+                    odata: None,
+                    rules: None,
+                },
+            ),
+        ])
+    }
+
+    fn head(method: &str, uri: &str, headers: &[(&str, &str)]) -> http::request::Parts {
+        let mut request = http::Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    /// Runs both steps on a request line's target.
+    fn run(method: &str, raw: &str, headers: &[(&str, &str)]) -> Result<Decided, Refused> {
+        let (routes, verifier) = (table(), verifier());
+        let decider = Decider {
+            routes: &routes,
+            verifier: &verifier,
+            limits: Limits::default(),
+            realm: "test",
+        };
+        let target = target(raw.as_bytes(), false)?;
+        let head = head(method, "/", headers);
+        let future = decider.decide(&head, &target, true);
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    fn status(result: Result<Decided, Refused>) -> u16 {
+        result.map_or_else(|refused| refused.refusal.status, |_| 200)
+    }
+
+    #[test]
+    fn the_steps_run_in_order_and_each_refuses_in_its_place() {
+        let key = format!("token {KEY}");
+        let auth = [("authorization", key.as_str())];
+        assert_eq!(status(run("GET", "/public#/../api", &[])), 400, "a raw '#'");
+        assert_eq!(status(run("GET", "/nowhere", &[])), 404);
+        let refused = run("DELETE", "/api/x", &auth).unwrap_err();
+        assert_eq!(refused.refusal.status, 405);
+        assert_eq!(
+            refused.refusal.headers,
+            [("allow", "GET, POST".to_string())]
+        );
+        let refused = run("GET", "/api/x", &[]).unwrap_err();
+        assert_eq!(
+            (refused.refusal.status, refused.route_index),
+            (401, Some(0)),
+            "the route reached stays known"
+        );
+        assert_eq!(
+            status(run("POST", "/api/x", &[auth[0], ("content-length", "3")])),
+            415,
+            "request rules after auth"
+        );
+        assert_eq!(
+            status(run("GET", "/api/x?$select=name", &auth)),
+            403,
+            "OData"
+        );
+        assert_eq!(status(run("GET", "/api/x?$top=50", &auth)), 400);
+    }
+
+    #[test]
+    fn what_goes_upstream_is_decided_once() {
+        let key = format!("token {KEY}");
+        let decided = run(
+            "GET",
+            "/api/./x?_method=DELETE&access_token=other&$top=5",
+            &[("authorization", &key)],
+        );
+        // Two credentials: the query token beside the header.
+        assert_eq!(status(decided), 400);
+        let decided = run(
+            "GET",
+            &format!("/api/./x?_method=DELETE&access_token={KEY}&$top=5"),
+            &[],
+        )
+        .expect("allowed by the query token");
+        assert_eq!(decided.route_index, 0);
+        let identity = decided
+            .allowed
+            .as_ref()
+            .unwrap()
+            .principal
+            .identity()
+            .unwrap();
+        assert_eq!(identity.subject, "reader");
+        assert_eq!(decided.query.as_deref(), Some("$top=5"));
+        assert_eq!(decided.upstream_target.as_deref(), Some("/api/x?$top=5"));
+        assert!(decided.times.is_some());
+        let public = run("GET", "/public/a?b=1", &[]).unwrap();
+        assert!(public.allowed.is_none());
+        assert_eq!(public.upstream_target, None, "sent as it came");
+    }
+}

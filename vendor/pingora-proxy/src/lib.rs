@@ -338,7 +338,10 @@ where
         let header_read_timeout = self.header_read_timeout;
         let read = async {
             match header_read_timeout {
-                Some(limit) => match time::timeout(limit, downstream_session.read_request()).await
+                // pingora's own shared-tick timer, as for its per-read timeouts: no timer of
+                // its own per request.
+                Some(limit) => match pingora_timeout::timeout(limit, downstream_session.read_request())
+                    .await
                 {
                     Ok(res) => res,
                     Err(_) => {

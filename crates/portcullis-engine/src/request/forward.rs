@@ -75,7 +75,8 @@ static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// Sets `X-Forwarded-For/-Proto/-Host` and removes untrusted forwarding headers.
+/// Sets `X-Forwarded-For/-Proto/-Host` and removes untrusted forwarding headers and method
+/// overrides (one pass over the headers for both).
 pub fn set_forwarding_headers(headers: &mut HeaderMap, client: &ClientFacts<'_>) {
     let prior = |headers: &HeaderMap, name: &HeaderName| -> Option<String> {
         if !client.peer_is_trusted {
@@ -93,10 +94,12 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, client: &ClientFacts<'_>)
     let prior_host = prior(headers, &X_FORWARDED_HOST);
     // Underscore spellings go always; real names go unless the peer is trusted; the three we
     // write are rebuilt from the values kept above.
+    // Method overrides go in the same pass (see `remove_method_overrides`).
     remove_headers_where(headers, |name| {
         is_underscore_variant(name, FORWARDING_HEADERS)
             || (FORWARDING_HEADERS.contains(&name)
                 && (!client.peer_is_trusted || REBUILT.contains(&name)))
+            || is_protected(name, METHOD_OVERRIDE_HEADERS)
     });
 
     let forwarded_for = match (prior_for, client.peer) {
@@ -231,6 +234,7 @@ mod tests {
             ("X-Original-URL", "/admin"),
             ("x-real-ip", "9.9.9.9"),
             ("Forwarded", "for=1.2.3.4"),
+            ("X-HTTP-Method-Override", "DELETE"),
             ("X-Other", "kept"),
         ]);
         set_forwarding_headers(&mut r, &facts(false));
@@ -242,6 +246,7 @@ mod tests {
             "x-original-url",
             "x-real-ip",
             "forwarded",
+            "x-http-method-override",
         ] {
             assert!(values(&r, gone).is_empty(), "{gone} should be gone");
         }
