@@ -63,6 +63,12 @@ async fn http_1_1_requests_must_name_their_host() {
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.head);
+    // A Host that is not a host (a list, two ports) is a 400 too, not a host-less request.
+    for host in ["a.test, b.test", "a.test:1:2", "[::1]x:80"] {
+        let request = format!("GET /x HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let r = raw_request(gw.addr(), request.as_bytes()).await.unwrap();
+        assert_eq!(r.status, 400, "{host}: {}", r.head);
+    }
 }
 
 #[tokio::test]

@@ -133,7 +133,8 @@ pub fn target(raw: &[u8], allow_semicolon: bool) -> Result<Target<'_>, Refusal> 
 }
 
 /// The request's host: the absolute-form authority if any, else the single `Host` header,
-/// lower-cased without port. Several `Host` headers are a 400 (RFC 9112 §3.2).
+/// lower-cased without port. Several `Host` headers, or one that is not a host (`a, b`,
+/// `x:1:2`), are a 400 (RFC 9112 §3.2); an empty one names no host.
 pub fn host(head: &http::request::Parts) -> Result<Option<Cow<'_, str>>, Refusal> {
     if let Some(authority) = head.uri.authority() {
         return Ok(request_host(authority.as_str()));
@@ -147,7 +148,17 @@ pub fn host(head: &http::request::Parts) -> Result<Option<Cow<'_, str>>, Refusal
             "the request has more than one Host",
         ));
     }
-    Ok(first.and_then(|h| h.to_str().ok()).and_then(request_host))
+    let Some(value) = first.filter(|v| !v.as_bytes().trim_ascii().is_empty()) else {
+        return Ok(None);
+    };
+    match value.to_str().ok().and_then(request_host) {
+        Some(host) => Ok(Some(host)),
+        None => Err(Refusal::error(
+            400,
+            "invalid_request",
+            "the Host header is not a host",
+        )),
+    }
 }
 
 /// A request the pipeline refused, and the route it had matched when it got that far (for the

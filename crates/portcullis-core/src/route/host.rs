@@ -92,8 +92,16 @@ fn valid_label(label: &str) -> bool {
 pub fn request_host(raw: &str) -> Option<Cow<'_, str>> {
     let raw = raw.trim();
     let host = if let Some(rest) = raw.strip_prefix('[') {
-        // IPv6 literal: keep the brackets, drop the port.
+        // IPv6 literal: keep the brackets, drop the port (and nothing else may follow).
         let end = rest.find(']')?;
+        let after = &rest[end + 1..];
+        let port_ok = after.is_empty()
+            || after
+                .strip_prefix(':')
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        if !port_ok {
+            return None;
+        }
         &raw[..end + 2]
     } else {
         match raw.rsplit_once(':') {
@@ -103,10 +111,14 @@ pub fn request_host(raw: &str) -> Option<Cow<'_, str>> {
         }
     };
     let host = host.strip_suffix('.').unwrap_or(host);
+    // A name is letters, digits, `-`, `.`, `_`; `:` and brackets only inside an IPv6 literal.
+    let bracketed = host.starts_with('[');
     if host.is_empty()
         || host.len() > 253
         || !host.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'[' | b']' | b':')
+            b.is_ascii_alphanumeric()
+                || matches!(b, b'-' | b'.' | b'_')
+                || (bracketed && matches!(b, b'[' | b']' | b':'))
         })
     {
         return None;
@@ -174,5 +186,8 @@ mod tests {
         assert_eq!(request_host("evil.com/x"), None);
         assert_eq!(request_host("a:b"), None);
         assert_eq!(request_host(""), None);
+        for invalid in ["a, b", "evil.com:80:80", "a]b", "[::1]x:80", "a b"] {
+            assert_eq!(request_host(invalid), None, "{invalid}");
+        }
     }
 }
