@@ -62,6 +62,11 @@ impl<'a> SourceMap<'a> {
         Self { text }
     }
 
+    /// The config file's text.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
     /// 1-based (line, column) of a byte offset; (0, 0) for an empty span (a default value).
     pub fn position(&self, span: &Range<usize>) -> (usize, usize) {
         if span.start == 0 && span.end == 0 {

@@ -28,6 +28,99 @@ use toml::Spanned;
 
 type Problems = Vec<ConfigProblem>;
 
+/// The keys an issuer of each kind reads. `[issuers.<name>]` is one table for three kinds, so
+/// serde alone would accept a `jwks_url` on an `app_keys` issuer and ignore it; every key
+/// outside its kind's list is a problem at its own line instead.
+fn keys_of_kind(kind: &str) -> Option<&'static [&'static str]> {
+    const CLAIMS: [&str; 5] = [
+        "scope_claims",
+        "level_claim",
+        "level_values",
+        "default_level",
+        "tenant_claim",
+    ];
+    const JWT: [&str; 19] = [
+        "kind",
+        "issuer",
+        "audiences",
+        "jwks_url",
+        "discovery",
+        "jwks_file",
+        "keys",
+        "profile",
+        "leeway",
+        "rsa_default_alg",
+        "refresh_every",
+        "unknown_kid_cooldown",
+        "fetch_timeout",
+        "max_stale",
+        CLAIMS[0],
+        CLAIMS[1],
+        CLAIMS[2],
+        CLAIMS[3],
+        CLAIMS[4],
+    ];
+    const INTROSPECTION: [&str; 15] = [
+        "kind",
+        "issuer",
+        "audiences",
+        "introspection_url",
+        "client_id",
+        "client_secret",
+        "timeout",
+        "cache_ttl",
+        "negative_cache_ttl",
+        "leeway",
+        CLAIMS[0],
+        CLAIMS[1],
+        CLAIMS[2],
+        CLAIMS[3],
+        CLAIMS[4],
+    ];
+    const APP_KEYS: [&str; 3] = ["kind", "app_keys", "app_keys_file"];
+    match kind {
+        "jwt" => Some(&JWT),
+        "introspection" => Some(&INTROSPECTION),
+        "app_keys" => Some(&APP_KEYS),
+        _ => None,
+    }
+}
+
+/// Reports every key of an `[issuers.<name>]` table that its kind does not read.
+fn check_issuer_keys(config: &Config, map: &SourceMap, problems: &mut Problems) {
+    // The file parsed already; this second, spanned read only finds where each key stands.
+    let Ok(document) = toml::de::DeTable::parse(map.text()) else {
+        return;
+    };
+    let Some(issuers) = document.get_ref().get("issuers") else {
+        return;
+    };
+    let toml::de::DeValue::Table(issuers) = issuers.get_ref() else {
+        return;
+    };
+    for (name, table) in issuers {
+        let toml::de::DeValue::Table(table) = table.get_ref() else {
+            continue;
+        };
+        let Some(issuer) = config.issuers.get(name.get_ref().as_ref()) else {
+            continue;
+        };
+        let kind = issuer.get_ref().kind.get_ref();
+        let Some(allowed) = keys_of_kind(kind) else {
+            continue; // an unknown kind is reported where the kind is read
+        };
+        for key in table.keys() {
+            if !allowed.contains(&key.get_ref().as_ref()) {
+                problems.push(map.problem(
+                    &key.span(),
+                    format!("issuers.{}.{}", name.get_ref(), key.get_ref()),
+                    format!("not a key of a {kind:?} issuer"),
+                ));
+            }
+        }
+    }
+}
+
 /// Builds the verifier of every `[issuers.*]`.
 /// `token_service` is the opened built-in service; `None` where only the config is checked.
 pub fn build_verifier(
@@ -36,6 +129,7 @@ pub fn build_verifier(
     problems: &mut Problems,
     token_service: Option<Arc<TokenService>>,
 ) -> Verifier {
+    check_issuer_keys(config, map, problems);
     let mut issuers = Issuers::default();
     if let Some(settings) = crate::gateway::token_settings::compile(config, map, problems) {
         let keys = match &token_service {

@@ -48,6 +48,35 @@ fn an_unknown_key_names_file_line_and_key() {
 }
 
 #[test]
+fn an_issuer_key_of_another_kind_is_a_problem_at_its_line() {
+    let (code, out) = check_config(
+        r#"
+[[listeners]]
+address = "127.0.0.1:1"
+
+[issuers.guests]
+kind = "app_keys"
+jwks_url = "https://idp.example/jwks"
+app_keys = []
+
+[issuers.remote]
+kind = "introspection"
+introspection_url = "https://idp.example/introspect"
+client_id = "gw"
+client_secret = "a-secret-of-some-length"
+keys = []
+"#,
+    );
+    assert_eq!(code, 1, "{out}");
+    for expected in [
+        "bad.toml:7:1: issuers.guests.jwks_url: not a key of a \"app_keys\" issuer",
+        "bad.toml:15:1: issuers.remote.keys: not a key of a \"introspection\" issuer",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+#[test]
 fn every_semantic_problem_is_listed_at_once() {
     let (code, out) = check_config(
         r#"
