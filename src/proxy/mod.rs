@@ -39,38 +39,65 @@ impl GatewayProxy {
     }
 }
 
-/// Per-request state carried across pingora's phases.
+/// Per-request state carried across pingora's phases, grouped by what it is about.
 pub struct RequestCtx {
-    started: Instant,
-    request_id: http::HeaderValue,
     /// The snapshot this request is decided and forwarded on, loaded once when it starts.
     gateway: Arc<Gateway>,
-    /// The request-target to send upstream when it differs from what the client sent.
-    upstream_target: Option<String>,
-    /// The normalized path, for the access log.
-    path: Option<String>,
-    query: Option<String>,
-    route_index: Option<usize>,
-    /// The target the upstream gets differs from the client's (absolute form, normalized).
-    rewrite_target: bool,
-    /// The tenant the request was decided for (host pattern or tenant header).
-    tenant: Option<String>,
-    /// The request polls for a kept answer (`None` inside: a malformed id).
-    poll: Option<Option<crate::polling::PollId>>,
-    /// Set once the auth decision allowed the request.
-    allowed: Option<Allowed>,
-    /// The request is for the built-in token service, not a route.
-    token_service: bool,
-    /// A `Set-Cookie` for the response (a new device token).
-    set_cookie: Option<String>,
-    /// The request was sent upstream (the gateway did not answer it itself).
-    forwarded: bool,
-    /// The debug level asked for (0: none); honoured only where `[debug]` permits.
-    debug_level: u8,
-    /// The request is a CORS preflight the gateway answered.
-    preflight: bool,
+    request_id: http::HeaderValue,
+    /// What the request is for: a route, the token service, a poll, a preflight.
+    routing: Routing,
+    /// The request-target as decided: for the access log and for the upstream.
+    target: TargetState,
+    /// Who is calling, as decided.
+    auth: AuthOutcome,
+    /// When things happened: for the access log and debug traces.
+    timing: Timing,
     /// Counts a streamed request body against the route's limit.
     body_meter: rules::BodyMeter,
+    /// The request was sent upstream (the gateway did not answer it itself).
+    forwarded: bool,
+}
+
+/// What a request is for.
+#[derive(Default)]
+struct Routing {
+    route_index: Option<usize>,
+    /// The built-in token service, not a route.
+    token_service: bool,
+    /// A poll for a kept answer (`None` inside: a malformed id).
+    poll: Option<Option<crate::polling::PollId>>,
+    /// A CORS preflight the gateway answered.
+    preflight: bool,
+}
+
+/// The request-target as decided.
+#[derive(Default)]
+struct TargetState {
+    /// The normalized path (a poll's id masked), for the access log.
+    path: Option<String>,
+    query: Option<String>,
+    /// The target the upstream gets differs from the client's (absolute form, normalized).
+    rewrite: bool,
+    /// The request-target to send upstream when it differs from what the client sent.
+    upstream: Option<String>,
+}
+
+/// Who is calling, as decided.
+#[derive(Default)]
+struct AuthOutcome {
+    /// Set once the auth decision allowed the request.
+    allowed: Option<Allowed>,
+    /// The tenant the request was decided for (host pattern or tenant header).
+    tenant: Option<String>,
+    /// A `Set-Cookie` for the response (a new device token).
+    set_cookie: Option<String>,
+}
+
+/// When things happened.
+struct Timing {
+    started: Instant,
+    /// The debug level asked for (0: none); honoured only where `[debug]` permits.
+    debug_level: u8,
     times: debug::StageTimes,
     upstream_started: Option<Instant>,
 }
@@ -78,41 +105,35 @@ pub struct RequestCtx {
 impl RequestCtx {
     /// Whether the phases are timed: only for a permitted-or-not debug trace request, since
     /// nothing else reads the times (a clock read per phase is not free under load).
-    fn timing(&self) -> bool {
-        self.debug_level > 0
+    fn timed(&self) -> bool {
+        self.timing.debug_level > 0
     }
 
     /// The start of a timed phase, when phases are timed.
     fn phase_clock(&self) -> Option<Instant> {
-        self.timing().then(Instant::now)
+        self.timed().then(Instant::now)
     }
 
     /// The matched route, derived from the snapshot and the route index.
     fn route(&self) -> Option<&Route<RouteTarget>> {
-        self.gateway.routes.get(self.route_index?)
+        self.gateway.routes.get(self.routing.route_index?)
     }
 
     fn new(gateway: Arc<Gateway>) -> Self {
         Self {
-            started: Instant::now(),
-            request_id: http::HeaderValue::from_static(""),
             gateway,
-            upstream_target: None,
-            path: None,
-            query: None,
-            route_index: None,
-            rewrite_target: false,
-            tenant: None,
-            poll: None,
-            allowed: None,
-            token_service: false,
-            set_cookie: None,
-            forwarded: false,
-            debug_level: 0,
-            preflight: false,
+            request_id: http::HeaderValue::from_static(""),
+            routing: Routing::default(),
+            target: TargetState::default(),
+            auth: AuthOutcome::default(),
+            timing: Timing {
+                started: Instant::now(),
+                debug_level: 0,
+                times: debug::StageTimes::default(),
+                upstream_started: None,
+            },
             body_meter: rules::BodyMeter::default(),
-            times: debug::StageTimes::default(),
-            upstream_started: None,
+            forwarded: false,
         }
     }
 }
@@ -223,18 +244,18 @@ impl GatewayProxy {
             });
         }
         let path = &target.path;
-        ctx.query = target.query.map(str::to_string);
+        ctx.target.query = target.query.map(str::to_string);
         if let Some(id) = self.polls.poll_path(path) {
             // The id stays out of the access log: on routes without auth it is all it takes.
-            ctx.path = Some(format!("{}/poll/…", self.polls.settings.prefix));
-            ctx.poll = Some(id);
+            ctx.target.path = Some(format!("{}/poll/…", self.polls.settings.prefix));
+            ctx.routing.poll = Some(id);
             return None;
         }
-        ctx.path = Some(path.to_string());
-        ctx.rewrite_target = target.rewrite;
+        ctx.target.path = Some(path.to_string());
+        ctx.target.rewrite = target.rewrite;
         if let Some(service) = &gateway.token_service {
             if portcullis_tokens::endpoints::is_service_path(&service.settings.prefix, path) {
-                ctx.token_service = true;
+                ctx.routing.token_service = true;
                 return self.token_service_preflight(ctx, request);
             }
         }
@@ -263,8 +284,8 @@ impl GatewayProxy {
         };
         let policy = ctx.gateway.routes.get(index)?.target.cors.as_ref()?;
         let answer = preflight_answer(policy, &asked, &request.headers);
-        ctx.route_index = Some(index);
-        ctx.preflight = true;
+        ctx.routing.route_index = Some(index);
+        ctx.routing.preflight = true;
         Some(answer)
     }
 
@@ -276,20 +297,20 @@ impl GatewayProxy {
     ) -> Option<GatewayResponse> {
         let asked = cors::preflight_method(&request.method, &request.headers)?;
         let policy = ctx.gateway.token_service_cors.as_ref()?;
-        ctx.preflight = true;
+        ctx.routing.preflight = true;
         Some(preflight_answer(policy, &asked, &request.headers))
     }
 
     /// CORS headers for the answer to an actual request on a route with `[routes.cors]` (or
     /// to the token service with `[token_service.cors]`).
     fn cors_headers(&self, session: &Session, ctx: &RequestCtx) -> cors::Headers {
-        let policy = if ctx.token_service {
+        let policy = if ctx.routing.token_service {
             ctx.gateway.token_service_cors.as_ref()
         } else {
             ctx.route().and_then(|r| r.target.cors.as_ref())
         };
         match policy {
-            Some(policy) if !ctx.preflight => {
+            Some(policy) if !ctx.routing.preflight => {
                 policy.response_headers(&session.req_header().headers)
             }
             _ => Vec::new(),
@@ -315,19 +336,19 @@ impl GatewayProxy {
 
     /// The debug trace for this request, if it asked for one and may see it.
     fn trace(&self, session: &Session, ctx: &RequestCtx, status: Option<u16>) -> Option<String> {
-        if ctx.debug_level == 0 {
+        if ctx.timing.debug_level == 0 {
             return None;
         }
-        let principal = ctx.allowed.as_ref().map(|a| &a.principal);
+        let principal = ctx.auth.allowed.as_ref().map(|a| &a.principal);
         if !ctx.gateway.debug.permits(client_ip(session), principal) {
             return None;
         }
         let trace = debug::Trace {
-            level: ctx.debug_level,
+            level: ctx.timing.debug_level,
             route: ctx.route().map(|r| r.name.as_str()),
             status,
-            allowed: ctx.allowed.as_ref(),
-            times: &ctx.times,
+            allowed: ctx.auth.allowed.as_ref(),
+            times: &ctx.timing.times,
         };
         Some(trace.render())
     }
@@ -347,38 +368,38 @@ impl GatewayProxy {
         let refused = |refusal: pipeline::Refusal| {
             closing_if_body(refusal.into(), framing::may_have_body(&request.headers))
         };
-        let path = ctx.path.as_deref().unwrap_or("/");
+        let path = ctx.target.path.as_deref().unwrap_or("/");
         let target = pipeline::Target {
             raw_path: path,
             path: Cow::Borrowed(path),
-            query: ctx.query.as_deref(),
-            rewrite: ctx.rewrite_target,
+            query: ctx.target.query.as_deref(),
+            rewrite: ctx.target.rewrite,
         };
         let decided = match gateway
             .decider()
-            .decide(request, &target, ctx.timing())
+            .decide(request, &target, ctx.timed())
             .await
         {
             Ok(decided) => decided,
             Err(refused_at) => {
                 // The route stays known for the answer's CORS grants, counters and log.
-                ctx.route_index = refused_at.route_index;
+                ctx.routing.route_index = refused_at.route_index;
                 return Err(refused(refused_at.refusal));
             }
         };
-        ctx.route_index = Some(decided.route_index);
-        ctx.tenant = decided.tenant;
-        ctx.upstream_target = decided.upstream_target;
-        ctx.query = decided.query;
+        ctx.routing.route_index = Some(decided.route_index);
+        ctx.auth.tenant = decided.tenant;
+        ctx.target.upstream = decided.upstream_target;
+        ctx.target.query = decided.query;
         if let Some(times) = decided.times {
-            ctx.times.auth = times.auth;
-            ctx.times.odata = times.odata;
+            ctx.timing.times.auth = times.auth;
+            ctx.timing.times.odata = times.odata;
         }
         let route = ctx.route().map(|r| &r.target);
         let device_route = route
             .and_then(|r| r.policy.as_ref())
             .is_some_and(|p| p.issue_device_token);
-        ctx.allowed = match decided.allowed {
+        ctx.auth.allowed = match decided.allowed {
             Some(allowed) if allowed.carrier.is_none() && device_route => Some(
                 Box::pin(self.new_device(&gateway, session, ctx))
                     .await
@@ -418,7 +439,7 @@ impl GatewayProxy {
                 }
             })?;
         let tls = is_tls(session);
-        ctx.set_cookie = Some(portcullis_tokens::endpoints::device_cookie(
+        ctx.auth.set_cookie = Some(portcullis_tokens::endpoints::device_cookie(
             service,
             &issued.token,
             tls,
@@ -460,7 +481,7 @@ impl GatewayProxy {
             service,
             &ServiceRequest {
                 method: &request.method,
-                path: ctx.path.as_deref().unwrap_or("/"),
+                path: ctx.target.path.as_deref().unwrap_or("/"),
                 headers: &request.headers,
                 body: &body,
                 tls: is_tls(session),
@@ -485,12 +506,12 @@ impl ProxyHttp for GatewayProxy {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        // `ctx.started` was read in `new_ctx`, just before this.
+        // `ctx.timing.started` was read in `new_ctx`, just before this.
         ctx.request_id = match session.req_header().headers.get(&X_REQUEST_ID) {
             Some(v) if forward::acceptable_request_id(v.as_bytes()) => v.clone(),
             _ => forward::new_request_id(),
         };
-        ctx.debug_level = debug::requested_level(
+        ctx.timing.debug_level = debug::requested_level(
             session
                 .req_header()
                 .headers
@@ -498,19 +519,19 @@ impl ProxyHttp for GatewayProxy {
                 .map(|v| v.as_bytes()),
         );
         let decided = self.decide(session, ctx);
-        if ctx.timing() {
-            ctx.times.route = ctx.started.elapsed();
+        if ctx.timed() {
+            ctx.timing.times.route = ctx.timing.started.elapsed();
         }
         if let Some(response) = decided {
             return self.answer(session, ctx, response).await;
         }
         // The token service, polls and held requests are boxed: their futures are large and
         // rare, and unboxed they would size (and be copied with) every request's future.
-        if ctx.token_service {
+        if ctx.routing.token_service {
             let response = Box::pin(self.serve_token_service(session, ctx)).await?;
             return self.answer(session, ctx, response).await;
         }
-        if let Some(id) = ctx.poll {
+        if let Some(id) = ctx.routing.poll {
             return Box::pin(self.serve_poll(session, ctx, id)).await;
         }
         if let Err(response) = self.decide_route(session, ctx).await {
@@ -543,7 +564,7 @@ impl ProxyHttp for GatewayProxy {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        ctx.upstream_started = ctx.phase_clock();
+        ctx.timing.upstream_started = ctx.phase_clock();
         let upstream = ctx
             .route()
             .map(|r| &r.target.upstream)
@@ -598,14 +619,14 @@ impl ProxyHttp for GatewayProxy {
     /// What pingora writes about a request in its own log lines ("Fail to proxy: …"). Its
     /// default is the request line as sent, query and all — and a query can carry a token.
     fn request_summary(&self, session: &Session, ctx: &RequestCtx) -> String {
-        redacted_summary(session.req_header(), ctx.path.as_deref())
+        redacted_summary(session.req_header(), ctx.target.path.as_deref())
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let counters = match ctx.route() {
             Some(route) => &route.target.counters,
-            None if ctx.token_service => &*crate::observe::metrics::TOKEN_SERVICE,
+            None if ctx.routing.token_service => &*crate::observe::metrics::TOKEN_SERVICE,
             None => &*crate::observe::metrics::UNROUTED,
         };
         counters.record(ctx.forwarded, status);
@@ -616,11 +637,11 @@ impl ProxyHttp for GatewayProxy {
             // Only plain ASCII ids are kept (forward::acceptable_request_id).
             request_id: ctx.request_id.to_str().unwrap_or_default(),
             method: session.req_header().method.as_str(),
-            path: ctx.path.as_deref(),
+            path: ctx.target.path.as_deref(),
             route: ctx.route().map(|r| r.name.as_str()),
             upstream: ctx.route().map(|r| r.target.upstream.name.as_str()),
             status,
-            duration: ctx.started.elapsed(),
+            duration: ctx.timing.started.elapsed(),
             client: client_ip(session),
             error: e.map(|e| e.etype().as_str()),
         }
@@ -637,7 +658,7 @@ impl GatewayProxy {
         upstream_request: &mut RequestHeader,
         ctx: &RequestCtx,
     ) -> Result<()> {
-        if let Some(target) = &ctx.upstream_target {
+        if let Some(target) = &ctx.target.upstream {
             upstream_request.set_raw_path(target.as_bytes())?;
         }
         let gateway = &ctx.gateway;
@@ -656,7 +677,7 @@ impl GatewayProxy {
             forward::set_forwarding_headers(headers, &facts);
             // The debug request is between the caller and the gateway.
             headers.remove(&debug::HEADER_NAME);
-            identity::pass_identity(headers, ctx.allowed.as_ref(), names)
+            identity::pass_identity(headers, ctx.auth.allowed.as_ref(), names)
                 .map_err(headers::unsendable)?;
             headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
             Ok(())
@@ -671,11 +692,12 @@ impl GatewayProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        ctx.times.upstream = ctx.upstream_started.map(|at| at.elapsed());
+        ctx.timing.times.upstream = ctx.timing.upstream_started.map(|at| at.elapsed());
         let trace = self.trace(session, ctx, None);
         let cors = self.cors_headers(session, ctx);
-        let cookie = ctx.set_cookie.take();
+        let cookie = ctx.auth.set_cookie.take();
         let token_in_query = ctx
+            .auth
             .allowed
             .as_ref()
             .is_some_and(|a| a.carrier == Some(Carrier::Query));

@@ -47,17 +47,21 @@ impl GatewayProxy {
         self.prepare_upstream_request(session, &mut request, ctx)?;
         exchange::frame_request(&mut request, body.len(), had_body);
         let gateway = ctx.gateway.clone();
-        let Some(route) = ctx.route_index.and_then(|i| gateway.routes.get(i)) else {
+        let Some(route) = ctx.routing.route_index.and_then(|i| gateway.routes.get(i)) else {
             return Error::e_explain(InternalError, "no route chosen");
         };
         let origin = Origin {
-            owner: ctx.allowed.as_ref().and_then(|a| owner_of(&a.principal)),
+            owner: ctx
+                .auth
+                .allowed
+                .as_ref()
+                .and_then(|a| owner_of(&a.principal)),
             route: route.name.clone(),
-            route_index: ctx.route_index.unwrap_or_default(),
+            route_index: ctx.routing.route_index.unwrap_or_default(),
             method: request.method.clone(),
-            tenant: ctx.tenant.clone(),
+            tenant: ctx.auth.tenant.clone(),
         };
-        ctx.upstream_started = ctx.phase_clock();
+        ctx.timing.upstream_started = ctx.phase_clock();
         let Some(peer) = route.target.upstream.peer() else {
             let response =
                 GatewayResponse::error(502, "upstream_unavailable", "no healthy upstream backend");
@@ -165,7 +169,7 @@ impl GatewayProxy {
                 let request = session.req_header();
                 let view = RequestView {
                     headers: &request.headers,
-                    query: ctx.query.as_deref(),
+                    query: ctx.target.query.as_deref(),
                 };
                 let decision = portcullis_engine::auth::decide(
                     policy,

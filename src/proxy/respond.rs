@@ -4,7 +4,6 @@ use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::Session;
-use serde::Serialize;
 
 /// A JSON answer made by the gateway (errors, health, built-in endpoints).
 pub struct GatewayResponse {
@@ -14,13 +13,6 @@ pub struct GatewayResponse {
     /// Close the connection after answering (framing errors, unread request bodies).
     pub close: bool,
     pub content_type: &'static str,
-}
-
-/// The body of every error the gateway makes itself.
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: &'a str,
 }
 
 impl From<portcullis_engine::pipeline::Refusal> for GatewayResponse {
@@ -36,15 +28,13 @@ impl GatewayResponse {
         Self::error(breach.status(), breach.code(), breach.message()).closing()
     }
 
-    /// `{"error": code, "message": message}`; `code` and `message` are fixed strings, never
-    /// request content.
+    /// `{"error": code, "message": message}` (the engine's [`Refusal`] body, one format for
+    /// every answer the gateway makes); `code` and `message` are fixed strings, never request
+    /// content.
+    ///
+    /// [`Refusal`]: portcullis_engine::pipeline::Refusal
     pub fn error(status: u16, code: &str, message: &str) -> Self {
-        let body = serde_json::to_vec(&ErrorBody {
-            error: code,
-            message,
-        })
-        .expect("serializing two strings cannot fail");
-        Self::json(status, body)
+        portcullis_engine::pipeline::Refusal::error(status, code, message).into()
     }
 
     pub fn json(status: u16, body: Vec<u8>) -> Self {
