@@ -542,7 +542,6 @@ fn build_app_keys(
                     leeway: 0,
                     token_id: None,
                     claimed_subject: None,
-                    header_values: Default::default(),
                 },
             )),
             Err(message) => problems.push(map.problem(&spanned_entry.span(), entry_key, message)),

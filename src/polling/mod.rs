@@ -436,7 +436,7 @@ mod tests {
     fn owners_differ_by_issuer_subject_and_tenant() {
         use portcullis_core::principal::{Identity, Level};
         let identity = |issuer: &str, subject: &str, tenant: Option<&str>| {
-            Principal::Authenticated(Arc::new(Identity {
+            Principal::authenticated(Identity {
                 issuer: issuer.into(),
                 subject: subject.into(),
                 tenant: tenant.map(str::to_string),
@@ -448,8 +448,7 @@ mod tests {
                 leeway: 0,
                 token_id: None,
                 claimed_subject: None,
-                header_values: Default::default(),
-            }))
+            })
         };
         let a = owner_of(&identity("idp", "alice", None));
         assert!(a.is_some());

@@ -446,7 +446,7 @@ impl GatewayProxy {
         ));
         let identity = service.identity_of(&issued.record, None);
         Ok(Allowed {
-            principal: portcullis_core::principal::Principal::Authenticated(Arc::new(identity)),
+            principal: portcullis_core::principal::Principal::authenticated(identity),
             carrier: None,
             cache_hit: false,
         })

@@ -41,7 +41,7 @@ impl fmt::Display for Level {
     }
 }
 
-/// What a verified credential says about its holder. Shared between the cache and requests.
+/// What a verified credential says about its holder: plain facts, compared in full.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The issuer config that verified it (its name in `[issuers.<name>]`).
@@ -62,9 +62,33 @@ pub struct Identity {
     /// A subject the holder claims but has not proven (an `identified` device token's profile):
     /// told to the upstream apart from `subject`, so a claim never passes for the profile.
     pub claimed_subject: Option<String>,
-    /// The identity headers' values, made on first use and shared by every request the cached
-    /// identity serves (a refcount each instead of an allocation and a copy each).
-    pub header_values: HeaderValuesOnce,
+}
+
+/// An identity as requests share it (through the verification cache): the identity, and its
+/// header values rendered on first use, so every request it serves clones refcounted values
+/// instead of allocating and copying subject, scopes, issuer and tenant. Reads as its
+/// [`Identity`] (`Deref`).
+#[derive(Debug)]
+pub struct Caller {
+    identity: Identity,
+    header_values: std::sync::OnceLock<Option<IdentityHeaderValues>>,
+}
+
+impl From<Identity> for Caller {
+    fn from(identity: Identity) -> Self {
+        Caller {
+            identity,
+            header_values: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for Caller {
+    type Target = Identity;
+
+    fn deref(&self) -> &Identity {
+        &self.identity
+    }
 }
 
 /// Values of the identity headers, rendered once.
@@ -77,23 +101,15 @@ pub struct IdentityHeaderValues {
     pub claimed_subject: Option<http::HeaderValue>,
 }
 
-/// A lazily filled [`IdentityHeaderValues`]; not part of an identity's equality.
-#[derive(Debug, Clone, Default)]
-pub struct HeaderValuesOnce(std::sync::OnceLock<Option<IdentityHeaderValues>>);
-
-impl PartialEq for HeaderValuesOnce {
-    fn eq(&self, _: &Self) -> bool {
-        true
+impl Caller {
+    /// The identity itself.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
     }
-}
 
-impl Eq for HeaderValuesOnce {}
-
-impl Identity {
     /// The identity headers' values; `None` when a value cannot be a header (a control byte).
     pub fn header_values(&self) -> Option<&IdentityHeaderValues> {
         self.header_values
-            .0
             .get_or_init(|| {
                 let value = |text: &str| http::HeaderValue::from_str(text).ok();
                 let optional = |text: Option<&str>| match text {
@@ -145,10 +161,15 @@ pub fn now_unix() -> u64 {
 pub enum Principal {
     /// No credential on a route that allows that.
     Anonymous,
-    Authenticated(Arc<Identity>),
+    Authenticated(Arc<Caller>),
 }
 
 impl Principal {
+    /// An authenticated caller from a fresh identity (not one shared through a cache).
+    pub fn authenticated(identity: Identity) -> Self {
+        Principal::Authenticated(Arc::new(identity.into()))
+    }
+
     pub fn level(&self) -> Level {
         match self {
             Principal::Anonymous => Level::Anonymous,
@@ -157,9 +178,14 @@ impl Principal {
     }
 
     pub fn identity(&self) -> Option<&Identity> {
+        self.caller().map(Caller::identity)
+    }
+
+    /// The caller with its rendered header values, when authenticated.
+    pub fn caller(&self) -> Option<&Caller> {
         match self {
             Principal::Anonymous => None,
-            Principal::Authenticated(id) => Some(id),
+            Principal::Authenticated(caller) => Some(caller),
         }
     }
 }

@@ -385,7 +385,6 @@ mod tests {
             leeway: 0,
             token_id: None,
             claimed_subject: None,
-            header_values: Default::default(),
         };
         let issuers = Issuers {
             app_keys: vec![Arc::new(AppKeys::new(

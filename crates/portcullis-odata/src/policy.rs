@@ -483,7 +483,7 @@ mod tests {
     use std::sync::Arc;
 
     fn principal(level: Level, scopes: &[&str]) -> Principal {
-        Principal::Authenticated(Arc::new(Identity {
+        Principal::authenticated(Identity {
             issuer: Arc::from("t"),
             subject: "u".into(),
             tenant: None,
@@ -495,8 +495,7 @@ mod tests {
             leeway: 0,
             token_id: None,
             claimed_subject: None,
-            header_values: Default::default(),
-        }))
+        })
     }
 
     fn policy() -> ODataPolicy {

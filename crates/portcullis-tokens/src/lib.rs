@@ -30,7 +30,7 @@ pub mod users;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use keyring::KeyRing;
-use portcullis_core::principal::{now_unix, Identity, Level};
+use portcullis_core::principal::{now_unix, Caller, Identity, Level};
 use portcullis_core::problem::TokenProblem;
 use portcullis_engine::verify::claims::{numeric_date, string_claim, ClaimMapping};
 use portcullis_engine::verify::VerifyError;
@@ -242,8 +242,8 @@ impl TokenService {
     /// The identity a verified JWT of ours stands for now: its record, if any, decides.
     pub async fn current_identity(
         &self,
-        identity: &Arc<Identity>,
-    ) -> Result<Arc<Identity>, VerifyError> {
+        identity: &Arc<Caller>,
+    ) -> Result<Arc<Caller>, VerifyError> {
         let Some(jti) = identity.token_id.as_deref() else {
             return Err(TokenProblem::MissingClaim.into());
         };
@@ -258,13 +258,13 @@ impl TokenService {
             Some(record) => {
                 let current = self.identity_of(&record, identity.token_id.clone());
                 current.is_current(now_unix())?;
-                Ok(Arc::new(current))
+                Ok(Arc::new(current.into()))
             }
         }
     }
 
     /// The identity an opaque token of ours stands for, or why not.
-    pub async fn opaque_identity(&self, token: &str) -> Result<Arc<Identity>, VerifyError> {
+    pub async fn opaque_identity(&self, token: &str) -> Result<Arc<Caller>, VerifyError> {
         let record: TokenRecord = self
             .records()
             .get(Space::Tokens, &digest(token))
@@ -276,7 +276,7 @@ impl TokenService {
         }
         let identity = self.identity_of(&record, None);
         identity.is_current(now_unix())?;
-        Ok(Arc::new(identity))
+        Ok(Arc::new(identity.into()))
     }
 
     pub fn identity_of(&self, record: &TokenRecord, token_id: Option<String>) -> Identity {
@@ -292,7 +292,6 @@ impl TokenService {
             leeway: 0,
             token_id,
             claimed_subject: record.claimed_profile.clone(),
-            header_values: Default::default(),
         }
     }
 
@@ -689,14 +688,11 @@ impl portcullis_engine::verify::builtin::BuiltinIssuer for TokenService {
         self.settings.format == TokenFormat::Opaque
     }
 
-    async fn current_identity(
-        &self,
-        identity: &Arc<Identity>,
-    ) -> Result<Arc<Identity>, VerifyError> {
+    async fn current_identity(&self, identity: &Arc<Caller>) -> Result<Arc<Caller>, VerifyError> {
         TokenService::current_identity(self, identity).await
     }
 
-    async fn opaque_identity(&self, token: &str) -> Result<Arc<Identity>, VerifyError> {
+    async fn opaque_identity(&self, token: &str) -> Result<Arc<Caller>, VerifyError> {
         TokenService::opaque_identity(self, token).await
     }
 }

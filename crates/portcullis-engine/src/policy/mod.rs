@@ -140,7 +140,7 @@ mod tests {
     use portcullis_core::principal::Identity;
 
     fn principal(level: Level, scopes: &[&str], tenant: Option<&str>) -> Principal {
-        Principal::Authenticated(Arc::new(Identity {
+        Principal::authenticated(Identity {
             issuer: Arc::from("idp"),
             subject: "u1".into(),
             tenant: tenant.map(str::to_string),
@@ -152,8 +152,7 @@ mod tests {
             leeway: 0,
             token_id: None,
             claimed_subject: None,
-            header_values: Default::default(),
-        }))
+        })
     }
 
     fn profile_policy() -> RoutePolicy {

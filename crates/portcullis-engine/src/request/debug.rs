@@ -140,7 +140,7 @@ mod tests {
 
     fn allowed(scopes: &[&str]) -> Allowed {
         Allowed {
-            principal: Principal::Authenticated(Arc::new(Identity {
+            principal: Principal::authenticated(Identity {
                 issuer: Arc::from("idp"),
                 subject: "user-secret-subject".into(),
                 tenant: None,
@@ -152,8 +152,7 @@ mod tests {
                 leeway: 0,
                 token_id: Some("jti-1".into()),
                 claimed_subject: None,
-                header_values: Default::default(),
-            })),
+            }),
             carrier: Some(Carrier::Bearer),
             cache_hit: true,
         }

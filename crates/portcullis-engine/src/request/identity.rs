@@ -113,8 +113,8 @@ fn add_identity_headers(
 ) -> Result<(), UnsendableHeader> {
     let level = HeaderValue::from_static(principal.level().as_str());
     headers.insert(names.level.clone(), level);
-    if let Some(identity) = principal.identity() {
-        let values = identity.header_values().ok_or(UnsendableHeader)?;
+    if let Some(caller) = principal.caller() {
+        let values = caller.header_values().ok_or(UnsendableHeader)?;
         headers.insert(names.subject.clone(), values.subject.clone());
         headers.insert(names.scopes.clone(), values.scopes.clone());
         headers.insert(names.issuer.clone(), values.issuer.clone());

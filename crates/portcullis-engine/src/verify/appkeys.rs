@@ -5,26 +5,29 @@
 //! since finding a digest's neighbours would need SHA-256 preimages (RFC 6750 §5.2, RV-5).
 
 use portcullis_core::digest::{digest, Digest};
-use portcullis_core::principal::Identity;
+use portcullis_core::principal::{Caller, Identity};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug)]
 pub struct AppKeys {
     pub name: Arc<str>,
-    by_digest: HashMap<Digest, Arc<Identity>>,
+    by_digest: HashMap<Digest, Arc<Caller>>,
 }
 
 impl AppKeys {
     pub fn new(name: &str, keys: Vec<(Digest, Identity)>) -> Self {
         Self {
             name: Arc::from(name),
-            by_digest: keys.into_iter().map(|(d, i)| (d, Arc::new(i))).collect(),
+            by_digest: keys
+                .into_iter()
+                .map(|(d, i)| (d, Arc::new(Caller::from(i))))
+                .collect(),
         }
     }
 
     /// The principal of `key`, if it is one of ours.
-    pub fn lookup(&self, key: &str) -> Option<Arc<Identity>> {
+    pub fn lookup(&self, key: &str) -> Option<Arc<Caller>> {
         let presented = digest(key);
         let (stored, identity) = self.by_digest.get_key_value(&presented)?;
         aws_lc_rs::constant_time::verify_slices_are_equal(stored, &presented)
@@ -52,7 +55,6 @@ mod tests {
             leeway: 0,
             token_id: None,
             claimed_subject: None,
-            header_values: Default::default(),
         };
         let keys = AppKeys::new(
             "guests",

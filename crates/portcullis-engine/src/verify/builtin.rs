@@ -5,7 +5,7 @@
 use super::keys::KeySet;
 use super::VerifyError;
 use async_trait::async_trait;
-use portcullis_core::principal::Identity;
+use portcullis_core::principal::Caller;
 use std::sync::Arc;
 
 /// Signing keys that change while the gateway runs (a key ring that rotates).
@@ -23,10 +23,7 @@ pub trait BuiltinIssuer: Send + Sync {
     /// Whether its tokens are opaque (looked up) rather than JWTs.
     fn issues_opaque_tokens(&self) -> bool;
     /// What a JWT of its, verified, stands for now: its record decides.
-    async fn current_identity(
-        &self,
-        identity: &Arc<Identity>,
-    ) -> Result<Arc<Identity>, VerifyError>;
+    async fn current_identity(&self, identity: &Arc<Caller>) -> Result<Arc<Caller>, VerifyError>;
     /// What an opaque token of its stands for, or why not (`Inactive`: not one of its own).
-    async fn opaque_identity(&self, token: &str) -> Result<Arc<Identity>, VerifyError>;
+    async fn opaque_identity(&self, token: &str) -> Result<Arc<Caller>, VerifyError>;
 }

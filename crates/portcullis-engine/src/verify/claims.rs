@@ -158,7 +158,6 @@ impl ClaimMapping {
             leeway,
             token_id: string_claim(claims, "jti")?.map(str::to_string),
             claimed_subject: None,
-            header_values: Default::default(),
         })
     }
 }

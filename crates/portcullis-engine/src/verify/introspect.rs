@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use moka::future::Cache;
 use portcullis_core::credential::Secret;
-use portcullis_core::principal::Identity;
+use portcullis_core::principal::{Caller, Identity};
 use portcullis_core::problem::TokenProblem;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -40,7 +40,7 @@ pub struct IntrospectionSettings {
 /// A cached answer: an identity, or "inactive".
 #[derive(Debug, Clone)]
 enum Answer {
-    Active(Arc<Identity>),
+    Active(Arc<Caller>),
     Inactive(TokenProblem),
 }
 
@@ -108,11 +108,7 @@ impl Introspector {
     }
 
     /// Whether `token`, as judged by this endpoint, is active; and whether the answer was cached.
-    pub async fn verify(
-        &self,
-        token: &str,
-        now: u64,
-    ) -> Result<(Arc<Identity>, bool), VerifyError> {
+    pub async fn verify(&self, token: &str, now: u64) -> Result<(Arc<Caller>, bool), VerifyError> {
         let key = cache_key(&format!("introspection:{}", self.name), token);
         let mut fetched = false;
         let answer = self
@@ -187,7 +183,7 @@ impl Introspector {
             }
         };
         Ok(match self.judge(&object, now) {
-            Ok(identity) => Answer::Active(Arc::new(identity)),
+            Ok(identity) => Answer::Active(Arc::new(identity.into())),
             Err(problem) => Answer::Inactive(problem),
         })
     }

@@ -21,7 +21,7 @@ use builtin::BuiltinIssuer;
 use introspect::Introspector;
 use jwt::{JwtIssuer, KeySource};
 use portcullis_core::credential::{Carrier, Credential};
-use portcullis_core::principal::Identity;
+use portcullis_core::principal::Caller;
 use portcullis_core::problem::TokenProblem;
 // The synchronous cache: a hit is a plain lookup, without the future cache's async locks.
 use moka::sync::Cache;
@@ -47,7 +47,7 @@ impl From<TokenProblem> for VerifyError {
 /// A verified identity and whether it came from the cache.
 #[derive(Debug, Clone)]
 pub struct Verified {
-    pub identity: Arc<Identity>,
+    pub identity: Arc<Caller>,
     pub cache_hit: bool,
 }
 
@@ -56,11 +56,11 @@ struct UntilExpiry {
     max_ttl: Duration,
 }
 
-impl Expiry<[u8; 32], Arc<Identity>> for UntilExpiry {
+impl Expiry<[u8; 32], Arc<Caller>> for UntilExpiry {
     fn expire_after_create(
         &self,
         _key: &[u8; 32],
-        identity: &Arc<Identity>,
+        identity: &Arc<Caller>,
         _created_at: Instant,
     ) -> Option<Duration> {
         let ttl = match identity.expires_at {
@@ -95,7 +95,7 @@ pub struct Verifier {
     introspectors: Vec<Arc<Introspector>>,
     app_keys: Vec<Arc<AppKeys>>,
     builtin: Option<Arc<dyn BuiltinIssuer>>,
-    cache: Cache<[u8; 32], Arc<Identity>>,
+    cache: Cache<[u8; 32], Arc<Caller>>,
     /// Each issuer's verification-time histograms, resolved once.
     timers: Vec<(Arc<str>, VerificationTimer)>,
     unknown_timer: VerificationTimer,
@@ -358,7 +358,7 @@ impl Verifier {
             None => return Err(TokenProblem::MissingClaim.into()),
         };
         // Boxed, as in `verify_untimed`: a miss may fetch keys.
-        let identity = Arc::new(Box::pin(issuer.verify(&jws, now)).await?);
+        let identity = Arc::new(Caller::from(Box::pin(issuer.verify(&jws, now)).await?));
         self.cache.insert(key, identity.clone());
         Ok(Verified {
             identity,
