@@ -334,9 +334,8 @@ async fn run(args: Args) {
     let url = args.need("url");
     let (host, path) = parse_url(url);
     let connections: usize = args.num("connections", 32);
-    let duration =
-        portcullis::config::duration::parse_duration(args.get("duration").unwrap_or("10s"))
-            .unwrap_or_else(|e| usage_error(format!("--duration: {e}")));
+    let duration = portcullis::parse_duration(args.get("duration").unwrap_or("10s"))
+        .unwrap_or_else(|e| usage_error(format!("--duration: {e}")));
     let rate: f64 = args.num("rate", 0.0);
     let requests = Arc::new(requests(&args, &host, &path));
     let done = Arc::new(AtomicU64::new(0));

@@ -35,9 +35,11 @@
 //! device-token issuance, streamed-body limits, the debug header, listeners and the token
 //! service's endpoints. `examples/embed.rs` is a complete proxy built on this module.
 
-use crate::gateway::load::StartError;
+/// Why a config could not be loaded (`Display` gives every problem at its line).
+pub use crate::gateway::load::StartError;
 use crate::gateway::{Gateway, SharedGateway};
-use crate::maintenance::MaintenanceService;
+/// The background upkeep of a loaded config (health checks, JWKS refreshes, key rotation).
+pub use crate::maintenance::MaintenanceService;
 use crate::proxy::respond::GatewayResponse;
 use arc_swap::ArcSwap;
 use pingora::http::RequestHeader;

@@ -1,17 +1,23 @@
-//! Portcullis: a token-enforcing reverse proxy on pingora.
+//! Portcullis: a token-enforcing reverse proxy on pingora — the gateway itself.
 //!
-//! The request path is route → credential → verify → policy → forward. Each stage is a plain
-//! function over plain data ([`route`], …); [`proxy`] is the thin pingora glue that calls them.
-//! See `docs/ARCHITECTURE.md`.
+//! The decision is made by the crates below (`portcullis-core`, `portcullis-odata`,
+//! `portcullis-engine`, `portcullis-tokens`); this crate compiles a config file into a snapshot
+//! and runs it on pingora. Its public surface is what others build on: [`embed`] (the decision
+//! in your own pingora proxy), [`cli`] (the `portcullis` command line), [`echo`] (the built-in
+//! echo upstream, also the test and benchmark backend) and [`parse_duration`] (the config's
+//! duration syntax). See `docs/ARCHITECTURE.md`.
 
-pub mod config;
+pub mod cli;
+mod config;
 pub mod echo;
 pub mod embed;
-pub mod gateway;
-pub mod maintenance;
-pub mod observe;
-pub mod polling;
-pub mod proxy;
-pub mod reload;
-pub mod server;
-pub mod upstream;
+mod gateway;
+mod maintenance;
+mod observe;
+mod polling;
+mod proxy;
+mod reload;
+mod server;
+mod upstream;
+
+pub use config::duration::parse_duration;

@@ -322,13 +322,10 @@ impl PollStore {
         removed.answer.clone().map(Poll::Ready)
     }
 
-    /// Pending and kept entries (for metrics and tests).
-    pub fn len(&self) -> u64 {
+    /// Pending and kept entries.
+    #[cfg(test)]
+    fn len(&self) -> u64 {
         self.live.load(Ordering::Relaxed)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
