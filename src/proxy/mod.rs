@@ -390,16 +390,21 @@ impl GatewayProxy {
         ctx.routing.route_index = Some(decided.route_index);
         ctx.auth.tenant = decided.tenant;
         ctx.target.upstream = decided.upstream_target;
-        ctx.target.query = decided.query;
         if let Some(times) = decided.times {
             ctx.timing.times.auth = times.auth;
             ctx.timing.times.odata = times.odata;
+        }
+        let allowed = decided.allowed;
+        // A query a step changed replaces the one sent; one left as sent stays where it is.
+        match decided.query {
+            Some(Cow::Borrowed(_)) => {}
+            changed => ctx.target.query = changed.map(Cow::into_owned),
         }
         let route = ctx.route().map(|r| &r.target);
         let device_route = route
             .and_then(|r| r.policy.as_ref())
             .is_some_and(|p| p.issue_device_token);
-        ctx.auth.allowed = match decided.allowed {
+        ctx.auth.allowed = match allowed {
             Some(allowed) if allowed.carrier.is_none() && device_route => Some(
                 Box::pin(self.new_device(&gateway, session, ctx))
                     .await

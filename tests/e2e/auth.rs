@@ -1286,7 +1286,7 @@ upstream = "echo"
 
 #[tokio::test]
 async fn application_keys_from_a_file_of_digests() {
-    let digest = portcullis_tokens::store::digest("ak_file_9fK2mQ7xL4pR8vW1");
+    let digest = portcullis_core::digest::digest_hex("ak_file_9fK2mQ7xL4pR8vW1");
     let config = config_with(
         r#"
 [issuers.guests]

@@ -725,7 +725,7 @@ scopes = ["openid", "email"]
 grants = ["authorization_code"]
 redirect_uris = ["http://127.0.0.1:{a_port}/auth/oauth/callback"]
 "#,
-        portcullis_tokens::store::digest("a-secret-0123456789")
+        portcullis_core::digest::digest_hex("a-secret-0123456789")
     ));
     let provider =
         GatewayProcess::start_with_files(&provider_config, &[("users.toml", &users_file())]).await;

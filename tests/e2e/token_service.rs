@@ -10,7 +10,7 @@ const VERIFIER: (&str, &str) = ("backoffice", "backoffice-secret-98765");
 const TENANT_SECRET: &str = "tenant-secret-42";
 
 fn sha256_hex(text: &str) -> String {
-    portcullis_tokens::store::digest(text)
+    portcullis_core::digest::digest_hex(text)
 }
 
 /// A gateway config with the token service on `store` (TOML inline table) plus `extra`.

@@ -52,6 +52,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn digests_are_hex_sha256() {
+        assert_eq!(
+            digest_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
     fn digests_are_sha_256_and_compare_in_constant_time() {
         let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         assert_eq!(digest_hex(""), empty);

@@ -180,14 +180,15 @@ impl From<Refusal> for Refused {
 
 /// A request the pipeline let through.
 #[derive(Debug)]
-pub struct Decided {
+pub struct Decided<'t> {
     pub route_index: usize,
     /// `None`: the route has no auth (no credential was looked at).
     pub allowed: Option<Allowed>,
     /// The tenant the request is for: the host pattern's, else the route's tenant header.
     pub tenant: Option<String>,
-    /// The query the upstream gets (`None`: none).
-    pub query: Option<String>,
+    /// The query the upstream gets (`None`: none); borrowed from the target unless a step
+    /// changed it, so the common request copies nothing.
+    pub query: Option<Cow<'t, str>>,
     /// The request-target to send upstream when it differs from the client's.
     pub upstream_target: Option<String>,
     /// How long the auth decision and the OData policy took, when timed.
@@ -204,12 +205,12 @@ pub struct StepTimes {
 impl<T: RouteRules> Decider<'_, T> {
     /// Step 2: everything from the host to the upstream's target, in order. `timed`: measure
     /// the steps (only a debug trace asks: a clock read is not free under load).
-    pub async fn decide(
+    pub async fn decide<'t>(
         &self,
         head: &http::request::Parts,
-        target: &Target<'_>,
+        target: &Target<'t>,
         timed: bool,
-    ) -> Result<Decided, Refused> {
+    ) -> Result<Decided<'t>, Refused> {
         let host = host(head)?;
         let (index, host_tenant) =
             match self
@@ -244,14 +245,15 @@ impl<T: RouteRules> Decider<'_, T> {
             .target;
         let mut rewrite = target.rewrite;
         // A method override in the query goes the way of the header ones (request::forward).
-        let mut query = target.query.map(str::to_string);
+        let mut query = target.query.map(Cow::Borrowed);
         if target
             .query
             .is_some_and(|q| query_has(q, is_method_override_parameter))
         {
             query = target
                 .query
-                .and_then(|q| query_without(q, is_method_override_parameter));
+                .and_then(|q| query_without(q, is_method_override_parameter))
+                .map(Cow::Owned);
             rewrite = true;
         }
 
@@ -297,7 +299,10 @@ impl<T: RouteRules> Decider<'_, T> {
             None => query.as_deref().is_some_and(query_has_token),
         };
         if query_token {
-            query = query.as_deref().and_then(query_without_token);
+            query = query
+                .as_deref()
+                .and_then(query_without_token)
+                .map(Cow::Owned);
             rewrite = true;
         }
 
@@ -316,7 +321,7 @@ impl<T: RouteRules> Decider<'_, T> {
                     })
                 })?;
             if let Some(policed) = policed {
-                query = (!policed.is_empty()).then_some(policed);
+                query = (!policed.is_empty()).then_some(Cow::Owned(policed));
                 rewrite = true;
             }
         }
@@ -463,7 +468,11 @@ mod tests {
     }
 
     /// Runs both steps on a request line's target.
-    fn run(method: &str, raw: &str, headers: &[(&str, &str)]) -> Result<Decided, Refused> {
+    fn run<'r>(
+        method: &str,
+        raw: &'r str,
+        headers: &[(&str, &str)],
+    ) -> Result<Decided<'r>, Refused> {
         let (routes, verifier) = (table(), verifier());
         let decider = Decider {
             routes: &routes,
@@ -480,7 +489,7 @@ mod tests {
             .block_on(future)
     }
 
-    fn status(result: Result<Decided, Refused>) -> u16 {
+    fn status(result: Result<Decided<'_>, Refused>) -> u16 {
         result.map_or_else(|refused| refused.refusal.status, |_| 200)
     }
 
@@ -525,12 +534,8 @@ mod tests {
         );
         // Two credentials: the query token beside the header.
         assert_eq!(status(decided), 400);
-        let decided = run(
-            "GET",
-            &format!("/api/./x?_method=DELETE&access_token={KEY}&$top=5"),
-            &[],
-        )
-        .expect("allowed by the query token");
+        let raw = format!("/api/./x?_method=DELETE&access_token={KEY}&$top=5");
+        let decided = run("GET", &raw, &[]).expect("allowed by the query token");
         assert_eq!(decided.route_index, 0);
         let identity = decided
             .allowed

@@ -9,10 +9,10 @@ use super::metrics::count_sign_in;
 use super::pages;
 use super::records::{CodeRecord, SessionRecord};
 use super::sign_in::{SignIn, SignedIn};
-use super::store::digest;
-use super::{random_id, same_secret, TokenService};
+use super::{random_id, TokenService};
 use http::Method;
 use portcullis_core::credential::cookie_pairs;
+use portcullis_core::digest::{digest_hex as digest, same_secret};
 use portcullis_core::principal::now_unix;
 use std::collections::HashMap;
 

@@ -438,16 +438,12 @@ fn authenticate_tenant<'s>(
     headers: &HeaderMap,
 ) -> Result<(&'s str, &'s Tenant), ServiceResponse> {
     // Each header once, in any `-`/`_` spelling: a second value is refused, not ignored.
-    let header = |name: &'static str| {
-        let mut values = credential::header_values(headers, name);
-        let first = values.next();
-        match values.next() {
-            Some(_) => Err(ServiceResponse::error(
-                "invalid_request",
-                "a tenant header is repeated",
-            )),
-            None => Ok(first.and_then(|v| v.to_str().ok())),
-        }
+    let header = |name: &'static str| match credential::single_header_value(headers, name) {
+        Ok(value) => Ok(value.and_then(|v| v.to_str().ok())),
+        Err(_) => Err(ServiceResponse::error(
+            "invalid_request",
+            "a tenant header is repeated",
+        )),
     };
     let invalid =
         || ServiceResponse::error("invalid_client", "unknown tenant or wrong oauth_key_secret");

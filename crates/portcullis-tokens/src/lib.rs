@@ -30,6 +30,7 @@ pub mod users;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use keyring::KeyRing;
+use portcullis_core::digest::digest_hex as digest;
 use portcullis_core::principal::{now_unix, Caller, Identity, Level};
 use portcullis_core::problem::TokenProblem;
 use portcullis_engine::verify::claims::{numeric_date, string_claim, ClaimMapping};
@@ -38,7 +39,7 @@ use records::*;
 use serde_json::json;
 pub use settings::{Settings, TokenFormat};
 use std::sync::Arc;
-use store::{digest, Records, Space, Store, StoreError};
+use store::{Records, Space, Store, StoreError};
 
 /// 128 random bits or more, base64url: ids, jtis, opaque tokens.
 pub fn random_id(bytes: usize) -> String {
@@ -46,8 +47,6 @@ pub fn random_id(bytes: usize) -> String {
     rand::Rng::fill(&mut rand::thread_rng(), buffer.as_mut_slice());
     URL_SAFE_NO_PAD.encode(buffer)
 }
-
-pub use portcullis_core::digest::same_secret;
 
 /// A token just issued.
 #[derive(Debug, Clone)]

@@ -27,7 +27,8 @@ pub fn challenge_of(verifier: &str) -> String {
 
 /// `challenge_of(verifier) == challenge`, compared in constant time.
 pub fn verifier_matches(verifier: &str, challenge: &str) -> bool {
-    valid_verifier(verifier) && super::same_secret(&challenge_of(verifier), challenge)
+    valid_verifier(verifier)
+        && portcullis_core::digest::same_secret(&challenge_of(verifier), challenge)
 }
 
 #[cfg(test)]

@@ -7,10 +7,11 @@
 use super::login_limit::LoginLimiter;
 use super::records::{CodeRecord, SessionRecord};
 use super::settings::{SignInSettings, UserSource};
-use super::store::{digest, Space, StoreError};
+use super::store::{Space, StoreError};
 use super::upstream_oidc::UpstreamProvider;
 use super::users::{UserEntry, Users};
 use super::{random_id, ServiceError, TokenService};
+use portcullis_core::digest::digest_hex as digest;
 use portcullis_core::principal::{now_unix, Level};
 use portcullis_core::problem::TokenProblem;
 use std::sync::Arc;

@@ -156,19 +156,3 @@ impl Records<'_> {
         }
     }
 }
-
-/// Hex SHA-256 of a token or handle: how tokens are named in the store (never raw).
-pub use portcullis_core::digest::digest_hex as digest;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn digests_are_hex_sha256() {
-        assert_eq!(
-            digest("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
-}

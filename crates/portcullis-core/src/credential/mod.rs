@@ -241,6 +241,24 @@ pub fn header_values<'h>(
         .map(|(_, value)| value)
 }
 
+/// Header `name` read once in every `-`/`_` spelling: `Ok(None)` when absent, `Err(Repeated)`
+/// when it comes twice (a second value is refused, never silently ignored beside the one read).
+pub fn single_header_value<'h>(
+    headers: &'h HeaderMap,
+    name: &'h str,
+) -> Result<Option<&'h http::HeaderValue>, Repeated> {
+    let mut values = header_values(headers, name);
+    let first = values.next();
+    match values.next() {
+        Some(_) => Err(Repeated),
+        None => Ok(first),
+    }
+}
+
+/// A header that may come once came more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeated;
+
 /// The `name=value` pairs of one `Cookie` header value, both trimmed (a pair without `=` has an
 /// empty value). The one cookie parser: credential extraction, credential removal and the
 /// sign-in pages all read cookies through it.

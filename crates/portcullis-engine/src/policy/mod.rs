@@ -56,11 +56,8 @@ impl RoutePolicy {
         let Some(name) = self.tenant_header.as_deref() else {
             return Ok(host_tenant);
         };
-        let mut values = portcullis_core::credential::header_values(headers, name);
-        let header = values.next();
-        if values.next().is_some() {
-            return Err(AuthError::UnclearTenant(TenantProblem::Repeated));
-        }
+        let header = portcullis_core::credential::single_header_value(headers, name)
+            .map_err(|_| AuthError::UnclearTenant(TenantProblem::Repeated))?;
         let header = match header {
             Some(value) => Some(
                 value
