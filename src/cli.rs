@@ -157,7 +157,7 @@ fn user_add(
     name: &str,
     email: Option<String>,
     replace: bool,
-) -> Result<(), String> {
+) -> CommandResult {
     let mut password = String::new();
     std::io::stdin()
         .read_line(&mut password)
@@ -188,8 +188,11 @@ fn odata_parse(query: &str, canonical: bool, plus_as_space: bool) -> ExitCode {
     }
 }
 
+/// What a command that can fail returns: its error is printed for the operator.
+type CommandResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
 /// Prints a command's error (if any) and turns it into the exit status.
-fn report(result: Result<(), String>) -> ExitCode {
+fn report(result: CommandResult) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -200,10 +203,9 @@ fn report(result: Result<(), String>) -> ExitCode {
 }
 
 /// The token-service settings of a valid config.
-fn token_settings(path: &std::path::Path) -> Result<portcullis_tokens::Settings, String> {
-    crate::gateway::load::token_settings(path)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{}: no [token_service] in this config", path.display()))
+fn token_settings(path: &std::path::Path) -> CommandResult<portcullis_tokens::Settings> {
+    crate::gateway::load::token_settings(path)?
+        .ok_or_else(|| format!("{}: no [token_service] in this config", path.display()).into())
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -220,7 +222,7 @@ fn token_mint(
     level: &str,
     ttl: &str,
     tenant: Option<String>,
-) -> Result<(), String> {
+) -> CommandResult {
     use portcullis_core::principal::{now_unix, Level};
     use portcullis_tokens::records::TokenRecord;
     let settings = token_settings(path)?;
@@ -258,7 +260,7 @@ fn token_mint(
                 .current()
                 .current
                 .clone(),
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             };
             let jti = portcullis_tokens::random_id(16);
             portcullis_tokens::mint_with(&signer, &settings, &record, &jti)
@@ -266,9 +268,7 @@ fn token_mint(
         portcullis_tokens::TokenFormat::Opaque => {
             // Opaque tokens exist only as store records.
             let service = portcullis_tokens::TokenService::open(settings)?;
-            let issued = runtime()
-                .block_on(service.issue(record))
-                .map_err(|e| e.to_string())?;
+            let issued = runtime().block_on(service.issue(record))?;
             issued.token
         }
     };
@@ -276,18 +276,16 @@ fn token_mint(
     Ok(())
 }
 
-fn token_revoke(path: &std::path::Path, token: &str) -> Result<(), String> {
+fn token_revoke(path: &std::path::Path, token: &str) -> CommandResult {
     let service = portcullis_tokens::TokenService::open(token_settings(path)?)?;
     use portcullis_tokens::Revoked;
     // The operator may revoke any token of the service.
-    let revoked = runtime()
-        .block_on(service.revoke(token, |_| true))
-        .map_err(|e| e.to_string())?;
+    let revoked = runtime().block_on(service.revoke(token, |_| true))?;
     match revoked {
         Revoked::Grant => eprintln!("revoked the refresh token's grant"),
         Revoked::Access => eprintln!("revoked"),
         Revoked::Unknown | Revoked::NotAllowed => {
-            return Err("not a token of this token service".to_string())
+            return Err("not a token of this token service".into())
         }
     }
     Ok(())

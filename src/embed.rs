@@ -193,17 +193,18 @@ impl Pass {
 
 impl Refusal {
     pub fn status(&self) -> u16 {
-        self.response.status
+        self.response.answer.status
     }
 
     /// The JSON body (`{"error": …, "message": …}`).
     pub fn body(&self) -> &[u8] {
-        &self.response.body
+        &self.response.answer.body
     }
 
     /// Headers besides the framing: `WWW-Authenticate`, `Allow`, `Retry-After`.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
         self.response
+            .answer
             .headers
             .iter()
             .map(|(name, value)| (*name, value.as_str()))

@@ -20,4 +20,4 @@ mod reload;
 mod server;
 mod upstream;
 
-pub use config::duration::parse_duration;
+pub use config::duration::{parse_duration, DurationError};

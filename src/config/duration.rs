@@ -26,34 +26,54 @@ impl ConfigDuration {
 }
 
 /// Parses `"<integer><unit>"` with unit one of `ms`, `s`, `m`, `h`, `d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
+    let error = |problem| DurationError {
+        text: text.to_string(),
+        problem,
+    };
     let split = text
         .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("duration {text:?} has no unit (use ms, s, m, h or d)"))?;
+        .ok_or_else(|| error(DurationProblem::NoUnit))?;
     let (digits, unit) = text.split_at(split);
     if digits.is_empty() {
-        return Err(format!("duration {text:?} must start with a number"));
+        return Err(error(DurationProblem::NoNumber));
     }
     let value: u64 = digits
         .parse()
-        .map_err(|_| format!("duration {text:?} is too large"))?;
+        .map_err(|_| error(DurationProblem::TooLarge))?;
     let millis_per_unit: u64 = match unit {
         "ms" => 1,
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => {
-            return Err(format!(
-                "duration {text:?} has an unknown unit {unit:?} (use ms, s, m, h or d)"
-            ))
-        }
+        _ => return Err(error(DurationProblem::UnknownUnit(unit.to_string()))),
     };
     value
         .checked_mul(millis_per_unit)
         .map(Duration::from_millis)
-        .ok_or_else(|| format!("duration {text:?} is too large"))
+        .ok_or_else(|| error(DurationProblem::TooLarge))
+}
+
+/// A duration that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("duration {text:?} {problem}")]
+pub struct DurationError {
+    pub text: String,
+    pub problem: DurationProblem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationProblem {
+    #[error("has no unit (use ms, s, m, h or d)")]
+    NoUnit,
+    #[error("must start with a number")]
+    NoNumber,
+    #[error("has an unknown unit {0:?} (use ms, s, m, h or d)")]
+    UnknownUnit(String),
+    #[error("is too large")]
+    TooLarge,
 }
 
 impl<'de> Deserialize<'de> for ConfigDuration {
@@ -93,15 +113,17 @@ mod tests {
 
     #[test]
     fn refuses_missing_or_unknown_units_and_overflow() {
-        assert!(parse_duration("5").unwrap_err().contains("no unit"));
-        assert!(parse_duration("5 weeks")
-            .unwrap_err()
-            .contains("unknown unit"));
-        assert!(parse_duration("s")
-            .unwrap_err()
-            .contains("must start with a number"));
-        assert!(parse_duration("99999999999999999999d")
-            .unwrap_err()
-            .contains("too large"));
+        let problem = |text| parse_duration(text).unwrap_err().problem;
+        assert_eq!(problem("5"), DurationProblem::NoUnit);
+        assert_eq!(
+            problem("5 weeks"),
+            DurationProblem::UnknownUnit(" weeks".into())
+        );
+        assert_eq!(problem("s"), DurationProblem::NoNumber);
+        assert_eq!(problem("99999999999999999999d"), DurationProblem::TooLarge);
+        assert_eq!(
+            parse_duration("5").unwrap_err().to_string(),
+            "duration \"5\" has no unit (use ms, s, m, h or d)"
+        );
     }
 }

@@ -5,6 +5,9 @@
 //! [`Spanned`] so that a problem can name the line it came from.
 
 use super::duration::ConfigDuration;
+use super::issuer::IssuerConfig;
+use super::token_service::TokenServiceConfig;
+use portcullis_core::principal::Level;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -28,260 +31,33 @@ pub struct Config {
     pub debug: Option<DebugConfig>,
     #[serde(default)]
     pub upstreams: BTreeMap<String, Spanned<UpstreamConfig>>,
-    /// Routes are tried in file order; the first match wins.
-    #[serde(default)]
+    /// Routes are tried in file order; the first match wins. Read apart, one by one, so
+    /// that every broken route is reported.
+    #[serde(skip)]
     pub routes: Vec<Spanned<RouteConfig>>,
     #[serde(default)]
     pub auth: AuthSettings,
-    /// Token issuers, by name.
-    #[serde(default)]
+    /// Token issuers, by name. Read apart, by kind (`super::issuer`), so not by serde here.
+    #[serde(skip)]
     pub issuers: BTreeMap<String, Spanned<IssuerConfig>>,
     /// The built-in token service (its issuer is named by `token_service.name`).
     pub token_service: Option<Spanned<TokenServiceConfig>>,
     /// Where answers of `respond_within` routes wait to be polled.
     #[serde(default)]
     pub polling: PollingConfig,
+    /// What a partial read left out (see `config::parse_partial`), so that checks of the rest
+    /// do not report it a second time as missing.
+    #[serde(skip)]
+    pub unread: Unread,
 }
 
-/// `[token_service]`: the gateway as its own token issuer.
-#[derive(Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TokenServiceConfig {
-    /// The issuer's name in routes' `issuers` lists.
-    #[serde(default = "default_service_name")]
-    pub name: String,
-    /// Where the endpoints live on the listeners.
-    #[serde(default = "default_service_prefix")]
-    pub prefix: Spanned<String>,
-    /// The exact `iss` of the tokens (and of the discovery document).
-    pub issuer: Spanned<String>,
-    /// The `aud` of access tokens.
-    #[serde(default = "default_service_audience")]
-    pub audience: String,
-    /// `jwt` (default: signed, with a `jti` looked up in the store) or `opaque`.
-    #[serde(default = "default_token_format")]
-    pub format: Spanned<String>,
-    /// `ES256` (default) or `EdDSA`.
-    #[serde(default = "default_signing_alg")]
-    pub algorithm: Spanned<String>,
-    pub store: Spanned<StoreConfig>,
-    /// The signing keys (mode 0600). Default: the redb path with `.keys.json`; required with Redis.
-    pub keys_file: Option<Spanned<String>>,
-    /// A new signing key after this long; the old one stays published until its tokens expire.
-    #[serde(default = "default_rotate_after")]
-    pub rotate_after: ConfigDuration,
-    /// Lifetime of access tokens from the OAuth2 endpoints and of identified/verified devices.
-    #[serde(default = "default_access_ttl")]
-    pub access_ttl: ConfigDuration,
-    /// Lifetime of anonymous device tokens.
-    #[serde(default = "default_device_ttl")]
-    pub device_ttl: ConfigDuration,
-    #[serde(default = "default_refresh_ttl")]
-    pub refresh_ttl: ConfigDuration,
-    /// Live refresh-token grants per client and user; beyond it the oldest stop working.
-    #[serde(default = "default_max_grants")]
-    pub max_refresh_grants: usize,
-    /// Anonymous device tokens one client address may get within `device_token_window`
-    /// (`0`: no limit). They need no credential and are kept for `device_ttl`.
-    #[serde(default = "default_device_tokens_per_address")]
-    pub max_device_tokens_per_address: u32,
-    #[serde(default = "default_device_token_window")]
-    pub device_token_window: ConfigDuration,
-    /// `token/create`: default and longest `validity`, in minutes.
-    #[serde(default = "default_validity")]
-    pub default_validity_minutes: u64,
-    #[serde(default = "default_max_validity")]
-    pub max_validity_minutes: u64,
-    /// OAuth2 clients by `client_id`.
-    #[serde(default)]
-    pub clients: BTreeMap<String, Spanned<ClientConfig>>,
-    /// Tenants by `tenant_hash`.
-    #[serde(default)]
-    pub tenants: BTreeMap<String, Spanned<TenantConfig>>,
-    /// Browser sign-in (`{prefix}/oauth/authorize`); off without it.
-    pub sign_in: Option<Spanned<SignInConfig>>,
-    /// CORS for the service's endpoints (browser apps on other origins calling the token
-    /// endpoint); same keys as `[routes.cors]`.
-    pub cors: Option<CorsConfig>,
-}
-
-/// `[token_service.sign_in]`: who may sign in through the browser, and for how long.
-#[derive(Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SignInConfig {
-    /// A users file written by `portcullis user add` (argon2id hashes).
-    pub users_file: Option<Spanned<String>>,
-    /// Or: an upstream OpenID provider that signs users in (Portcullis is its client).
-    pub oidc: Option<Spanned<UpstreamOidcConfig>>,
-    /// How long a browser session lasts.
-    #[serde(default = "default_session_ttl")]
-    pub session_ttl: ConfigDuration,
-    /// How long an authorization code may wait to be exchanged.
-    #[serde(default = "default_code_ttl")]
-    pub code_ttl: ConfigDuration,
-    /// Failed sign-ins per user name and per address before further tries are refused...
-    #[serde(default = "default_max_failures")]
-    pub max_failures: u32,
-    /// ...for this long after the latest failure.
-    #[serde(default = "default_failure_window")]
-    pub failure_window: ConfigDuration,
-}
-
-/// An upstream OpenID Connect provider for `[token_service.sign_in.oidc]`.
-#[derive(Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct UpstreamOidcConfig {
-    /// The provider's issuer; its discovery document is read at start.
-    pub issuer: Spanned<String>,
-    pub client_id: String,
-    /// The client secret Portcullis authenticates with (client_secret_post).
-    pub client_secret: String,
-    /// Where the provider sends the browser back: the public URL of `{prefix}/oauth/callback`.
-    pub redirect_uri: Spanned<String>,
-    /// Scopes asked of the provider.
-    #[serde(default = "default_upstream_scopes")]
-    pub scopes: Vec<String>,
-    /// The claim that becomes the user's name (and subject).
-    #[serde(default = "default_upstream_name_claim")]
-    pub name_claim: String,
-}
-
-/// Where the token service keeps its state.
-#[derive(Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct StoreConfig {
-    /// `redb` (default) or `redis`.
-    #[serde(default = "default_store_kind")]
-    pub kind: Spanned<String>,
-    /// `redb`: the database file.
-    pub path: Option<Spanned<String>>,
-    /// `redis`: e.g. `redis://127.0.0.1:6379/0`.
-    pub url: Option<Spanned<String>>,
-    /// `redis`: prefix of every key.
-    #[serde(default = "default_redis_prefix")]
-    pub key_prefix: String,
-    /// Longest wait for the store (503 after).
-    #[serde(default = "default_store_timeout")]
-    pub timeout: ConfigDuration,
-}
-
-/// An OAuth2 client of the token service.
-#[derive(Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ClientConfig {
-    /// SHA-256 (hex) of the client secret: `printf %s "$SECRET" | sha256sum`. Public clients
-    /// (browser and mobile apps, which cannot keep a secret) have none.
-    pub secret_sha256: Option<Spanned<String>>,
-    /// A client without a secret; it must use PKCE with `S256`.
-    #[serde(default)]
-    pub public: bool,
-    /// Shown on the consent page (default: the client id).
-    pub name: Option<String>,
-    /// `authorization_code`: the exact redirect URIs the client may use.
-    #[serde(default)]
-    pub redirect_uris: Vec<Spanned<String>>,
-    /// Scopes the client may ask for.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// `client_credentials`, `refresh_token`.
-    #[serde(default)]
-    pub grants: Vec<Spanned<String>>,
-    /// Level of the client's own tokens.
-    #[serde(default = "default_client_level")]
-    pub level: Spanned<String>,
-    /// `client_credentials` also returns a refresh token (off by default, RFC 6749 §4.4.3).
-    #[serde(default)]
-    pub issue_refresh_tokens: bool,
-    /// May raise device tokens to `verified` (`token/verify`).
-    #[serde(default)]
-    pub may_verify: bool,
-}
-
-/// A tenant of `token/create` and `token/update`.
-#[derive(Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TenantConfig {
-    /// SHA-256 (hex) of the `oauth_key_secret` header; when set, the header is required.
-    pub oauth_key_secret_sha256: Option<Spanned<String>>,
-    /// Resources (scopes) the tenant may grant.
-    #[serde(default)]
-    pub resources: Vec<String>,
-    /// Level of the tenant's tokens.
-    #[serde(default = "default_client_level")]
-    pub level: Spanned<String>,
-}
-
-fn default_service_name() -> String {
-    "portcullis".into()
-}
-fn default_service_prefix() -> Spanned<String> {
-    Spanned::new(0..0, "/auth".into())
-}
-fn default_service_audience() -> String {
-    "portcullis".into()
-}
-fn default_token_format() -> Spanned<String> {
-    Spanned::new(0..0, "jwt".into())
-}
-fn default_signing_alg() -> Spanned<String> {
-    Spanned::new(0..0, "ES256".into())
-}
-fn default_rotate_after() -> ConfigDuration {
-    ConfigDuration::from_secs(30 * 86_400)
-}
-fn default_access_ttl() -> ConfigDuration {
-    ConfigDuration::from_secs(15 * 60)
-}
-fn default_device_ttl() -> ConfigDuration {
-    ConfigDuration::from_secs(30 * 86_400)
-}
-fn default_refresh_ttl() -> ConfigDuration {
-    ConfigDuration::from_secs(30 * 86_400)
-}
-fn default_max_grants() -> usize {
-    5
-}
-fn default_device_tokens_per_address() -> u32 {
-    60
-}
-fn default_device_token_window() -> ConfigDuration {
-    ConfigDuration::from_secs(60)
-}
-fn default_validity() -> u64 {
-    15
-}
-fn default_max_validity() -> u64 {
-    24 * 60
-}
-fn default_store_kind() -> Spanned<String> {
-    Spanned::new(0..0, "redb".into())
-}
-fn default_redis_prefix() -> String {
-    "portcullis:".into()
-}
-fn default_store_timeout() -> ConfigDuration {
-    ConfigDuration::from_secs(1)
-}
-fn default_session_ttl() -> ConfigDuration {
-    ConfigDuration::from_secs(8 * 3600)
-}
-fn default_code_ttl() -> ConfigDuration {
-    ConfigDuration::from_secs(60)
-}
-fn default_max_failures() -> u32 {
-    5
-}
-fn default_failure_window() -> ConfigDuration {
-    ConfigDuration::from_secs(15 * 60)
-}
-fn default_upstream_scopes() -> Vec<String> {
-    vec!["openid".into(), "email".into(), "profile".into()]
-}
-fn default_upstream_name_claim() -> String {
-    "sub".into()
-}
-fn default_client_level() -> Spanned<String> {
-    Spanned::new(0..0, "verified".into())
+/// Parts of a config file that were broken and left out of a partial read.
+#[derive(Debug, Default, PartialEq)]
+pub struct Unread {
+    /// Some `[[routes]]` could not be read.
+    pub routes: bool,
+    /// The names of `[issuers.*]` that could not be read.
+    pub issuers: std::collections::BTreeSet<String>,
 }
 
 /// Settings shared by every route's auth.
@@ -316,153 +92,6 @@ impl Default for AuthSettings {
 
 pub use portcullis_engine::request::identity::IdentityHeaders;
 
-/// `[issuers.<name>]`: where tokens come from and how to check them.
-#[derive(Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct IssuerConfig {
-    /// `jwt`, `introspection` or `app_keys`.
-    pub kind: Spanned<String>,
-    /// The exact `iss` value (required for `jwt`; checked in answers for `introspection`).
-    pub issuer: Option<Spanned<String>>,
-    /// Tokens must carry at least one of these in `aud` (required for `jwt`).
-    #[serde(default)]
-    pub audiences: Vec<String>,
-    /// `introspection`: the RFC 7662 endpoint.
-    pub introspection_url: Option<Spanned<String>>,
-    /// `introspection`: our client credentials at the endpoint.
-    pub client_id: Option<String>,
-    pub client_secret: Option<Spanned<String>>,
-    /// `introspection`: longest wait for an answer (503 after).
-    #[serde(default = "default_introspection_timeout")]
-    pub timeout: ConfigDuration,
-    /// `introspection`: how long an active answer is reused (never past `exp`).
-    #[serde(default = "default_introspection_ttl")]
-    pub cache_ttl: ConfigDuration,
-    /// `introspection`: how long an inactive answer is reused.
-    #[serde(default = "default_negative_ttl")]
-    pub negative_cache_ttl: ConfigDuration,
-    /// `app_keys`: the keys, inline.
-    #[serde(default)]
-    pub app_keys: Vec<Spanned<AppKeyConfig>>,
-    /// `app_keys`: a TOML file with `[[app_keys]]` entries.
-    pub app_keys_file: Option<Spanned<String>>,
-    /// Fetch keys from this JWKS URL.
-    pub jwks_url: Option<Spanned<String>>,
-    /// Find the JWKS through OIDC discovery on `issuer`.
-    #[serde(default)]
-    pub discovery: bool,
-    /// Keys from a JWKS file (also the fallback while a remote source has not loaded).
-    pub jwks_file: Option<Spanned<String>>,
-    /// Keys written in the config.
-    #[serde(default)]
-    pub keys: Vec<Spanned<StaticKeyConfig>>,
-    /// `at+jwt` (RFC 9068, default) or `legacy`.
-    #[serde(default = "default_profile")]
-    pub profile: Spanned<String>,
-    #[serde(default = "default_leeway")]
-    pub leeway: ConfigDuration,
-    /// Algorithm for RSA JWKs that do not name one.
-    #[serde(default = "default_rsa_alg")]
-    pub rsa_default_alg: Spanned<String>,
-    #[serde(default = "default_refresh")]
-    pub refresh_every: ConfigDuration,
-    #[serde(default = "default_cooldown")]
-    pub unknown_kid_cooldown: ConfigDuration,
-    #[serde(default = "default_fetch_timeout")]
-    pub fetch_timeout: ConfigDuration,
-    /// How long past `refresh_every` the last good keys stay usable while fetches fail.
-    #[serde(default = "default_max_stale")]
-    pub max_stale: ConfigDuration,
-    /// Claims holding scopes, tried in order.
-    #[serde(default = "default_scope_claims")]
-    pub scope_claims: Vec<String>,
-    pub level_claim: Option<String>,
-    /// Claim value → level, e.g. `{ "urn:acr:2fa" = "verified" }`.
-    #[serde(default)]
-    pub level_values: BTreeMap<String, Spanned<String>>,
-    /// Level of tokens without the level claim.
-    #[serde(default = "default_level")]
-    pub default_level: Spanned<String>,
-    pub tenant_claim: Option<String>,
-}
-
-fn default_introspection_timeout() -> ConfigDuration {
-    ConfigDuration::from_secs(2)
-}
-fn default_introspection_ttl() -> ConfigDuration {
-    ConfigDuration::from_secs(60)
-}
-fn default_negative_ttl() -> ConfigDuration {
-    ConfigDuration::from_secs(5)
-}
-
-/// One application key: who holds it and what it may do. Give the key as its SHA-256 digest
-/// (`sha256 = "hex"`) or, for development, as `key` (refused if weak).
-#[derive(Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct AppKeyConfig {
-    /// The client name (becomes the subject).
-    pub client: String,
-    pub sha256: Option<String>,
-    pub key: Option<String>,
-    pub tenant: Option<String>,
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    #[serde(default = "default_app_key_level")]
-    pub level: Spanned<String>,
-}
-
-fn default_app_key_level() -> Spanned<String> {
-    Spanned::new(0..0, "anonymous".into())
-}
-
-/// The file named by `app_keys_file`.
-#[derive(Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct AppKeysFile {
-    #[serde(default)]
-    pub app_keys: Vec<Spanned<AppKeyConfig>>,
-}
-
-fn default_profile() -> Spanned<String> {
-    Spanned::new(0..0, "at+jwt".into())
-}
-fn default_leeway() -> ConfigDuration {
-    ConfigDuration::from_secs(60)
-}
-fn default_rsa_alg() -> Spanned<String> {
-    Spanned::new(0..0, "RS256".into())
-}
-fn default_refresh() -> ConfigDuration {
-    ConfigDuration::from_secs(600)
-}
-fn default_cooldown() -> ConfigDuration {
-    ConfigDuration::from_secs(30)
-}
-fn default_fetch_timeout() -> ConfigDuration {
-    ConfigDuration::from_secs(5)
-}
-fn default_max_stale() -> ConfigDuration {
-    ConfigDuration::from_secs(24 * 3600)
-}
-fn default_scope_claims() -> Vec<String> {
-    vec!["scope".into(), "scp".into()]
-}
-fn default_level() -> Spanned<String> {
-    Spanned::new(0..0, "verified".into())
-}
-
-/// A key written in the config: a PEM public key (inline or file) or an HMAC secret.
-#[derive(Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct StaticKeyConfig {
-    pub kid: Option<String>,
-    pub alg: String,
-    pub pem: Option<String>,
-    pub pem_file: Option<String>,
-    pub secret: Option<String>,
-}
-
 /// `[routes.auth]`: who may use a route.
 #[derive(Debug, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -485,12 +114,13 @@ pub struct RouteAuthConfig {
     /// Header that names the tenant, e.g. `tenant_hash`.
     pub tenant_header: Option<String>,
     /// The default rule: minimum level (`anonymous`, `identified`, `verified`).
-    pub level: Option<Spanned<String>>,
+    pub level: Option<Level>,
     /// Scopes the default rule needs.
     #[serde(default)]
     pub scopes: Vec<Spanned<String>>,
     /// `all` (default) or `any`.
-    pub scope_match: Option<Spanned<String>>,
+    #[serde(default)]
+    pub scope_match: ScopeMatch,
     /// Rules per method, e.g. `[routes.auth.methods.PUT]`.
     #[serde(default)]
     pub methods: BTreeMap<String, Spanned<RuleConfig>>,
@@ -500,11 +130,21 @@ pub struct RouteAuthConfig {
 #[derive(Debug, Deserialize, Default, Clone, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
-    pub level: Option<Spanned<String>>,
+    pub level: Option<Level>,
     #[serde(default)]
     pub scopes: Vec<Spanned<String>>,
     /// `all` (default) or `any`.
-    pub scope_match: Option<Spanned<String>>,
+    #[serde(default)]
+    pub scope_match: ScopeMatch,
+}
+
+/// `scope_match`: whether a rule needs all of its scopes or any one.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ScopeMatch {
+    #[default]
+    All,
+    Any,
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -835,11 +475,23 @@ pub struct ODataConfig {
     /// Properties only `private_level` (or `private_scope`) may select, filter, order or expand.
     #[serde(default)]
     pub private_fields: Vec<String>,
-    pub private_level: Option<Spanned<String>>,
+    pub private_level: Option<Level>,
     pub private_scope: Option<String>,
     pub select_allow: Option<Vec<String>>,
     pub orderby_allow: Option<Vec<String>>,
     pub expand_allow: Option<Vec<String>>,
     /// `as_sent` (default) or `canonical`.
-    pub forward: Option<Spanned<String>>,
+    #[serde(default)]
+    pub forward: ODataForward,
+}
+
+/// `forward`: which spelling of an accepted OData query the upstream gets.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ODataForward {
+    /// The client's own text.
+    #[default]
+    AsSent,
+    /// The parsed query printed back (one spelling per meaning).
+    Canonical,
 }

@@ -15,11 +15,25 @@ pub fn load(path: &Path) -> Result<(Config, Gateway), ConfigError> {
 }
 
 /// The config, its text (for problem positions) and the gateway it compiles to, without the
-/// token service opened.
+/// token service opened. A file with broken parts is still compiled without them, so that
+/// one run reports the problems of the rest too.
 fn read_valid(path: &Path) -> Result<(Config, String, Gateway), ConfigError> {
-    let (config, source) = config::read(path)?;
-    let gateway = compile(path, &config, &source, None)?;
-    Ok((config, source, gateway))
+    let source = config::read_text(path)?;
+    let (config, mut problems) = config::parse_partial(&source);
+    let built = config
+        .as_ref()
+        .map(|config| Gateway::build(config, &source, None));
+    match (config, built) {
+        (Some(config), Some(Ok(gateway))) if problems.is_empty() => Ok((config, source, gateway)),
+        (_, built) => {
+            problems.extend(built.and_then(Result::err).unwrap_or_default());
+            problems.sort_by_key(|p| (p.line, p.column));
+            Err(ConfigError {
+                file: path.to_path_buf(),
+                problems,
+            })
+        }
+    }
 }
 
 /// Compiles a parsed config into a gateway; problems are reported against `path`.
@@ -47,27 +61,20 @@ pub fn token_settings(path: &Path) -> Result<Option<portcullis_tokens::Settings>
 }
 
 /// Why the gateway could not start.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    Config(ConfigError),
-    /// The token service's store or key file could not be opened.
-    TokenService(String),
-}
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StartError::Config(e) => write!(f, "{e}"),
-            StartError::TokenService(e) => write!(f, "token service: {e}"),
-        }
-    }
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The token service's store, key file or users file could not be opened.
+    #[error("token service: {0}")]
+    TokenService(#[from] portcullis_tokens::OpenError),
 }
 
 /// The config's token service, opened (store and signing keys), if it has one.
 pub fn open_token_service(
     config: &Config,
     source: &str,
-) -> Result<Option<Arc<TokenService>>, String> {
+) -> Result<Option<Arc<TokenService>>, portcullis_tokens::OpenError> {
     let mut problems = Vec::new();
     let map = config::SourceMap::new(source);
     let Some(settings) = crate::gateway::token_settings::compile(config, &map, &mut problems)
@@ -88,9 +95,9 @@ pub struct Loaded {
 /// Loads a config for serving: validated first (a broken config never touches the store),
 /// then compiled again with the token service opened.
 pub fn load_for_serving(path: &Path) -> Result<Loaded, StartError> {
-    let (config, source, _) = read_valid(path).map_err(StartError::Config)?;
-    let service = open_token_service(&config, &source).map_err(StartError::TokenService)?;
-    let gateway = compile(path, &config, &source, service).map_err(StartError::Config)?;
+    let (config, source, _) = read_valid(path)?;
+    let service = open_token_service(&config, &source)?;
+    let gateway = compile(path, &config, &source, service)?;
     Ok(Loaded {
         path: path.to_path_buf(),
         config,

@@ -3,11 +3,16 @@
 //! Requests load the current snapshot once and finish on it; a reload swaps in a whole new one
 //! atomically (`arc-swap`), so no request ever sees half of each.
 
-pub mod auth;
+mod issuers;
 pub mod load;
 pub mod metrics;
+mod odata;
+mod process;
 mod request;
-pub mod token_settings;
+mod route_auth;
+mod routes;
+mod token_settings;
+mod upstreams;
 
 use crate::config::model::Config;
 use crate::config::{ConfigProblem, SourceMap};
@@ -15,14 +20,15 @@ use crate::upstream::Upstream;
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
 use portcullis_core::credential::Limits;
-use portcullis_core::route::{HostPattern, PathMatch, Route, RouteTable};
+use portcullis_core::route::RouteTable;
 use portcullis_engine::policy::RoutePolicy;
 use portcullis_engine::verify::Verifier;
 use portcullis_tokens::TokenService;
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::net::IpAddr;
 use std::sync::Arc;
+
+/// Every problem found while compiling, each at its line.
+type Problems = Vec<ConfigProblem>;
 
 /// The snapshot every request reads; swapped whole on reload.
 pub type SharedGateway = Arc<ArcSwap<Gateway>>;
@@ -101,147 +107,16 @@ impl Gateway {
     ) -> Result<Gateway, Vec<ConfigProblem>> {
         let map = SourceMap::new(source);
         let mut problems = Vec::new();
-        check_process_settings(config, &map, &mut problems);
-
-        let verifier = auth::build_verifier(config, &map, &mut problems, token_service.clone());
+        process::check(config, &map, &mut problems);
+        let verifier = issuers::build_verifier(config, &map, &mut problems, token_service.clone());
         let identity_headers = portcullis_engine::request::identity::IdentityHeaderNames::new(
             &config.auth.identity_headers,
         )
         .map_err(|m| problems.push(map.problem(&(0..0), "auth.identity_headers", m)))
         .ok();
-        let realm = config.auth.realm.get_ref();
-        if realm.is_empty() || portcullis_engine::challenge::sanitize(realm) != *realm {
-            problems.push(map.problem(
-                &config.auth.realm.span(),
-                "auth.realm",
-                "must be non-empty printable ASCII without '\"' or '\\'",
-            ));
-        }
-        let mut upstreams_by_name: HashMap<&str, Arc<Upstream>> = HashMap::new();
-        for (name, spanned) in &config.upstreams {
-            let upstream = spanned.get_ref();
-            let key = format!("upstreams.{name}");
-            if upstream.addresses.is_empty() {
-                problems.push(map.problem(
-                    &spanned.span(),
-                    format!("{key}.addresses"),
-                    "at least one address is required",
-                ));
-                continue;
-            }
-            let mut addresses = Vec::new();
-            for (i, address) in upstream.addresses.iter().enumerate() {
-                match address.get_ref().parse::<SocketAddr>() {
-                    Ok(a) => addresses.push(a),
-                    Err(_) => problems.push(map.problem(
-                        &address.span(),
-                        format!("{key}.addresses[{i}]"),
-                        format!("{:?} is not an IP:port address", address.get_ref()),
-                    )),
-                }
-            }
-            let tls = upstream.tls.as_ref().map(|t| {
-                request::build_upstream_tls(t, &format!("{key}.tls"), &map, &mut problems)
-            });
-            if addresses.len() == upstream.addresses.len() {
-                // `None` here: the TLS settings were bad (and reported).
-                if let Some(tls) = tls.map_or(Some(None), |t| t.map(Some)) {
-                    let pool = Upstream::new(name, upstream, &addresses, tls);
-                    upstreams_by_name.insert(name, Arc::new(pool));
-                }
-            }
-        }
-
-        let mut routes = Vec::new();
-        if config.routes.is_empty() {
-            problems.push(map.problem(&(0..0), "routes", "at least one [[routes]] is required"));
-        }
-        for (index, spanned) in config.routes.iter().enumerate() {
-            let route = spanned.get_ref();
-            let key = format!("routes[{index}]");
-            let host = match &route.host {
-                None => Some(HostPattern::Any),
-                Some(h) => HostPattern::parse(h.get_ref())
-                    .map_err(|m| problems.push(map.problem(&h.span(), format!("{key}.host"), m)))
-                    .ok(),
-            };
-            let path = match (&route.path, &route.path_prefix) {
-                (Some(p), None) => check_route_path(p, &format!("{key}.path"), &map, &mut problems)
-                    .map(PathMatch::Exact),
-                (None, Some(p)) => {
-                    check_route_path(p, &format!("{key}.path_prefix"), &map, &mut problems)
-                        .map(PathMatch::Prefix)
-                }
-                _ => {
-                    problems.push(map.problem(
-                        &spanned.span(),
-                        key.clone(),
-                        "set exactly one of `path` or `path_prefix`",
-                    ));
-                    None
-                }
-            };
-            let methods = request::methods(
-                &route.methods,
-                &format!("{key}.methods"),
-                &map,
-                &mut problems,
-            );
-            let upstream = upstreams_by_name
-                .get(route.upstream.get_ref().as_str())
-                .cloned();
-            if upstream.is_none() && !config.upstreams.contains_key(route.upstream.get_ref()) {
-                problems.push(map.problem(
-                    &route.upstream.span(),
-                    format!("{key}.upstream"),
-                    format!("no [upstreams.{}] is defined", route.upstream.get_ref()),
-                ));
-            }
-            let policy = route.auth.as_ref().map(|a| {
-                auth::build_route_policy(a, config, &format!("{key}.auth"), &map, &mut problems)
-            });
-            let odata = route
-                .odata
-                .as_ref()
-                .map(|o| build_odata_policy(o, &format!("{key}.odata"), &map, &mut problems));
-            let rules = route.request.as_ref().map(|r| {
-                request::build_request_rules(r, &format!("{key}.request"), &map, &mut problems)
-            });
-            let cors = route.cors.as_ref().map(|c| {
-                request::build_cors(c, &methods, &format!("{key}.cors"), &map, &mut problems)
-            });
-            let respond_within = route.respond_within.map(|d| d.get());
-            if respond_within.is_some_and(|d| d.is_zero()) {
-                problems.push(map.problem(
-                    &spanned.span(),
-                    format!("{key}.respond_within"),
-                    "must be longer than 0",
-                ));
-            }
-            if let (Some(host), Some(path), Some(upstream)) = (host, path, upstream) {
-                let name = route
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("route-{index}"));
-                let counters = crate::observe::metrics::RouteCounters::new(&name);
-                routes.push(Route {
-                    name,
-                    host,
-                    path,
-                    methods,
-                    target: RouteTarget {
-                        upstream,
-                        policy,
-                        odata,
-                        rules,
-                        cors,
-                        respond_within,
-                        counters,
-                    },
-                });
-            }
-        }
-
+        check_realm(config, &map, &mut problems);
+        let upstreams_by_name = upstreams::compile(config, &map, &mut problems);
+        let routes = routes::compile(config, &upstreams_by_name, &map, &mut problems);
         let trusted_proxies = networks(
             &config.server.trusted_proxies,
             "server.trusted_proxies",
@@ -313,6 +188,18 @@ impl Gateway {
     }
 }
 
+/// The realm goes into every `WWW-Authenticate` as a quoted string, so it must stay one.
+fn check_realm(config: &Config, map: &SourceMap, problems: &mut Problems) {
+    let realm = config.auth.realm.get_ref();
+    if realm.is_empty() || portcullis_engine::challenge::sanitize(realm) != *realm {
+        problems.push(map.problem(
+            &config.auth.realm.span(),
+            "auth.realm",
+            "must be non-empty printable ASCII without '\"' or '\\'",
+        ));
+    }
+}
+
 /// IP addresses or CIDRs, each problem reported with its index under `key`.
 fn networks(
     list: &[toml::Spanned<String>],
@@ -336,164 +223,6 @@ fn networks(
         }
     }
     nets
-}
-
-/// Compiles `[routes.odata]`.
-fn build_odata_policy(
-    config: &crate::config::model::ODataConfig,
-    key: &str,
-    map: &SourceMap,
-    problems: &mut Vec<ConfigProblem>,
-) -> portcullis_odata::policy::ODataPolicy {
-    use portcullis_odata::policy::{Forwarding, ODataPolicy, PrivateAccess};
-    let defaults = ODataPolicy::default();
-    let level =
-        config
-            .private_level
-            .as_ref()
-            .map_or(portcullis_core::principal::Level::Verified, |l| {
-                portcullis_core::principal::Level::parse(l.get_ref()).unwrap_or_else(|| {
-                    problems.push(map.problem(
-                        &l.span(),
-                        format!("{key}.private_level"),
-                        "not a level (anonymous, identified, verified)",
-                    ));
-                    portcullis_core::principal::Level::Verified
-                })
-            });
-    let forwarding = match config.forward.as_ref().map(|f| (f, f.get_ref().as_str())) {
-        None | Some((_, "as_sent")) => Forwarding::AsSent,
-        Some((_, "canonical")) => Forwarding::Canonical,
-        Some((f, other)) => {
-            problems.push(map.problem(
-                &f.span(),
-                format!("{key}.forward"),
-                format!("{other:?} is not as_sent or canonical"),
-            ));
-            Forwarding::AsSent
-        }
-    };
-    if let (Some(default), Some(max)) = (config.default_top, config.max_top) {
-        if default > max {
-            problems.push(map.problem(
-                &(0..0),
-                format!("{key}.default_top"),
-                "is larger than max_top",
-            ));
-        }
-    }
-    ODataPolicy {
-        parse: portcullis_odata::ParseOptions {
-            plus_as_space: config.plus_as_space,
-        },
-        max_query_len: config.max_query_len.unwrap_or(defaults.max_query_len),
-        max_top: config.max_top,
-        clamp_top: config.clamp_top,
-        default_top: config.default_top,
-        max_skip: config.max_skip,
-        max_expand_depth: config.max_expand_depth.unwrap_or(defaults.max_expand_depth),
-        max_expand_items: config.max_expand_items.unwrap_or(defaults.max_expand_items),
-        max_filter_nodes: config.max_filter_nodes.unwrap_or(defaults.max_filter_nodes),
-        max_filter_depth: config.max_filter_depth.unwrap_or(defaults.max_filter_depth),
-        allow_search: config.allow_search.unwrap_or(defaults.allow_search),
-        allow_apply: config.allow_apply.unwrap_or(defaults.allow_apply),
-        private_fields: config.private_fields.clone(),
-        private_access: PrivateAccess {
-            level,
-            scope: config.private_scope.clone(),
-        },
-        select_allow: config.select_allow.clone(),
-        orderby_allow: config.orderby_allow.clone(),
-        expand_allow: config.expand_allow.clone(),
-        forwarding,
-    }
-}
-
-/// Checks a route's `path`/`path_prefix`: it must already be in normalized form, or it could
-/// never match a normalized request path.
-fn check_route_path(
-    path: &toml::Spanned<String>,
-    key: &str,
-    map: &SourceMap,
-    problems: &mut Vec<ConfigProblem>,
-) -> Option<String> {
-    let text = path.get_ref();
-    match portcullis_core::route::normalize_path(text, true) {
-        Ok(normal) if normal == text.as_str() => Some(text.clone()),
-        Ok(normal) => {
-            problems.push(map.problem(
-                &path.span(),
-                key,
-                format!("{text:?} is not in normalized form (write {normal:?})"),
-            ));
-            None
-        }
-        Err(e) => {
-            problems.push(map.problem(&path.span(), key, format!("{text:?}: {e}")));
-            None
-        }
-    }
-}
-
-/// Settings that belong to the process (listeners, threads, echo) rather than to a snapshot.
-fn check_process_settings(config: &Config, map: &SourceMap, problems: &mut Vec<ConfigProblem>) {
-    if config.listeners.is_empty() {
-        problems.push(map.problem(
-            &(0..0),
-            "listeners",
-            "at least one [[listeners]] is required",
-        ));
-    }
-    for (i, listener) in config.listeners.iter().enumerate() {
-        let listener = listener.get_ref();
-        if listener.address.get_ref().parse::<SocketAddr>().is_err() {
-            problems.push(map.problem(
-                &listener.address.span(),
-                format!("listeners[{i}].address"),
-                format!("{:?} is not an IP:port address", listener.address.get_ref()),
-            ));
-        }
-        if let Some(tls) = &listener.tls {
-            let (cert, key) = (Path::new(tls.cert.get_ref()), Path::new(tls.key.get_ref()));
-            if let Err(message) = crate::upstream::tls::check_listener_files(cert, key) {
-                problems.push(map.problem(
-                    &tls.cert.span(),
-                    format!("listeners[{i}].tls"),
-                    message,
-                ));
-            }
-        }
-    }
-    if let Some(echo) = &config.echo {
-        if echo.address.get_ref().parse::<SocketAddr>().is_err() {
-            problems.push(map.problem(
-                &echo.address.span(),
-                "echo.address",
-                format!("{:?} is not an IP:port address", echo.address.get_ref()),
-            ));
-        }
-    }
-    if config.server.threads == 0 {
-        problems.push(map.problem(&(0..0), "server.threads", "must be at least 1"));
-    }
-    let polling = &config.polling;
-    let prefix = polling.prefix.get_ref();
-    if !prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains(['?', '#', '%']) {
-        problems.push(map.problem(
-            &polling.prefix.span(),
-            "polling.prefix",
-            "must be a path like \"/_portcullis\" (a leading '/', no trailing '/')",
-        ));
-    }
-    for (key, value) in [
-        ("polling.max_entries", polling.max_entries),
-        ("polling.max_body_bytes", polling.max_body_bytes),
-        ("polling.max_stored_bytes", polling.max_stored_bytes),
-    ] {
-        if value == 0 {
-            problems.push(map.problem(&(0..0), key, "must be at least 1"));
-        }
-    }
 }
 
 #[cfg(test)]

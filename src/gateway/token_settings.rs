@@ -3,13 +3,15 @@
 //! (`portcullis_tokens::settings`); turning config into them happens here, with the rest of the
 //! config compilation.
 
-use crate::config::model::{Config, TokenServiceConfig};
+use crate::config::model::Config;
+use crate::config::token_service::{
+    ClientConfig, GrantName, SigningAlgorithm, StoreConfig, StoreKind, TenantConfig,
+    TokenFormatName, TokenServiceConfig,
+};
 use crate::config::{ConfigProblem, SourceMap};
 use jsonwebtoken::Algorithm;
 use portcullis_core::digest::{parse_digest, Digest};
-use portcullis_core::principal::Level;
 use portcullis_tokens::settings::*;
-use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,15 +25,11 @@ struct Report<'a> {
 }
 
 impl Report<'_> {
-    fn add(&mut self, span: Range<usize>, key: &str, message: impl Into<String>) {
+    fn add(&mut self, span: Range<usize>, key: &str, message: impl std::fmt::Display) {
         self.list.push(
             self.map
-                .problem(&span, format!("token_service.{key}"), message.into()),
+                .problem(&span, format!("token_service.{key}"), message),
         );
-    }
-
-    fn level(&mut self, text: &Spanned<String>, key: &str) -> Level {
-        crate::gateway::auth::level(text, &format!("token_service.{key}"), self.map, self.list)
     }
 
     fn digest(&mut self, text: &Spanned<String>, key: &str) -> Digest {
@@ -55,7 +53,6 @@ pub fn compile(
         map,
         list: problems,
     };
-
     let prefix = service.prefix.get_ref().trim_end_matches('/').to_string();
     if !prefix.starts_with('/') || prefix.contains("//") || prefix.contains("..") {
         report.add(
@@ -74,197 +71,6 @@ pub fn compile(
             format!("{:?} is also an [issuers] name", service.name),
         );
     }
-    let format = match service.format.get_ref().as_str() {
-        "jwt" => TokenFormat::Jwt,
-        "opaque" => TokenFormat::Opaque,
-        other => {
-            report.add(
-                service.format.span(),
-                "format",
-                format!("{other:?} is not jwt or opaque"),
-            );
-            TokenFormat::Jwt
-        }
-    };
-    let algorithm = match service.algorithm.get_ref().as_str() {
-        "ES256" => Algorithm::ES256,
-        "EdDSA" => Algorithm::EdDSA,
-        other => {
-            report.add(
-                service.algorithm.span(),
-                "algorithm",
-                format!("{other:?} is not ES256 or EdDSA"),
-            );
-            Algorithm::ES256
-        }
-    };
-    let store_config = service.store.get_ref();
-    let store = match (
-        store_config.kind.get_ref().as_str(),
-        &store_config.path,
-        &store_config.url,
-    ) {
-        ("redb", Some(path), None) => Some(StoreSettings::Redb(PathBuf::from(path.get_ref()))),
-        ("redis", None, Some(url)) => {
-            if redis::Client::open(url.get_ref().as_str()).is_err() {
-                report.add(url.span(), "store.url", "not a redis:// URL");
-            }
-            Some(StoreSettings::Redis {
-                url: url.get_ref().clone(),
-                prefix: store_config.key_prefix.clone(),
-                timeout: store_config.timeout.get(),
-            })
-        }
-        ("redb", _, _) => {
-            report.add(
-                service.store.span(),
-                "store",
-                "kind \"redb\" needs `path` (and no `url`)",
-            );
-            None
-        }
-        ("redis", _, _) => {
-            report.add(
-                service.store.span(),
-                "store",
-                "kind \"redis\" needs `url` (and no `path`)",
-            );
-            None
-        }
-        (other, _, _) => {
-            report.add(
-                store_config.kind.span(),
-                "store.kind",
-                format!("{other:?} is not redb or redis"),
-            );
-            None
-        }
-    };
-    let keys_file = match (&service.keys_file, &store) {
-        (Some(file), _) => Some(PathBuf::from(file.get_ref())),
-        (None, Some(StoreSettings::Redb(path))) => Some(path.with_extension("keys.json")),
-        (None, Some(StoreSettings::Redis { .. })) => {
-            report.add(
-                spanned.span(),
-                "keys_file",
-                "is required with a redis store (every instance must sign with the same keys)",
-            );
-            None
-        }
-        (None, None) => None,
-    };
-    let sign_in = service
-        .sign_in
-        .as_ref()
-        .and_then(|s| compile_sign_in(s, &mut report));
-    let mut clients = HashMap::new();
-    for (id, spanned_client) in &service.clients {
-        let client = spanned_client.get_ref();
-        let key = format!("clients.{id}");
-        let secret = match (&client.secret_sha256, client.public) {
-            (Some(secret), false) => Some(report.digest(secret, &format!("{key}.secret_sha256"))),
-            (None, true) => None,
-            (Some(secret), true) => {
-                report.add(
-                    secret.span(),
-                    &format!("{key}.secret_sha256"),
-                    "a public client has no secret",
-                );
-                None
-            }
-            (None, false) => {
-                report.add(
-                    spanned_client.span(),
-                    &format!("{key}.secret_sha256"),
-                    "is required (or set `public = true` for a client that cannot keep a secret)",
-                );
-                None
-            }
-        };
-        let mut grants = (false, false, false);
-        for grant in &client.grants {
-            match grant.get_ref().as_str() {
-                "client_credentials" if client.public => report.add(
-                    grant.span(),
-                    &format!("{key}.grants"),
-                    "a public client cannot use client_credentials",
-                ),
-                "client_credentials" => grants.0 = true,
-                "refresh_token" => grants.1 = true,
-                "authorization_code" => grants.2 = true,
-                refused @ ("password" | "implicit") => report.add(
-                    grant.span(),
-                    &format!("{key}.grants"),
-                    format!(
-                        "{refused:?} is not supported (RFC 9700 §2.4 and §2.1.2 advise against it)"
-                    ),
-                ),
-                other => report.add(
-                    grant.span(),
-                    &format!("{key}.grants"),
-                    format!(
-                        "{other:?} is not client_credentials, refresh_token or authorization_code"
-                    ),
-                ),
-            }
-        }
-        let mut redirect_uris = Vec::new();
-        for uri in &client.redirect_uris {
-            match check_redirect_uri(uri.get_ref()) {
-                Ok(()) => redirect_uris.push(uri.get_ref().clone()),
-                Err(message) => report.add(uri.span(), &format!("{key}.redirect_uris"), message),
-            }
-        }
-        if grants.2 && client.redirect_uris.is_empty() {
-            report.add(
-                spanned_client.span(),
-                &format!("{key}.redirect_uris"),
-                "authorization_code needs at least one redirect URI",
-            );
-        }
-        if grants.2 && service.sign_in.is_none() {
-            report.add(
-                spanned_client.span(),
-                &format!("{key}.grants"),
-                "authorization_code needs [token_service.sign_in]",
-            );
-        }
-        let client_level = report.level(&client.level, &format!("{key}.level"));
-        clients.insert(
-            id.clone(),
-            Client {
-                id: id.clone(),
-                name: client.name.clone().unwrap_or_else(|| id.clone()),
-                secret_sha256: secret,
-                scopes: client.scopes.clone(),
-                client_credentials: grants.0,
-                refresh_token: grants.1,
-                authorization_code: grants.2,
-                redirect_uris,
-                level: client_level,
-                issue_refresh_tokens: client.issue_refresh_tokens,
-                may_verify: client.may_verify,
-            },
-        );
-    }
-    let mut tenants = HashMap::new();
-    for (hash, spanned_tenant) in &service.tenants {
-        let tenant = spanned_tenant.get_ref();
-        let key = format!("tenants.{hash}");
-        let secret = tenant
-            .oauth_key_secret_sha256
-            .as_ref()
-            .map(|s| report.digest(s, &format!("{key}.oauth_key_secret_sha256")));
-        let tenant_level = report.level(&tenant.level, &format!("{key}.level"));
-        tenants.insert(
-            hash.clone(),
-            Tenant {
-                secret_sha256: secret,
-                resources: tenant.resources.clone(),
-                level: tenant_level,
-            },
-        );
-    }
     if service.default_validity_minutes == 0
         || service.default_validity_minutes > service.max_validity_minutes
     {
@@ -274,6 +80,27 @@ pub fn compile(
             "must be between 1 and max_validity_minutes",
         );
     }
+    let store = store(&service.store, &mut report);
+    let keys_file = keys_file(service, store.as_ref(), spanned.span(), &mut report);
+    let sign_in = service
+        .sign_in
+        .as_ref()
+        .and_then(|s| compile_sign_in(s, &mut report));
+    let clients = service
+        .clients
+        .iter()
+        .map(|(id, client)| (id.clone(), compile_client(id, client, service, &mut report)))
+        .collect();
+    let tenants = service
+        .tenants
+        .iter()
+        .map(|(hash, tenant)| {
+            (
+                hash.clone(),
+                compile_tenant(hash, tenant.get_ref(), &mut report),
+            )
+        })
+        .collect();
     if report.list.len() > before {
         return None;
     }
@@ -282,8 +109,14 @@ pub fn compile(
         prefix,
         issuer: service.issuer.get_ref().clone(),
         audience: service.audience.clone(),
-        format,
-        algorithm,
+        format: match service.format {
+            TokenFormatName::Jwt => TokenFormat::Jwt,
+            TokenFormatName::Opaque => TokenFormat::Opaque,
+        },
+        algorithm: match service.algorithm {
+            SigningAlgorithm::ES256 => Algorithm::ES256,
+            SigningAlgorithm::EdDSA => Algorithm::EdDSA,
+        },
         store: store?,
         keys_file: keys_file?,
         rotate_after: service.rotate_after.get().as_secs().max(1),
@@ -308,8 +141,178 @@ pub fn compile(
     })
 }
 
+/// `[token_service.store]`: a redb file, or a Redis server shared by every instance.
+fn store(spanned: &Spanned<StoreConfig>, report: &mut Report) -> Option<StoreSettings> {
+    let config = spanned.get_ref();
+    match (config.kind, &config.path, &config.url) {
+        (StoreKind::Redb, Some(path), None) => {
+            Some(StoreSettings::Redb(PathBuf::from(path.get_ref())))
+        }
+        (StoreKind::Redis, None, Some(url)) => {
+            if redis::Client::open(url.get_ref().as_str()).is_err() {
+                report.add(url.span(), "store.url", "not a redis:// URL");
+            }
+            Some(StoreSettings::Redis {
+                url: url.get_ref().clone(),
+                prefix: config.key_prefix.clone(),
+                timeout: config.timeout.get(),
+            })
+        }
+        (StoreKind::Redb, _, _) => {
+            report.add(
+                spanned.span(),
+                "store",
+                "kind \"redb\" needs `path` (and no `url`)",
+            );
+            None
+        }
+        (StoreKind::Redis, _, _) => {
+            report.add(
+                spanned.span(),
+                "store",
+                "kind \"redis\" needs `url` (and no `path`)",
+            );
+            None
+        }
+    }
+}
+
+/// Where the signing keys live: `keys_file`, or beside a redb store; a Redis store needs it
+/// named, since every instance must sign with the same keys.
+fn keys_file(
+    service: &TokenServiceConfig,
+    store: Option<&StoreSettings>,
+    span: Range<usize>,
+    report: &mut Report,
+) -> Option<PathBuf> {
+    match (&service.keys_file, store) {
+        (Some(file), _) => Some(PathBuf::from(file.get_ref())),
+        (None, Some(StoreSettings::Redb(path))) => Some(path.with_extension("keys.json")),
+        (None, Some(StoreSettings::Redis { .. })) => {
+            report.add(
+                span,
+                "keys_file",
+                "is required with a redis store (every instance must sign with the same keys)",
+            );
+            None
+        }
+        (None, None) => None,
+    }
+}
+
+/// One `[token_service.clients.<id>]`.
+fn compile_client(
+    id: &str,
+    spanned: &Spanned<ClientConfig>,
+    service: &TokenServiceConfig,
+    report: &mut Report,
+) -> Client {
+    let client = spanned.get_ref();
+    let key = format!("clients.{id}");
+    let secret = match (&client.secret_sha256, client.public) {
+        (Some(secret), false) => Some(report.digest(secret, &format!("{key}.secret_sha256"))),
+        (None, true) => None,
+        (Some(secret), true) => {
+            report.add(
+                secret.span(),
+                &format!("{key}.secret_sha256"),
+                "a public client has no secret",
+            );
+            None
+        }
+        (None, false) => {
+            report.add(
+                spanned.span(),
+                &format!("{key}.secret_sha256"),
+                "is required (or set `public = true` for a client that cannot keep a secret)",
+            );
+            None
+        }
+    };
+    let grants = grants(&client.grants, client.public, &key, report);
+    let mut redirect_uris = Vec::new();
+    for uri in &client.redirect_uris {
+        match check_redirect_uri(uri.get_ref()) {
+            Ok(()) => redirect_uris.push(uri.get_ref().clone()),
+            Err(message) => report.add(uri.span(), &format!("{key}.redirect_uris"), message),
+        }
+    }
+    if grants.authorization_code && client.redirect_uris.is_empty() {
+        report.add(
+            spanned.span(),
+            &format!("{key}.redirect_uris"),
+            "authorization_code needs at least one redirect URI",
+        );
+    }
+    if grants.authorization_code && service.sign_in.is_none() {
+        report.add(
+            spanned.span(),
+            &format!("{key}.grants"),
+            "authorization_code needs [token_service.sign_in]",
+        );
+    }
+    Client {
+        id: id.to_string(),
+        name: client.name.clone().unwrap_or_else(|| id.to_string()),
+        secret_sha256: secret,
+        scopes: client.scopes.clone(),
+        client_credentials: grants.client_credentials,
+        refresh_token: grants.refresh_token,
+        authorization_code: grants.authorization_code,
+        redirect_uris,
+        level: client.level,
+        issue_refresh_tokens: client.issue_refresh_tokens,
+        may_verify: client.may_verify,
+    }
+}
+
+/// The grants a client was given.
+#[derive(Debug, Default, PartialEq)]
+struct Grants {
+    client_credentials: bool,
+    refresh_token: bool,
+    authorization_code: bool,
+}
+
+/// A client's `grants`: the refused ones reported with the reason.
+fn grants(names: &[Spanned<GrantName>], public: bool, key: &str, report: &mut Report) -> Grants {
+    let mut grants = Grants::default();
+    for grant in names {
+        let mut refuse = |message: &str| {
+            report.add(grant.span(), &format!("{key}.grants"), message);
+        };
+        match grant.get_ref() {
+            GrantName::ClientCredentials if public => {
+                refuse("a public client cannot use client_credentials")
+            }
+            GrantName::ClientCredentials => grants.client_credentials = true,
+            GrantName::RefreshToken => grants.refresh_token = true,
+            GrantName::AuthorizationCode => grants.authorization_code = true,
+            GrantName::Password => {
+                refuse("\"password\" is not supported (RFC 9700 §2.4 advises against it)")
+            }
+            GrantName::Implicit => {
+                refuse("\"implicit\" is not supported (RFC 9700 §2.1.2 advises against it)")
+            }
+        }
+    }
+    grants
+}
+
+/// One `[token_service.tenants.<tenant_hash>]`.
+fn compile_tenant(hash: &str, tenant: &TenantConfig, report: &mut Report) -> Tenant {
+    Tenant {
+        secret_sha256: tenant
+            .oauth_key_secret_sha256
+            .as_ref()
+            .map(|s| report.digest(s, &format!("tenants.{hash}.oauth_key_secret_sha256"))),
+        resources: tenant.resources.clone(),
+        level: tenant.level,
+    }
+}
+
 fn compile_sign_in(
-    spanned: &Spanned<crate::config::model::SignInConfig>,
+    spanned: &Spanned<crate::config::token_service::SignInConfig>,
     report: &mut Report,
 ) -> Option<SignInSettings> {
     let config = spanned.get_ref();
@@ -357,4 +360,95 @@ fn compile_sign_in(
         max_failures: config.max_failures,
         failure_window: config.failure_window.get(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVICE: &str = "[token_service]\nissuer = \"https://gw\"\n\
+                           store = { path = \"/tmp/never-opened.redb\" }\n";
+
+    /// Compiles `[token_service]` from `extra` lines after a minimal service.
+    fn compile_with(extra: &str) -> (Option<Settings>, Vec<(String, usize)>) {
+        let text = format!("{SERVICE}{extra}");
+        let config = crate::config::parse(&text).expect("parses");
+        let map = SourceMap::new(&text);
+        let mut problems = Vec::new();
+        let settings = compile(&config, &map, &mut problems);
+        (
+            settings,
+            problems.into_iter().map(|p| (p.key, p.line)).collect(),
+        )
+    }
+
+    #[test]
+    fn a_minimal_service_compiles_with_its_defaults() {
+        let (settings, problems) = compile_with("");
+        assert_eq!(problems, []);
+        let settings = settings.unwrap();
+        assert_eq!(settings.prefix, "/auth");
+        assert_eq!(settings.format, TokenFormat::Jwt);
+        assert_eq!(settings.algorithm, Algorithm::ES256);
+        assert_eq!(
+            settings.keys_file,
+            PathBuf::from("/tmp/never-opened.keys.json")
+        );
+        assert_eq!(
+            settings.device_token_limit,
+            Some((60, Duration::from_secs(60)))
+        );
+    }
+
+    #[test]
+    fn a_clients_grants_are_checked_one_by_one() {
+        let (settings, problems) = compile_with(
+            "[token_service.clients.spa]\npublic = true\n\
+             grants = [\"client_credentials\", \"refresh_token\", \"password\"]\n",
+        );
+        assert!(settings.is_none());
+        assert_eq!(
+            problems,
+            [
+                ("token_service.clients.spa.grants".to_string(), 6),
+                ("token_service.clients.spa.grants".to_string(), 6),
+            ]
+        );
+    }
+
+    #[test]
+    fn grants_become_named_flags() {
+        let (settings, problems) = compile_with(&format!(
+            "[token_service.clients.svc]\nsecret_sha256 = \"{}\"\n\
+             grants = [\"client_credentials\", \"refresh_token\"]\n",
+            "ab".repeat(32)
+        ));
+        assert_eq!(problems, []);
+        let client = &settings.unwrap().clients["svc"];
+        assert!(client.client_credentials && client.refresh_token);
+        assert!(!client.authorization_code);
+    }
+
+    #[test]
+    fn a_redis_store_needs_a_shared_keys_file() {
+        let text = "[token_service]\nissuer = \"https://gw\"\n\
+                    store = { kind = \"redis\", url = \"redis://127.0.0.1/0\" }\n";
+        let config = crate::config::parse(text).expect("parses");
+        let mut problems = Vec::new();
+        assert!(compile(&config, &SourceMap::new(text), &mut problems).is_none());
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].key, "token_service.keys_file");
+    }
+
+    #[test]
+    fn an_unknown_format_is_refused_by_the_parser_at_its_line() {
+        let text = format!("{SERVICE}format = \"paseto\"\n");
+        let problems = crate::config::parse(&text).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            (problems[0].key.as_str(), problems[0].line),
+            ("token_service.format", 4)
+        );
+        assert!(problems[0].message.contains("jwt"), "{problems:?}");
+    }
 }

@@ -326,7 +326,7 @@ impl GatewayProxy {
         ctx: &RequestCtx,
         mut response: GatewayResponse,
     ) -> Result<bool> {
-        if let Some(trace) = self.trace(session, ctx, Some(response.status)) {
+        if let Some(trace) = self.trace(session, ctx, Some(response.answer.status)) {
             response = response.with_header(debug::HEADER, trace);
         }
         response = response.with_headers(self.cors_headers(session, ctx));
@@ -408,7 +408,7 @@ impl GatewayProxy {
             Some(allowed) if allowed.carrier.is_none() && device_route => Some(
                 Box::pin(self.new_device(&gateway, session, ctx))
                     .await
-                    .map_err(|e| refused(pipeline::Refusal::auth(&e, &gateway.realm)))?,
+                    .map_err(|e| refused(e.answer(&gateway.realm)))?,
             ),
             other => other,
         };
@@ -496,9 +496,7 @@ impl GatewayProxy {
             },
         )
         .await;
-        let mut response = GatewayResponse::json(answer.status, answer.body);
-        response.content_type = answer.content_type;
-        Ok(response.with_headers(answer.headers))
+        Ok(answer.into())
     }
 }
 

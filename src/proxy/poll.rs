@@ -8,7 +8,7 @@
 
 use super::respond::GatewayResponse;
 use super::rules::RuleBreach;
-use super::{closing_if_body, framing, pipeline, GatewayProxy, RequestCtx};
+use super::{closing_if_body, framing, GatewayProxy, RequestCtx};
 use crate::polling::exchange::{self, ExchangeError};
 use crate::polling::{owner_of, Origin, Poll, PollId, StoredResponse};
 use bytes::BytesMut;
@@ -184,7 +184,7 @@ impl GatewayProxy {
                 match decision {
                     Ok(allowed) => owner_of(&allowed.principal),
                     Err(error) => {
-                        let refusal = pipeline::Refusal::auth(&error, &gateway.realm);
+                        let refusal = error.answer(&gateway.realm);
                         let response = closing_if_body(
                             refusal.into(),
                             framing::may_have_body(&request.headers),

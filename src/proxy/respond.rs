@@ -4,20 +4,22 @@ use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::Session;
+use portcullis_core::answer::Answer;
 
-/// A JSON answer made by the gateway (errors, health, built-in endpoints).
+/// An answer the gateway makes itself (errors, health, built-in endpoints), and whether the
+/// connection must close after it.
 pub struct GatewayResponse {
-    pub status: u16,
-    pub body: Bytes,
-    pub headers: Vec<(&'static str, String)>,
+    pub answer: Answer,
     /// Close the connection after answering (framing errors, unread request bodies).
     pub close: bool,
-    pub content_type: &'static str,
 }
 
-impl From<portcullis_engine::pipeline::Refusal> for GatewayResponse {
-    fn from(refusal: portcullis_engine::pipeline::Refusal) -> Self {
-        GatewayResponse::json(refusal.status, refusal.body).with_headers(refusal.headers)
+impl From<Answer> for GatewayResponse {
+    fn from(answer: Answer) -> Self {
+        Self {
+            answer,
+            close: false,
+        }
     }
 }
 
@@ -28,37 +30,28 @@ impl GatewayResponse {
         Self::error(breach.status(), breach.code(), breach.message()).closing()
     }
 
-    /// `{"error": code, "message": message}` (the engine's [`Refusal`] body, one format for
-    /// every answer the gateway makes); `code` and `message` are fixed strings, never request
-    /// content.
-    ///
-    /// [`Refusal`]: portcullis_engine::pipeline::Refusal
+    /// `{"error": code, "message": message}` ([`Answer::error`], one format for every refusal
+    /// the gateway makes); `code` and `message` are fixed strings, never request content.
     pub fn error(status: u16, code: &str, message: &str) -> Self {
-        portcullis_engine::pipeline::Refusal::error(status, code, message).into()
+        Answer::error(status, code, message).into()
     }
 
     pub fn json(status: u16, body: Vec<u8>) -> Self {
-        Self {
-            status,
-            body: Bytes::from(body),
-            headers: Vec::new(),
-            close: false,
-            content_type: "application/json",
-        }
+        Answer::json(status, body).into()
     }
 
     /// No body at all (`204 No Content`).
     pub fn empty(status: u16) -> Self {
-        Self::json(status, Vec::new())
+        Answer::empty(status).into()
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
+        self.answer.headers.push((name, value.into()));
         self
     }
 
     pub fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> Self {
-        self.headers.extend(headers);
+        self.answer.headers.extend(headers);
         self
     }
 
@@ -69,22 +62,28 @@ impl GatewayResponse {
 
     /// Writes the answer to the client.
     pub async fn send(self, session: &mut Session, request_id: &http::HeaderValue) -> Result<()> {
+        let Answer {
+            status,
+            content_type,
+            headers,
+            body,
+        } = self.answer;
         if self.close {
             session.set_keepalive(None);
         }
-        let mut header = ResponseHeader::build(self.status, Some(4 + self.headers.len()))?;
+        let mut header = ResponseHeader::build(status, Some(4 + headers.len()))?;
         // RFC 9110 §8.6: a 204 has no content and no Content-Length.
-        let no_content = self.status == 204;
+        let no_content = status == 204;
         if !no_content {
-            header.insert_header("content-type", self.content_type)?;
-            header.insert_header("content-length", self.body.len().to_string())?;
+            header.insert_header("content-type", content_type)?;
+            header.insert_header("content-length", body.len().to_string())?;
         }
         header.insert_header("cache-control", "no-store")?;
         header.insert_header("x-request-id", request_id.clone())?;
         if self.close {
             header.insert_header("connection", "close")?;
         }
-        for (name, value) in self.headers {
+        for (name, value) in headers {
             header.append_header(name, value)?;
         }
         let head_only = no_content || session.req_header().method == http::Method::HEAD;
@@ -92,7 +91,9 @@ impl GatewayResponse {
             .write_response_header(Box::new(header), head_only)
             .await?;
         if !head_only {
-            session.write_response_body(Some(self.body), true).await?;
+            session
+                .write_response_body(Some(Bytes::from(body)), true)
+                .await?;
         }
         Ok(())
     }

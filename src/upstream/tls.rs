@@ -41,33 +41,65 @@ impl UpstreamTls {
 
 /// The certificates in a PEM file (at least one), each checked to be a usable X.509
 /// certificate.
-pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsFileError> {
+    let at = |problem: TlsFileProblem| TlsFileError {
+        path: path.to_path_buf(),
+        problem,
+    };
     let certificates = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .map_err(|e| at(TlsFileProblem::Unreadable(e)))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{} is not a PEM certificate file: {e}", path.display()))?;
+        .map_err(|e| at(TlsFileProblem::NotPem(e)))?;
     if certificates.is_empty() {
-        return Err(format!("{} holds no certificate", path.display()));
+        return Err(at(TlsFileProblem::NoCertificate));
     }
     for certificate in &certificates {
         let mut store = pingora::tls::RootCertStore::empty();
         store
             .add(certificate.clone())
-            .map_err(|e| format!("{} holds a bad certificate: {e}", path.display()))?;
+            .map_err(|e| at(TlsFileProblem::BadCertificate(e)))?;
     }
     Ok(certificates)
 }
 
+/// A certificate or key file that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {problem}", path.display())]
+pub struct TlsFileError {
+    pub path: std::path::PathBuf,
+    #[source]
+    pub problem: TlsFileProblem,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsFileProblem {
+    #[error("cannot read it: {0}")]
+    Unreadable(#[source] rustls_pki_types::pem::Error),
+    #[error("not a PEM certificate file: {0}")]
+    NotPem(#[source] rustls_pki_types::pem::Error),
+    #[error("holds no certificate")]
+    NoCertificate,
+    #[error("holds a bad certificate: {0}")]
+    BadCertificate(#[source] pingora::tls::RusTlsError),
+    #[error("holds no usable private key: {0}")]
+    NoPrivateKey(#[source] rustls_pki_types::pem::Error),
+    #[error("holds a certificate pingora cannot read")]
+    PingoraCannotRead,
+}
+
 /// Checks a listener's certificate chain and private key files.
-pub fn check_listener_files(cert: &Path, key: &Path) -> Result<(), String> {
+pub fn check_listener_files(cert: &Path, key: &Path) -> Result<(), TlsFileError> {
     read_certificates(cert)?;
     PrivateKeyDer::from_pem_file(key)
         .map(|_| ())
-        .map_err(|e| format!("{} holds no usable private key: {e}", key.display()))
+        .map_err(|e| TlsFileError {
+            path: key.to_path_buf(),
+            problem: TlsFileProblem::NoPrivateKey(e),
+        })
 }
 
 /// The CAs of a PEM file in the form pingora's connector takes per peer.
-pub fn load_ca_file(path: &Path) -> Result<Arc<CaType>, String> {
+pub fn load_ca_file(path: &Path) -> Result<Arc<CaType>, TlsFileError> {
     let certificates = read_certificates(path)?;
     let wrapped = std::panic::catch_unwind(|| {
         certificates
@@ -77,7 +109,10 @@ pub fn load_ca_file(path: &Path) -> Result<Arc<CaType>, String> {
     })
     // pingora's parser panics on what it cannot read; rustls accepted it above, so this is a
     // certificate the two libraries disagree about.
-    .map_err(|_| format!("{} holds a certificate pingora cannot read", path.display()))?;
+    .map_err(|_| TlsFileError {
+        path: path.to_path_buf(),
+        problem: TlsFileProblem::PingoraCannotRead,
+    })?;
     Ok(Arc::from(wrapped.into_boxed_slice()))
 }
 
@@ -89,14 +124,16 @@ mod tests {
     fn bad_files_are_reported_not_panicked_on() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.pem");
-        assert!(read_certificates(&missing)
-            .unwrap_err()
-            .starts_with("cannot read"));
+        assert!(matches!(
+            read_certificates(&missing).unwrap_err().problem,
+            TlsFileProblem::Unreadable(_)
+        ));
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "").unwrap();
-        assert!(read_certificates(&empty)
-            .unwrap_err()
-            .contains("holds no certificate"));
+        assert!(matches!(
+            read_certificates(&empty).unwrap_err().problem,
+            TlsFileProblem::NoCertificate
+        ));
         let garbage = dir.path().join("garbage.pem");
         std::fs::write(
             &garbage,

@@ -1144,8 +1144,14 @@ upstream = "u"
 [routes.auth]
 carriers = ["bearer", "basic"]
 scopes = ["a\"b"]
-level = "root"
 issuers = ["nobody"]
+
+# A value outside a closed set makes its route unreadable; the others are still checked.
+[[routes]]
+path_prefix = "/other"
+upstream = "u"
+[routes.auth]
+level = "root"
 "#,
     );
     assert_eq!(code, 1, "{out}");
@@ -1156,7 +1162,7 @@ issuers = ["nobody"]
         "issuers.guests.app_keys[0]",
         "routes[0].auth.carriers",
         "routes[0].auth.scopes",
-        "routes[0].auth.level",
+        "routes[1].auth.level",
         "routes[0].auth.issuers",
     ] {
         assert!(out.contains(expected), "missing {expected}:\n{out}");

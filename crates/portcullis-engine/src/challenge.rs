@@ -3,6 +3,7 @@
 //! Descriptions come from a fixed set (SECURITY.md ER-5): nothing a client sent, and nothing
 //! from a token, is ever written into a challenge or a body.
 
+use portcullis_core::answer::Answer;
 use portcullis_core::credential::ExtractError;
 use portcullis_core::principal::Level;
 pub use portcullis_core::problem::TokenProblem;
@@ -50,15 +51,6 @@ pub enum AuthError {
     Unavailable,
     /// 429: this client has been given its share of device tokens; retry after the seconds.
     Limited(u32),
-}
-
-/// What the client receives for an [`AuthError`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthAnswer {
-    pub status: u16,
-    pub www_authenticate: Option<String>,
-    pub body: Vec<u8>,
-    pub retry_after: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -110,8 +102,10 @@ impl AuthError {
         }
     }
 
-    /// Builds the answer. `realm` was checked against the RFC 6750 charset at config load.
-    pub fn answer(&self, realm: &str) -> AuthAnswer {
+    /// The RFC 6750 / 9470 answer: status, `WWW-Authenticate` (not for 429 and 503, which
+    /// say "later", not "another token"), `Retry-After` where waiting helps, and the JSON body.
+    /// `realm` was checked against the RFC 6750 charset at config load.
+    pub fn answer(&self, realm: &str) -> Answer {
         let scope = match self {
             AuthError::InsufficientScope(scopes) => Some(scopes.join(" ")),
             _ => None,
@@ -144,16 +138,19 @@ impl AuthError {
             scope: scope.as_deref(),
         })
         .expect("plain strings serialize");
-        AuthAnswer {
-            status: self.status(),
-            www_authenticate,
-            body,
-            retry_after: match self {
-                AuthError::Unavailable => Some(5),
-                AuthError::Limited(seconds) => Some(*seconds),
-                _ => None,
-            },
+        let retry_after = match self {
+            AuthError::Unavailable => Some(5),
+            AuthError::Limited(seconds) => Some(*seconds),
+            _ => None,
+        };
+        let mut answer = Answer::json(self.status(), body);
+        if let Some(challenge) = www_authenticate {
+            answer = answer.with_header("www-authenticate", challenge);
         }
+        if let Some(seconds) = retry_after {
+            answer = answer.with_header("retry-after", seconds.to_string());
+        }
+        answer
     }
 }
 
@@ -181,12 +178,20 @@ pub fn is_valid_scope_token(scope: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
+        answer
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     #[test]
     fn missing_credentials_get_a_bare_challenge() {
         let a = AuthError::Missing.answer("portcullis");
         assert_eq!(a.status, 401);
         assert_eq!(
-            a.www_authenticate.as_deref(),
+            header(&a, "www-authenticate"),
             Some("Bearer realm=\"portcullis\"")
         );
     }
@@ -215,10 +220,10 @@ mod tests {
                 "Bearer realm=\"r\", error=\"insufficient_user_authentication\", error_description=\"a stronger authentication level is required\", acr_values=\"verified\"",
             ),
         ];
-        for (error, status, header) in cases {
+        for (error, status, challenge) in cases {
             let a = error.answer("r");
             assert_eq!(a.status, status);
-            assert_eq!(a.www_authenticate.as_deref(), Some(header));
+            assert_eq!(header(&a, "www-authenticate"), Some(challenge));
         }
     }
 
@@ -226,8 +231,8 @@ mod tests {
     fn unavailable_is_503_without_an_invalid_token_challenge() {
         let a = AuthError::Unavailable.answer("r");
         assert_eq!(a.status, 503);
-        assert_eq!(a.www_authenticate, None);
-        assert_eq!(a.retry_after, Some(5));
+        assert_eq!(header(&a, "www-authenticate"), None);
+        assert_eq!(header(&a, "retry-after"), Some("5"));
         let body: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
         assert_eq!(body["error"], "temporarily_unavailable");
     }

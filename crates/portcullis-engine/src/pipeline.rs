@@ -13,18 +13,17 @@
 //! [`Decided`] or a [`Refusal`] out.
 
 use crate::auth::{self, Allowed};
-use crate::challenge::AuthError;
 use crate::policy::RoutePolicy;
 use crate::request::forward::is_method_override_parameter;
 use crate::request::identity::{query_has, query_has_token, query_without, query_without_token};
 use crate::request::rules::RequestRules;
 use crate::request::target::split_target;
 use crate::verify::Verifier;
+use portcullis_core::answer::Answer;
 use portcullis_core::credential::{Carrier, Limits, RequestView};
 use portcullis_core::principal::Principal;
 use portcullis_core::route::{normalize_path, request_host, PathError, RouteMatch, RouteTable};
 use portcullis_odata::policy::ODataPolicy;
-use serde::Serialize;
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
@@ -44,61 +43,13 @@ pub struct Decider<'a, T> {
     pub realm: &'a str,
 }
 
-/// A refused request: status, extra headers (`WWW-Authenticate`, `Allow`, `Retry-After`) and a
-/// small JSON body made of fixed strings, never of request content.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub status: u16,
-    pub body: Vec<u8>,
-    pub headers: Vec<(&'static str, String)>,
-}
+/// A refused request: the engine answers with the gateway's one answer type (status, extra
+/// headers such as `WWW-Authenticate`, `Allow` or `Retry-After`, and a small JSON body of fixed
+/// strings, never request content).
+pub type Refusal = Answer;
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: &'a str,
-}
-
-impl Refusal {
-    /// `{"error": code, "message": message}`.
-    pub fn error(status: u16, code: &str, message: &str) -> Self {
-        let body = serde_json::to_vec(&ErrorBody {
-            error: code,
-            message,
-        })
-        .expect("serializing two strings cannot fail");
-        Self {
-            status,
-            body,
-            headers: Vec::new(),
-        }
-    }
-
-    /// The RFC 6750 / 9470 answer to a refused auth decision.
-    pub fn auth(error: &AuthError, realm: &str) -> Self {
-        let answer = error.answer(realm);
-        let mut headers = Vec::new();
-        if let Some(challenge) = answer.www_authenticate {
-            headers.push(("www-authenticate", challenge));
-        }
-        if let Some(seconds) = answer.retry_after {
-            headers.push(("retry-after", seconds.to_string()));
-        }
-        Self {
-            status: answer.status,
-            body: answer.body,
-            headers,
-        }
-    }
-
-    fn with_header(mut self, name: &'static str, value: String) -> Self {
-        self.headers.push((name, value));
-        self
-    }
-
-    fn invalid_path(message: &str) -> Self {
-        Self::error(400, "invalid_path", message)
-    }
+fn invalid_path(message: &str) -> Refusal {
+    Answer::error(400, "invalid_path", message)
 }
 
 /// The request-target, read and normalized.
@@ -116,13 +67,13 @@ pub struct Target<'r> {
 
 /// Step 1: the raw request-target (the request line's, where a raw `#` still shows).
 pub fn target(raw: &[u8], allow_semicolon: bool) -> Result<Target<'_>, Refusal> {
-    let parts = split_target(raw)
-        .ok_or_else(|| Refusal::invalid_path("the request target is not a path"))?;
+    let parts =
+        split_target(raw).ok_or_else(|| invalid_path("the request target is not a path"))?;
     if parts.fragment {
-        return Err(Refusal::invalid_path(PathError::Fragment.message()));
+        return Err(invalid_path(PathError::Fragment.message()));
     }
-    let path = normalize_path(parts.path, allow_semicolon)
-        .map_err(|e| Refusal::invalid_path(e.message()))?;
+    let path =
+        normalize_path(parts.path, allow_semicolon).map_err(|e| invalid_path(e.message()))?;
     let rewrite = parts.absolute_form || matches!(path, Cow::Owned(_));
     Ok(Target {
         raw_path: parts.path,
@@ -142,7 +93,7 @@ pub fn host(head: &http::request::Parts) -> Result<Option<Cow<'_, str>>, Refusal
     let mut hosts = head.headers.get_all(http::header::HOST).iter();
     let first = hosts.next();
     if hosts.next().is_some() {
-        return Err(Refusal::error(
+        return Err(Answer::error(
             400,
             "invalid_request",
             "the request has more than one Host",
@@ -153,7 +104,7 @@ pub fn host(head: &http::request::Parts) -> Result<Option<Cow<'_, str>>, Refusal
     };
     match value.to_str().ok().and_then(request_host) {
         Some(host) => Ok(Some(host)),
-        None => Err(Refusal::error(
+        None => Err(Answer::error(
             400,
             "invalid_request",
             "the Host header is not a host",
@@ -220,7 +171,7 @@ impl<T: RouteRules> Decider<'_, T> {
                 RouteMatch::Found { index, tenant, .. } => (index, tenant.map(str::to_string)),
                 RouteMatch::MethodNotAllowed { allowed } => {
                     let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
-                    return Err(Refusal::error(
+                    return Err(Answer::error(
                         405,
                         "method_not_allowed",
                         "the route does not allow this method",
@@ -230,7 +181,7 @@ impl<T: RouteRules> Decider<'_, T> {
                 }
                 RouteMatch::NotFound => {
                     return Err(
-                        Refusal::error(404, "no_route", "no route matches this request").into(),
+                        Answer::error(404, "no_route", "no route matches this request").into(),
                     )
                 }
             };
@@ -263,7 +214,7 @@ impl<T: RouteRules> Decider<'_, T> {
             Some(policy) => {
                 let tenant = policy
                     .tenant(&head.headers, host_tenant)
-                    .map_err(|e| refused(Refusal::auth(&e, self.realm)))?;
+                    .map_err(|e| refused(e.answer(self.realm)))?;
                 let view = RequestView {
                     headers: &head.headers,
                     query: query.as_deref(),
@@ -278,7 +229,7 @@ impl<T: RouteRules> Decider<'_, T> {
                     portcullis_core::principal::now_unix(),
                 )
                 .await
-                .map_err(|e| refused(Refusal::auth(&e, self.realm)))?;
+                .map_err(|e| refused(e.answer(self.realm)))?;
                 (Some(allowed), tenant)
             }
         };
@@ -286,7 +237,7 @@ impl<T: RouteRules> Decider<'_, T> {
 
         if let Some(rules) = rules.rules() {
             rules.check(&head.method, &head.headers).map_err(|breach| {
-                refused(Refusal::error(
+                refused(Answer::error(
                     breach.status(),
                     breach.code(),
                     breach.message(),
@@ -313,13 +264,7 @@ impl<T: RouteRules> Decider<'_, T> {
                 .map_or(&Principal::Anonymous, |a| &a.principal);
             let policed = odata
                 .check(query.as_deref().unwrap_or(""), principal)
-                .map_err(|refusal| {
-                    refused(Refusal {
-                        status: refusal.status,
-                        body: refusal.body(),
-                        headers: Vec::new(),
-                    })
-                })?;
+                .map_err(|refusal| refused(refusal.answer()))?;
             if let Some(policed) = policed {
                 query = (!policed.is_empty()).then_some(Cow::Owned(policed));
                 rewrite = true;

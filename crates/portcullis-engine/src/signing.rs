@@ -4,7 +4,7 @@
 //! Used by the load generator and benchmarks and by the tests' identity provider; the built-in
 //! token service signs with them too.
 
-use crate::verify::keys::is_hmac;
+use crate::verify::keys::{is_hmac, KeyError};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{self, KeyPair as _};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -115,9 +115,16 @@ impl SigningKey {
     }
 
     /// A key from its private bytes (PKCS#8 DER, or the HMAC secret text).
-    pub fn from_private(alg: Algorithm, kid: &str, private: Vec<u8>) -> Result<SigningKey, String> {
+    pub fn from_private(
+        alg: Algorithm,
+        kid: &str,
+        private: Vec<u8>,
+    ) -> Result<SigningKey, KeyError> {
         let alg_name = format!("{alg:?}");
-        let bad = |e: &dyn std::fmt::Display| format!("not a {alg_name} private key: {e}");
+        let bad = |e: &dyn std::fmt::Display| KeyError::BadPrivateKey {
+            alg,
+            reason: e.to_string(),
+        };
         let (encoding, jwk, public_pem) = if is_rsa(alg) {
             let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&private).map_err(|e| bad(&e))?;
             let public = pair.public_key();
@@ -181,17 +188,17 @@ impl SigningKey {
         }
     }
 
-    pub fn load(saved: &SavedKey) -> Result<SigningKey, String> {
+    pub fn load(saved: &SavedKey) -> Result<SigningKey, KeyError> {
         let alg: Algorithm = saved
             .alg
             .parse()
-            .map_err(|_| format!("{:?} is not an algorithm", saved.alg))?;
+            .map_err(|_| KeyError::UnknownAlgorithm(saved.alg.clone()))?;
         let private = if is_hmac(alg) {
             saved.private.clone().into_bytes()
         } else {
             STANDARD
                 .decode(&saved.private)
-                .map_err(|_| "the private key is not base64".to_string())?
+                .map_err(KeyError::NotBase64)?
         };
         Self::from_private(alg, &saved.kid, private)
     }

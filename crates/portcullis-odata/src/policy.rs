@@ -144,6 +144,12 @@ impl Refusal {
     pub fn body(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("plain data serializes")
     }
+
+    /// The gateway's answer: the status and this refusal as the JSON body (it names the
+    /// option, the position and the field, so a client can fix its query).
+    pub fn answer(&self) -> portcullis_core::answer::Answer {
+        portcullis_core::answer::Answer::json(self.status, self.body())
+    }
 }
 
 /// Visits every property name an expression refers to.

@@ -3,14 +3,16 @@
 //! the session's own on consent and sign-out, a double-submit cookie on the login form (there is
 //! no session yet).
 
+use super::answers;
 use super::authorize::{self, AuthorizationRequest, ErrorRedirect, Refusal};
-use super::endpoints::{ServiceRequest, ServiceResponse};
+use super::endpoints::ServiceRequest;
 use super::metrics::count_sign_in;
 use super::pages;
 use super::records::{CodeRecord, SessionRecord};
 use super::sign_in::{SignIn, SignedIn};
 use super::{random_id, TokenService};
 use http::Method;
+use portcullis_core::answer::Answer;
 use portcullis_core::credential::cookie_pairs;
 use portcullis_core::digest::{digest_hex as digest, same_secret};
 use portcullis_core::principal::now_unix;
@@ -18,45 +20,6 @@ use std::collections::HashMap;
 
 pub const SESSION_COOKIE: &str = "portcullis_session";
 pub const CSRF_COOKIE: &str = "portcullis_csrf";
-
-impl ServiceResponse {
-    /// An HTML page, framed by nobody, with a policy that lets it do nothing but post its
-    /// forms (to the gateway, and to `form_targets` where a form's answer redirects).
-    pub fn html(status: u16, body: String, form_targets: &[&str]) -> Self {
-        Self {
-            status,
-            content_type: "text/html; charset=utf-8",
-            body: body.into_bytes(),
-            headers: vec![
-                (
-                    "content-security-policy",
-                    pages::content_security_policy(form_targets),
-                ),
-                ("x-frame-options", "DENY".into()),
-                ("x-content-type-options", "nosniff".into()),
-                ("referrer-policy", "no-referrer".into()),
-            ],
-        }
-    }
-
-    /// `303 See Other` to `location` (the browser follows with a GET).
-    pub fn see_other(location: String) -> Self {
-        Self {
-            status: 303,
-            content_type: "application/json",
-            body: Vec::new(),
-            headers: vec![
-                ("location", location),
-                ("referrer-policy", "no-referrer".into()),
-            ],
-        }
-    }
-
-    /// A page with a title and a sentence.
-    pub(super) fn page(status: u16, title: &str, text: &str) -> Self {
-        Self::html(status, pages::message(title, text), &[])
-    }
-}
 
 /// The value of the one cookie named `name` (none when absent, sent twice or not text).
 pub fn cookie<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
@@ -112,14 +75,14 @@ fn csrf_cookie(service: &TokenService, token: &str) -> String {
 fn check_session_csrf(
     params: &HashMap<String, String>,
     session: &SessionRecord,
-) -> Result<(), ServiceResponse> {
+) -> Result<(), Answer> {
     if params
         .get("csrf")
         .is_some_and(|token| same_secret(token, &session.csrf))
     {
         return Ok(());
     }
-    Err(ServiceResponse::page(
+    Err(answers::page(
         403,
         "Request refused",
         "This form has expired or did not come from this site. Go back and try again.",
@@ -127,8 +90,8 @@ fn check_session_csrf(
 }
 
 /// The request's parameters: the query of a GET, the form of a POST. Repeats are refused.
-fn parameters(request: &ServiceRequest<'_>) -> Result<HashMap<String, String>, ServiceResponse> {
-    let bad = || ServiceResponse::page(400, "Sign-in failed", "The request is malformed.");
+fn parameters(request: &ServiceRequest<'_>) -> Result<HashMap<String, String>, Answer> {
+    let bad = || answers::page(400, "Sign-in failed", "The request is malformed.");
     if request.method == Method::POST {
         super::endpoints::parse_form(request.body).map_err(|_| bad())
     } else {
@@ -140,7 +103,7 @@ fn parameters(request: &ServiceRequest<'_>) -> Result<HashMap<String, String>, S
 async fn current_session(
     service: &TokenService,
     request: &ServiceRequest<'_>,
-) -> Result<Option<(String, SessionRecord)>, ServiceResponse> {
+) -> Result<Option<(String, SessionRecord)>, Answer> {
     let Some(secret) = cookie(request.headers, SESSION_COOKIE) else {
         return Ok(None);
     };
@@ -169,12 +132,12 @@ fn login_page(
     client_name: Option<&str>,
     status: u16,
     error: Option<&str>,
-) -> ServiceResponse {
+) -> Answer {
     let token = random_id(24);
     let mut fields = carried(params);
     fields.push(("csrf", &token));
     let action = format!("{}/login", service.settings.prefix);
-    ServiceResponse::html(
+    answers::html(
         status,
         pages::login(&action, client_name, &fields, error),
         &[],
@@ -183,9 +146,9 @@ fn login_page(
 }
 
 /// `GET` shows the login or consent page; `POST` is the consent form's answer.
-pub async fn authorize(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
+pub async fn authorize(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
     let Some(sign_in) = service.sign_in.as_ref() else {
-        return ServiceResponse::page(404, "Not found", "Sign-in is not enabled here.");
+        return answers::page(404, "Not found", "Sign-in is not enabled here.");
     };
     let params = match parameters(request) {
         Ok(params) => params,
@@ -193,9 +156,9 @@ pub async fn authorize(service: &TokenService, request: &ServiceRequest<'_>) -> 
     };
     let (authorization, client) = match authorize::check(&service.settings, &params) {
         Ok(found) => found,
-        Err(Refusal::Page(text)) => return ServiceResponse::page(400, "Sign-in failed", text),
+        Err(Refusal::Page(text)) => return answers::page(400, "Sign-in failed", text),
         Err(Refusal::Redirect(refusal)) => {
-            return ServiceResponse::see_other(refusal.location(&service.settings.issuer))
+            return answers::see_other(refusal.location(&service.settings.issuer))
         }
     };
     let session = match current_session(service, request).await {
@@ -217,7 +180,7 @@ pub async fn authorize(service: &TokenService, request: &ServiceRequest<'_>) -> 
         fields.push(("csrf", &session.csrf));
         let action = format!("{}/oauth/authorize", service.settings.prefix);
         let target = origin(&authorization.redirect_uri);
-        return ServiceResponse::html(
+        return answers::html(
             200,
             pages::consent(
                 &action,
@@ -239,10 +202,10 @@ pub async fn authorize(service: &TokenService, request: &ServiceRequest<'_>) -> 
             error: "access_denied",
             description: "the user denied the request",
         };
-        return ServiceResponse::see_other(refusal.location(&service.settings.issuer));
+        return answers::see_other(refusal.location(&service.settings.issuer));
     }
     match grant_code(service, sign_in, &secret, &session, authorization).await {
-        Ok(location) => ServiceResponse::see_other(location),
+        Ok(location) => answers::see_other(location),
         Err(answer) => answer,
     }
 }
@@ -254,7 +217,7 @@ async fn grant_code(
     secret: &str,
     session: &SessionRecord,
     authorization: AuthorizationRequest,
-) -> Result<String, ServiceResponse> {
+) -> Result<String, Answer> {
     let record = CodeRecord {
         client_id: authorization.client_id,
         redirect_uri: authorization.redirect_uri,
@@ -282,8 +245,8 @@ async fn grant_code(
 
 /// Back to `{prefix}/oauth/authorize` with the same request (after signing in, or to sign in
 /// again).
-fn authorize_again(service: &TokenService, params: &HashMap<String, String>) -> ServiceResponse {
-    ServiceResponse::see_other(format!(
+fn authorize_again(service: &TokenService, params: &HashMap<String, String>) -> Answer {
+    answers::see_other(format!(
         "{}/oauth/authorize?{}",
         service.settings.prefix,
         authorize::query_of(params)
@@ -296,12 +259,12 @@ pub fn signed_in(
     sign_in: &SignIn,
     params: &HashMap<String, String>,
     secret: &str,
-) -> ServiceResponse {
+) -> Answer {
     let cookie = session_cookie(service, sign_in, secret);
     let answer = if params.contains_key("client_id") {
         authorize_again(service, params)
     } else {
-        ServiceResponse::page(200, "Signed in", "You are signed in.")
+        answers::page(200, "Signed in", "You are signed in.")
     };
     answer
         .with_header("set-cookie", cookie)
@@ -309,9 +272,9 @@ pub fn signed_in(
 }
 
 /// `GET` shows the login form; `POST` checks it.
-pub async fn login(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
+pub async fn login(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
     let Some(sign_in) = service.sign_in.as_ref() else {
-        return ServiceResponse::page(404, "Not found", "Sign-in is not enabled here.");
+        return answers::page(404, "Not found", "Sign-in is not enabled here.");
     };
     let params = match parameters(request) {
         Ok(params) => params,
@@ -398,21 +361,21 @@ pub async fn login(service: &TokenService, request: &ServiceRequest<'_>) -> Serv
 
 /// `GET` asks to confirm; `POST` (with the session's CSRF token) ends the session and revokes
 /// the refresh tokens issued in it.
-pub async fn logout(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
+pub async fn logout(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
     if service.sign_in.is_none() {
-        return ServiceResponse::page(404, "Not found", "Sign-in is not enabled here.");
+        return answers::page(404, "Not found", "Sign-in is not enabled here.");
     }
     let session = match current_session(service, request).await {
         Ok(session) => session,
         Err(answer) => return answer,
     };
     let Some((secret, session)) = session else {
-        return ServiceResponse::page(200, "Signed out", "You are not signed in.")
+        return answers::page(200, "Signed out", "You are not signed in.")
             .with_header("set-cookie", expired_cookie(service, SESSION_COOKIE));
     };
     let action = format!("{}/logout", service.settings.prefix);
     if request.method != Method::POST {
-        return ServiceResponse::html(
+        return answers::html(
             200,
             pages::logout(&action, &session.sub, &[("csrf", &session.csrf)]),
             &[],
@@ -428,7 +391,7 @@ pub async fn logout(service: &TokenService, request: &ServiceRequest<'_>) -> Ser
     if let Err(e) = service.end_session(&secret).await {
         return e.into();
     }
-    ServiceResponse::page(200, "Signed out", "You are signed out.")
+    answers::page(200, "Signed out", "You are signed out.")
         .with_header("set-cookie", expired_cookie(service, SESSION_COOKIE))
 }
 

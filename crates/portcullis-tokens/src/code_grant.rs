@@ -2,10 +2,12 @@
 //! its redirect URI and the PKCE verifier become an access token, a refresh token when the
 //! client may refresh, and an OpenID Connect ID token when `openid` was asked for.
 
-use super::endpoints::{grant_answer, token_response, ServiceResponse};
+use super::answers;
+use super::endpoints::{grant_answer, token_response};
 use super::records::CodeRecord;
 use super::settings::Client;
 use super::{pkce, ServiceError, TokenService};
+use portcullis_core::answer::Answer;
 use portcullis_core::principal::now_unix;
 use portcullis_core::problem::TokenProblem;
 use serde_json::json;
@@ -15,11 +17,11 @@ pub async fn exchange(
     service: &TokenService,
     client: &Client,
     form: &HashMap<String, String>,
-) -> Result<ServiceResponse, ServiceResponse> {
+) -> Result<Answer, Answer> {
     let required = |name: &'static str, message: &'static str| {
         form.get(name)
             .map(String::as_str)
-            .ok_or_else(|| ServiceResponse::error("invalid_request", message))
+            .ok_or_else(|| answers::oauth_error("invalid_request", message))
     };
     let code = required("code", "code is required")?;
     let redirect_uri = required("redirect_uri", "redirect_uri is required")?;
@@ -34,16 +36,16 @@ pub async fn exchange(
         .await
         .map_err(|e| match e {
             ServiceError::Store(e) => e.into(),
-            ServiceError::Invalid(TokenProblem::Revoked) => ServiceResponse::error(
+            ServiceError::Invalid(TokenProblem::Revoked) => answers::oauth_error(
                 "invalid_grant",
                 "the code was used before; what it gave is revoked",
             ),
             ServiceError::Invalid(TokenProblem::Expired) => {
-                ServiceResponse::error("invalid_grant", "the code has expired")
+                answers::oauth_error("invalid_grant", "the code has expired")
             }
             ServiceError::Invalid(_)
             | ServiceError::AlreadyIdentified
-            | ServiceError::Limited(_) => ServiceResponse::error(
+            | ServiceError::Limited(_) => answers::oauth_error(
                 "invalid_grant",
                 "the code, redirect_uri or code_verifier does not match",
             ),

@@ -4,12 +4,14 @@
 //! Errors follow RFC 6749 §5.2 (`{"error":…,"error_description":…}`) with fixed descriptions;
 //! nothing a client sent is echoed back.
 
+use super::answers;
 use super::records::TokenRecord;
 use super::settings::{Client, Tenant};
 use super::{ServiceError, TokenService};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::{HeaderMap, Method};
+use portcullis_core::answer::Answer;
 use portcullis_core::credential::{self, Carrier, Limits, RequestView};
 use portcullis_core::digest::digest_matches;
 use portcullis_core::principal::{now_unix, Level};
@@ -21,8 +23,6 @@ use std::collections::HashMap;
 
 /// Largest request body the endpoints read.
 pub const MAX_BODY: usize = 16 * 1024;
-
-const JSON: &str = "application/json";
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
@@ -44,74 +44,20 @@ pub struct ServiceRequest<'a> {
 }
 
 /// An endpoint's answer; `Err` is a refusal, so that `?` can end a handler early.
-type Answer = Result<ServiceResponse, ServiceResponse>;
+type Handled = Result<Answer, Answer>;
 
-#[derive(Debug)]
-pub struct ServiceResponse {
-    pub status: u16,
-    /// JSON for the API endpoints, HTML for the sign-in pages.
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
-    pub headers: Vec<(&'static str, String)>,
-}
-
-impl ServiceResponse {
-    pub(super) fn json(status: u16, body: Value) -> Self {
-        Self {
-            status,
-            content_type: JSON,
-            body: body.to_string().into_bytes(),
-            headers: Vec::new(),
-        }
-    }
-
-    pub(super) fn ok(body: Value) -> Self {
-        Self::json(200, body)
-    }
-
-    /// RFC 6749 §5.2 error; `invalid_client` is 401 with a Basic challenge.
-    pub(super) fn error(code: &'static str, description: &'static str) -> Self {
-        let status = match code {
-            "invalid_client" => 401,
-            "temporarily_unavailable" => 503,
-            "not_found" => 404,
-            "method_not_allowed" => 405,
-            "payload_too_large" => 413,
-            _ => 400,
-        };
-        let mut response = Self::json(
-            status,
-            json!({ "error": code, "error_description": description }),
-        );
-        if status == 401 {
-            response
-                .headers
-                .push(("www-authenticate", "Basic realm=\"portcullis\"".into()));
-        }
-        if status == 503 {
-            response.headers.push(("retry-after", "1".into()));
-        }
-        response
-    }
-
-    pub(super) fn with_header(mut self, name: &'static str, value: String) -> Self {
-        self.headers.push((name, value));
-        self
-    }
-}
-
-impl From<super::store::StoreError> for ServiceResponse {
+impl From<super::store::StoreError> for Answer {
     fn from(e: super::store::StoreError) -> Self {
         tracing::error!(error = %e, "token store");
-        ServiceResponse::error("temporarily_unavailable", "the token store is unavailable")
+        answers::oauth_error("temporarily_unavailable", "the token store is unavailable")
     }
 }
 
-impl From<ServiceError> for ServiceResponse {
+impl From<ServiceError> for Answer {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::Store(e) => e.into(),
-            ServiceError::Limited(wait) => ServiceResponse::json(
+            ServiceError::Limited(wait) => answers::json(
                 429,
                 json!({
                     "error": "slow_down",
@@ -119,21 +65,21 @@ impl From<ServiceError> for ServiceResponse {
                 }),
             )
             .with_header("retry-after", wait.as_secs().max(1).to_string()),
-            ServiceError::AlreadyIdentified => ServiceResponse::error(
+            ServiceError::AlreadyIdentified => answers::oauth_error(
                 "invalid_grant",
                 "the token already stands for an identity; a new device token may claim another",
             ),
             ServiceError::Invalid(TokenProblem::Revoked) => {
-                ServiceResponse::error("invalid_grant", "the token was revoked")
+                answers::oauth_error("invalid_grant", "the token was revoked")
             }
             ServiceError::Invalid(TokenProblem::Expired) => {
-                ServiceResponse::error("invalid_grant", "the token has expired")
+                answers::oauth_error("invalid_grant", "the token has expired")
             }
             ServiceError::Invalid(TokenProblem::WrongType) => {
-                ServiceResponse::error("invalid_grant", "the token is not a device token")
+                answers::oauth_error("invalid_grant", "the token is not a device token")
             }
             ServiceError::Invalid(_) => {
-                ServiceResponse::error("invalid_grant", "the token is not active")
+                answers::oauth_error("invalid_grant", "the token is not active")
             }
         }
     }
@@ -149,7 +95,7 @@ pub fn is_service_path(prefix: &str, path: &str) -> bool {
 }
 
 /// Answers one request to the token service.
-pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
+pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
     let prefix = service.settings.prefix.as_str();
     let endpoint = match request.path {
         JWKS_PATH | DISCOVERY_PATH => request.path,
@@ -158,8 +104,8 @@ pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> Ser
     match endpoint {
         "/oauth/authorize" | "/login" | "/logout" | "/oauth/callback" => {
             if request.method != Method::GET && request.method != Method::POST {
-                return ServiceResponse::error("method_not_allowed", "use another method")
-                    .with_header("allow", "GET, POST".into());
+                return answers::oauth_error("method_not_allowed", "use another method")
+                    .with_header("allow", "GET, POST");
             }
             return match endpoint {
                 "/oauth/authorize" => super::browser::authorize(service, request).await,
@@ -184,7 +130,7 @@ pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> Ser
                 | "/oauth/introspect"
         );
     if !known {
-        return ServiceResponse::error("not_found", "no such token service endpoint");
+        return answers::oauth_error("not_found", "no such token service endpoint");
     }
     let allowed = if get { "GET, HEAD" } else { "POST" };
     let method_ok = if get {
@@ -193,11 +139,11 @@ pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> Ser
         request.method == Method::POST
     };
     if !method_ok {
-        return ServiceResponse::error("method_not_allowed", "use another method")
-            .with_header("allow", allowed.into());
+        return answers::oauth_error("method_not_allowed", "use another method")
+            .with_header("allow", allowed);
     }
     let answer = match endpoint {
-        JWKS_PATH => Ok(ServiceResponse::ok(service.keys.jwks())),
+        JWKS_PATH => Ok(answers::ok(service.keys.jwks())),
         DISCOVERY_PATH => Ok(discovery(service)),
         "/token" => device_token(service, request).await,
         "/token/identify" => identify(service, request).await,
@@ -211,7 +157,7 @@ pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> Ser
     answer.unwrap_or_else(|refusal| refusal)
 }
 
-fn discovery(service: &TokenService) -> ServiceResponse {
+fn discovery(service: &TokenService) -> Answer {
     let s = &service.settings;
     let base = s.issuer.trim_end_matches('/');
     let mut document = json!({
@@ -248,7 +194,7 @@ fn discovery(service: &TokenService) -> ServiceResponse {
             "email"
         ]);
     }
-    ServiceResponse::ok(document)
+    answers::ok(document)
 }
 
 fn token_answer(token: &str, expires_in: u64, record: &TokenRecord) -> Value {
@@ -270,16 +216,16 @@ pub fn device_cookie(service: &TokenService, token: &str, tls: bool) -> String {
     )
 }
 
-async fn device_token(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+async fn device_token(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
     if !request.body.is_empty() {
-        return Err(ServiceResponse::error(
+        return Err(answers::oauth_error(
             "invalid_request",
             "this endpoint takes no body",
         ));
     }
     let issued = service.issue_device_token(request.client).await?;
     let cookie = device_cookie(service, &issued.token, request.tls);
-    Ok(ServiceResponse::ok(token_answer(
+    Ok(answers::ok(token_answer(
         &issued.token,
         issued.expires_in,
         &issued.record,
@@ -289,7 +235,7 @@ async fn device_token(service: &TokenService, request: &ServiceRequest<'_>) -> A
 
 /// The device token a request presents as `Authorization: Bearer` or in the `access_token`
 /// cookie — found by the same extractor as on routes (exactly one credential).
-fn presented_token(request: &ServiceRequest<'_>) -> Result<String, ServiceResponse> {
+fn presented_token(request: &ServiceRequest<'_>) -> Result<String, Answer> {
     let view = RequestView {
         headers: request.headers,
         query: None,
@@ -297,16 +243,16 @@ fn presented_token(request: &ServiceRequest<'_>) -> Result<String, ServiceRespon
     match credential::extract(&view, &[Carrier::Bearer, Carrier::Cookie], request.limits) {
         Ok(Some(found)) => Ok(found.secret.expose().to_string()),
         Ok(None) => Err(
-            ServiceResponse::error("invalid_request", "a device token is required")
-                .with_header("www-authenticate", "Bearer realm=\"portcullis\"".into()),
+            answers::oauth_error("invalid_request", "a device token is required")
+                .with_header("www-authenticate", "Bearer realm=\"portcullis\""),
         ),
-        Err(e) => Err(ServiceResponse::error("invalid_request", e.description())),
+        Err(e) => Err(answers::oauth_error("invalid_request", e.description())),
     }
 }
 
-fn parse_json<T: for<'d> Deserialize<'d>>(body: &[u8]) -> Result<T, ServiceResponse> {
+fn parse_json<T: for<'d> Deserialize<'d>>(body: &[u8]) -> Result<T, Answer> {
     serde_json::from_slice(body)
-        .map_err(|_| ServiceResponse::error("invalid_request", "the body is not the expected JSON"))
+        .map_err(|_| answers::oauth_error("invalid_request", "the body is not the expected JSON"))
 }
 
 #[derive(Deserialize)]
@@ -328,7 +274,7 @@ fn plausible_email(email: &str) -> bool {
         && email.bytes().all(|b| b.is_ascii_graphic())
 }
 
-async fn identify(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+async fn identify(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
     let token = presented_token(request)?;
     let body: IdentifyBody = parse_json(request.body)?;
     let identity_key = match (&body.email, &body.partner_user_id) {
@@ -341,7 +287,7 @@ async fn identify(service: &TokenService, request: &ServiceRequest<'_>) -> Answe
             format!("partner:{partner}")
         }
         _ => {
-            return Err(ServiceResponse::error(
+            return Err(answers::oauth_error(
                 "invalid_request",
                 "send one of email or partner_user_id, well formed",
             ))
@@ -349,11 +295,7 @@ async fn identify(service: &TokenService, request: &ServiceRequest<'_>) -> Answe
     };
     let found = service.identify(&token, &identity_key).await?;
     let expires_in = found.record.expires_at.saturating_sub(now_unix());
-    Ok(ServiceResponse::ok(token_answer(
-        &token,
-        expires_in,
-        &found.record,
-    )))
+    Ok(answers::ok(token_answer(&token, expires_in, &found.record)))
 }
 
 /// The client named by HTTP Basic (RFC 6749 §2.3.1) or, when `form` is given, by
@@ -363,8 +305,8 @@ fn authenticate_client<'s>(
     service: &'s TokenService,
     headers: &HeaderMap,
     form: Option<&HashMap<String, String>>,
-) -> Result<&'s Client, ServiceResponse> {
-    let invalid = || ServiceResponse::error("invalid_client", "client authentication failed");
+) -> Result<&'s Client, Answer> {
+    let invalid = || answers::oauth_error("invalid_client", "client authentication failed");
     let mut authorizations = headers.get_all(http::header::AUTHORIZATION).iter();
     let authorization = authorizations.next();
     if authorizations.next().is_some() {
@@ -417,17 +359,17 @@ struct TokenBody {
     token: String,
 }
 
-async fn verify(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+async fn verify(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
     let client = authenticate_client(service, request.headers, None)?;
     if !client.may_verify {
-        return Err(ServiceResponse::error(
+        return Err(answers::oauth_error(
             "unauthorized_client",
             "the client may not verify tokens",
         ));
     }
     let body: TokenBody = parse_json(request.body)?;
     let found = service.elevate(&body.token).await?;
-    Ok(ServiceResponse::ok(
+    Ok(answers::ok(
         json!({ "active": true, "level": found.record.level }),
     ))
 }
@@ -436,19 +378,19 @@ async fn verify(service: &TokenService, request: &ServiceRequest<'_>) -> Answer 
 fn authenticate_tenant<'s>(
     service: &'s TokenService,
     headers: &HeaderMap,
-) -> Result<(&'s str, &'s Tenant), ServiceResponse> {
+) -> Result<(&'s str, &'s Tenant), Answer> {
     // Each header once, in any `-`/`_` spelling: a second value is refused, not ignored.
     let header = |name: &'static str| match credential::single_header_value(headers, name) {
         Ok(value) => Ok(value.and_then(|v| v.to_str().ok())),
-        Err(_) => Err(ServiceResponse::error(
+        Err(_) => Err(answers::oauth_error(
             "invalid_request",
             "a tenant header is repeated",
         )),
     };
     let invalid =
-        || ServiceResponse::error("invalid_client", "unknown tenant or wrong oauth_key_secret");
+        || answers::oauth_error("invalid_client", "unknown tenant or wrong oauth_key_secret");
     let hash = header("tenant_hash")?.ok_or_else(|| {
-        ServiceResponse::error("invalid_request", "the tenant_hash header is required")
+        answers::oauth_error("invalid_request", "the tenant_hash header is required")
     })?;
     let (name, tenant) = service
         .settings
@@ -474,17 +416,17 @@ struct CreateBody {
 }
 
 /// Refuses resources beyond what the tenant may grant.
-fn check_within_tenant(tenant: &Tenant, resources: &[String]) -> Result<(), ServiceResponse> {
+fn check_within_tenant(tenant: &Tenant, resources: &[String]) -> Result<(), Answer> {
     if resources.iter().all(|r| tenant.resources.contains(r)) {
         return Ok(());
     }
-    Err(ServiceResponse::error(
+    Err(answers::oauth_error(
         "invalid_scope",
         "a resource is beyond what the tenant may grant",
     ))
 }
 
-async fn create(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+async fn create(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
     let (tenant_name, tenant) = authenticate_tenant(service, request.headers)?;
     let body: CreateBody = parse_json(if request.body.is_empty() {
         b"{}"
@@ -514,7 +456,7 @@ async fn create(service: &TokenService, request: &ServiceRequest<'_>) -> Answer 
         revoked: false,
     };
     let issued = service.issue(record).await?;
-    Ok(ServiceResponse::ok(json!({
+    Ok(answers::ok(json!({
         "token": issued.token,
         "expires_in": issued.expires_in,
     })))
@@ -528,13 +470,13 @@ struct UpdateBody {
     resource: Vec<String>,
 }
 
-async fn update(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+async fn update(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
     let (tenant_name, tenant) = authenticate_tenant(service, request.headers)?;
     let body: UpdateBody = parse_json(request.body)?;
     check_within_tenant(tenant, &body.resource)?;
     let mut found = service.live(&body.token).await?;
     if found.record.tenant.as_deref() != Some(tenant_name) {
-        return Err(ServiceResponse::error(
+        return Err(answers::oauth_error(
             "invalid_grant",
             "the token is not the tenant's",
         ));
@@ -545,18 +487,18 @@ async fn update(service: &TokenService, request: &ServiceRequest<'_>) -> Answer 
         }
     }
     service.save(&found).await?;
-    Ok(ServiceResponse::ok(json!({
+    Ok(answers::ok(json!({
         "message": "Token updated successfully",
         "token": body.token,
     })))
 }
 
-pub(super) fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, ServiceResponse> {
+pub(super) fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, Answer> {
     let mut form = HashMap::new();
     for (name, value) in form_urlencoded::parse(body) {
         // RFC 6749 §3.2: parameters must not be repeated.
         if form.insert(name.into_owned(), value.into_owned()).is_some() {
-            return Err(ServiceResponse::error(
+            return Err(answers::oauth_error(
                 "invalid_request",
                 "a parameter is repeated",
             ));
@@ -569,13 +511,13 @@ pub(super) fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, Service
 fn client_form<'s>(
     service: &'s TokenService,
     request: &ServiceRequest<'_>,
-) -> Result<(HashMap<String, String>, &'s Client), ServiceResponse> {
+) -> Result<(HashMap<String, String>, &'s Client), Answer> {
     let form = parse_form(request.body)?;
     let client = authenticate_client(service, request.headers, Some(&form))?;
     Ok((form, client))
 }
 
-async fn oauth_token(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+async fn oauth_token(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
     let (form, client) = client_form(service, request)?;
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") if client.client_credentials => {
@@ -586,13 +528,13 @@ async fn oauth_token(service: &TokenService, request: &ServiceRequest<'_>) -> An
             super::code_grant::exchange(service, client, &form).await
         }
         Some("client_credentials" | "refresh_token" | "authorization_code") => Err(
-            ServiceResponse::error("unauthorized_client", "the client may not use this grant"),
+            answers::oauth_error("unauthorized_client", "the client may not use this grant"),
         ),
-        Some(_) => Err(ServiceResponse::error(
+        Some(_) => Err(answers::oauth_error(
             "unsupported_grant_type",
             "this grant type is not supported",
         )),
-        None => Err(ServiceResponse::error(
+        None => Err(answers::oauth_error(
             "invalid_request",
             "grant_type is required",
         )),
@@ -636,7 +578,7 @@ pub(super) async fn grant_answer(
     level: Level,
     scopes: Vec<String>,
     grant: Option<(String, Option<String>)>,
-) -> Result<Value, ServiceResponse> {
+) -> Result<Value, Answer> {
     let now = now_unix();
     let record = TokenRecord {
         sub: sub.to_string(),
@@ -668,17 +610,17 @@ pub(super) async fn grant_answer(
 }
 
 /// A token endpoint answer (RFC 6749 §5.1: never cached).
-pub(super) fn token_response(body: Value) -> ServiceResponse {
-    ServiceResponse::ok(body).with_header("pragma", "no-cache".into())
+pub(super) fn token_response(body: Value) -> Answer {
+    answers::ok(body).with_header("pragma", "no-cache")
 }
 
 async fn client_credentials(
     service: &TokenService,
     client: &Client,
     form: &HashMap<String, String>,
-) -> Answer {
+) -> Handled {
     let scopes = requested_scopes(form, &client.scopes).ok_or_else(|| {
-        ServiceResponse::error("invalid_scope", "a scope is beyond what the client may ask")
+        answers::oauth_error("invalid_scope", "a scope is beyond what the client may ask")
     })?;
     let grant = if client.issue_refresh_tokens && client.refresh_token {
         Some(
@@ -699,14 +641,14 @@ async fn refresh(
     service: &TokenService,
     client: &Client,
     form: &HashMap<String, String>,
-) -> Answer {
+) -> Handled {
     let token = form
         .get("refresh_token")
-        .ok_or_else(|| ServiceResponse::error("invalid_request", "refresh_token is required"))?;
+        .ok_or_else(|| answers::oauth_error("invalid_request", "refresh_token is required"))?;
     let (record, next) = service.redeem_refresh(token, &client.id).await?;
     // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
     let scopes = requested_scopes(form, &record.scopes).ok_or_else(|| {
-        ServiceResponse::error("invalid_scope", "a scope is beyond the original grant")
+        answers::oauth_error("invalid_scope", "a scope is beyond the original grant")
     })?;
     let grant = Some((record.grant.clone(), Some(next)));
     grant_answer(
@@ -722,13 +664,13 @@ async fn refresh(
 }
 
 /// The `token` parameter of a revocation or introspection request.
-fn token_parameter(form: &HashMap<String, String>) -> Result<&str, ServiceResponse> {
+fn token_parameter(form: &HashMap<String, String>) -> Result<&str, Answer> {
     form.get("token")
         .map(String::as_str)
-        .ok_or_else(|| ServiceResponse::error("invalid_request", "token is required"))
+        .ok_or_else(|| answers::oauth_error("invalid_request", "token is required"))
 }
 
-async fn revoke(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+async fn revoke(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
     let (form, client) = client_form(service, request)?;
     let token = token_parameter(&form)?;
     // RFC 7009 §2.1: a client revokes only tokens issued to it. Device and tenant tokens were
@@ -737,21 +679,21 @@ async fn revoke(service: &TokenService, request: &ServiceRequest<'_>) -> Answer 
         .revoke(token, |owner| owner == Some(client.id.as_str()))
         .await?;
     // RFC 7009 §2.2: 200 whether or not the token was valid.
-    Ok(ServiceResponse::ok(json!({})))
+    Ok(answers::ok(json!({})))
 }
 
-async fn introspect(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+async fn introspect(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
     let (form, client) = client_form(service, request)?;
     // RFC 7662 §2.1 asks for authorization against token scanning: a client that can prove
     // nothing but its name (a public client) may not ask about tokens.
     if client.secret_sha256.is_none() {
-        return Err(ServiceResponse::error(
+        return Err(answers::oauth_error(
             "invalid_client",
             "introspection needs a confidential client",
         ));
     }
     let token = token_parameter(&form)?;
-    let inactive = Ok(ServiceResponse::ok(json!({ "active": false })));
+    let inactive = Ok(answers::ok(json!({ "active": false })));
     let now = now_unix();
     if let Some(found) = service.find(token).await? {
         let r = &found.record;
@@ -775,10 +717,10 @@ async fn introspect(service: &TokenService, request: &ServiceRequest<'_>) -> Ans
         if let Some(tenant) = &r.tenant {
             body["tenant"] = json!(tenant);
         }
-        return Ok(ServiceResponse::ok(body));
+        return Ok(answers::ok(body));
     }
     match service.find_refresh(token).await? {
-        Some(r) if !r.used && r.expires_at > now => Ok(ServiceResponse::ok(json!({
+        Some(r) if !r.used && r.expires_at > now => Ok(answers::ok(json!({
             "active": true,
             "token_type": "refresh_token",
             "iss": service.settings.issuer,

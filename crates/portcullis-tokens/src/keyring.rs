@@ -6,10 +6,11 @@
 //! while a gateway holds the redb database, and so that every instance of a Redis deployment
 //! signs with keys the others know (point them at the same file).
 
+use super::error::{FileError, OpenError};
 use arc_swap::ArcSwap;
 use jsonwebtoken::Algorithm;
 use portcullis_engine::signing::{SavedKey, SigningKey};
-use portcullis_engine::verify::keys::{key_from_jwk_value, KeySet};
+use portcullis_engine::verify::keys::{key_from_jwk_value, KeyError, KeySet};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -58,34 +59,40 @@ fn new_kid(now: u64) -> String {
     format!("pc-{now}-{random:08x}")
 }
 
-fn read_file(path: &Path) -> Result<KeyFile, String> {
+fn read_file(path: &Path) -> Result<KeyFile, OpenError> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{}: not a key file: {e}", path.display())),
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| OpenError::KeyFile {
+            path: path.to_path_buf(),
+            source,
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(KeyFile::default()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+        Err(e) => Err(FileError::at(path)(e).into()),
     }
 }
 
 /// Writes the file atomically, readable by the owner only.
-fn write_file(path: &Path, file: &KeyFile) -> Result<(), String> {
-    super::private_file::write(
-        path,
-        &serde_json::to_vec_pretty(file).expect("keys serialize"),
-    )
+fn write_file(path: &Path, file: &KeyFile) -> Result<(), OpenError> {
+    let bytes = serde_json::to_vec_pretty(file).expect("keys serialize");
+    Ok(super::private_file::write(path, &bytes)?)
 }
 
-fn build_ring(file: &KeyFile, now: u64) -> Result<Ring, String> {
+fn build_ring(file: &KeyFile, now: u64) -> Result<Ring, OpenError> {
     let published = live_keys(file, now)
-        .map(|stored| SigningKey::load(&stored.key))
+        .map(|stored| {
+            SigningKey::load(&stored.key).map_err(|source| OpenError::Key {
+                kid: stored.key.kid.clone(),
+                source,
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let current = published.first().cloned().ok_or("no signing key")?;
+    let current = published.first().cloned().ok_or(OpenError::NoSigningKey)?;
     let mut verify = Vec::new();
     for key in &published {
-        let alg = key.alg;
-        verify.push(
-            key_from_jwk_value(&key.jwk, alg).map_err(|r| format!("key {}: {r:?}", key.kid))?,
-        );
+        let loaded = key_from_jwk_value(&key.jwk, key.alg).map_err(|r| OpenError::Key {
+            kid: key.kid.clone(),
+            source: KeyError::Rejected(r),
+        })?;
+        verify.push(loaded);
     }
     Ok(Ring {
         current,
@@ -104,7 +111,7 @@ fn read_rotating(
     rotate_after: u64,
     retire_after: u64,
     now: u64,
-) -> Result<(KeyFile, bool), String> {
+) -> Result<(KeyFile, bool), OpenError> {
     let mut file = read_file(path)?;
     let due = file.keys.last().is_none_or(|newest| {
         now.saturating_sub(newest.created_at) >= rotate_after
@@ -143,7 +150,7 @@ impl KeyRing {
         alg: Algorithm,
         rotate_after: u64,
         retire_after: u64,
-    ) -> Result<KeyRing, String> {
+    ) -> Result<KeyRing, OpenError> {
         let now = portcullis_core::principal::now_unix();
         let (file, _) = read_rotating(path, alg, rotate_after, retire_after, now)?;
         Ok(KeyRing {
@@ -154,7 +161,7 @@ impl KeyRing {
     }
 
     /// Loads the key file without ever writing it (for `token mint`).
-    pub fn read_only(path: &Path) -> Result<Ring, String> {
+    pub fn read_only(path: &Path) -> Result<Ring, OpenError> {
         build_ring(&read_file(path)?, portcullis_core::principal::now_unix())
     }
 
@@ -169,7 +176,7 @@ impl KeyRing {
         rotate_after: u64,
         retire_after: u64,
         now: u64,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, OpenError> {
         let (file, rotated) = read_rotating(&self.path, self.alg, rotate_after, retire_after, now)?;
         let current = self.current();
         let published = current.published.iter().map(|k| k.kid.as_str());

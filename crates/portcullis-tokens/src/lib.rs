@@ -7,10 +7,12 @@
 //! instance that shares the store. A JWT without a record (minted by `portcullis token mint`)
 //! stands on its claims until revoked.
 
+pub mod answers;
 pub mod authorize;
 pub mod browser;
 pub mod code_grant;
 pub mod endpoints;
+pub mod error;
 pub mod issue_limit;
 pub mod keyring;
 pub mod login_limit;
@@ -29,6 +31,7 @@ pub mod users;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+pub use error::OpenError;
 use keyring::KeyRing;
 use portcullis_core::digest::digest_hex as digest;
 use portcullis_core::principal::{now_unix, Caller, Identity, Level};
@@ -116,8 +119,8 @@ impl std::fmt::Debug for TokenService {
 
 impl TokenService {
     /// Opens the store and the key ring (creating or rotating the signing key when due).
-    pub fn open(settings: Settings) -> Result<TokenService, String> {
-        let store = settings.open_store().map_err(|e| e.to_string())?;
+    pub fn open(settings: Settings) -> Result<TokenService, OpenError> {
+        let store = settings.open_store()?;
         let keys = KeyRing::open(
             &settings.keys_file,
             settings.algorithm,
@@ -147,7 +150,7 @@ impl TokenService {
 
     /// A blocking task that re-reads the key file (another instance may have rotated) and
     /// rotates when due; for the maintenance service.
-    pub fn key_rotation_task(&self) -> impl FnOnce() -> Result<bool, String> + Send + 'static {
+    pub fn key_rotation_task(&self) -> impl FnOnce() -> Result<bool, OpenError> + Send + 'static {
         let keys = self.keys.clone();
         let (rotate_after, retire_after) = (
             self.settings.rotate_after,

@@ -28,7 +28,7 @@ pub struct SignIn {
 
 impl SignIn {
     /// Reads the users file (or prepares the upstream provider's client).
-    pub fn open(settings: &SignInSettings) -> Result<SignIn, String> {
+    pub fn open(settings: &SignInSettings) -> Result<SignIn, super::OpenError> {
         let (users, upstream) = match &settings.users {
             UserSource::File(path) => (Some(Arc::new(Users::load(path)?)), None),
             UserSource::Oidc(oidc) => (None, Some(UpstreamProvider::new(oidc.clone())?)),

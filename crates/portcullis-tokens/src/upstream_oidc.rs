@@ -12,8 +12,9 @@
 //! to resume. Starting a sign-in therefore writes nothing, and any instance sharing the key file
 //! can finish it.
 
+use super::answers;
 use super::browser::{cookie, expired_cookie, service_cookie, signed_in};
-use super::endpoints::{ServiceRequest, ServiceResponse};
+use super::endpoints::ServiceRequest;
 use super::settings::UpstreamOidc;
 use super::sign_in::SignedIn;
 use super::{authorize, random_id, TokenService};
@@ -21,6 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use portcullis_core::answer::Answer;
 use portcullis_core::digest::same_secret;
 use portcullis_core::principal::now_unix;
 use serde::{Deserialize, Serialize};
@@ -79,12 +81,12 @@ enum UpstreamError {
 }
 
 impl UpstreamProvider {
-    pub fn new(config: UpstreamOidc) -> Result<Self, String> {
+    pub fn new(config: UpstreamOidc) -> Result<Self, super::OpenError> {
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| format!("upstream OpenID client: {e}"))?;
+            .map_err(super::OpenError::HttpClient)?;
         Ok(Self {
             config,
             http,
@@ -134,11 +136,7 @@ impl UpstreamProvider {
     }
 
     /// Sends the browser to the provider, remembering the authorization request it came with.
-    pub async fn start(
-        &self,
-        service: &TokenService,
-        params: &HashMap<String, String>,
-    ) -> ServiceResponse {
+    pub async fn start(&self, service: &TokenService, params: &HashMap<String, String>) -> Answer {
         match self.try_start(service, params).await {
             Ok(answer) => answer,
             Err(e) => failure(e),
@@ -149,7 +147,7 @@ impl UpstreamProvider {
         &self,
         service: &TokenService,
         params: &HashMap<String, String>,
-    ) -> Result<ServiceResponse, UpstreamError> {
+    ) -> Result<Answer, UpstreamError> {
         let discovered = self.discover().await?;
         let pending = Pending {
             state: random_id(24),
@@ -180,7 +178,7 @@ impl UpstreamProvider {
         );
         // Lax: the provider sends the browser back with a cross-site GET.
         let cookie = service_cookie(service, STATE_COOKIE, &sealed, PENDING_TTL, "Lax");
-        Ok(ServiceResponse::see_other(location).with_header("set-cookie", cookie))
+        Ok(answers::see_other(location).with_header("set-cookie", cookie))
     }
 
     /// Exchanges the provider's code and checks the ID token it gives; returns the user.
@@ -290,32 +288,32 @@ fn unavailable(e: reqwest::Error) -> UpstreamError {
     UpstreamError::Unavailable(e.without_url().to_string())
 }
 
-fn failure(e: UpstreamError) -> ServiceResponse {
+fn failure(e: UpstreamError) -> Answer {
     match e {
         UpstreamError::Unavailable(why) => {
             tracing::warn!(error = %why, "upstream OpenID provider unavailable");
-            ServiceResponse::page(
+            answers::page(
                 503,
                 "Sign-in unavailable",
                 "The sign-in provider cannot be reached. Try again in a moment.",
             )
-            .with_header("retry-after", "5".into())
+            .with_header("retry-after", "5")
         }
         UpstreamError::Refused(why) => {
             tracing::warn!(reason = why, "upstream OpenID sign-in refused");
-            ServiceResponse::page(403, "Sign-in failed", why)
+            answers::page(403, "Sign-in failed", why)
         }
     }
 }
 
 /// `GET {prefix}/oauth/callback?code&state`: where the provider sends the browser back.
-pub async fn callback(service: &TokenService, request: &ServiceRequest<'_>) -> ServiceResponse {
+pub async fn callback(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
     let Some((sign_in, upstream)) = service
         .sign_in
         .as_ref()
         .and_then(|s| Some((s, s.upstream.as_ref()?)))
     else {
-        return ServiceResponse::page(
+        return answers::page(
             404,
             "Not found",
             "Sign-in through a provider is not enabled here.",

@@ -4,6 +4,7 @@
 //! Passwords are only ever held as argon2id PHC strings. Checking an unknown name costs the same
 //! as checking a known one (a dummy hash is verified), so timing does not tell which names exist.
 
+use super::error::{FileError, UsersError};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -40,7 +41,7 @@ pub struct Users {
 
 impl Users {
     /// Reads and checks a users file: every hash an argon2id PHC string, names unique.
-    pub fn load(path: &Path) -> Result<Users, String> {
+    pub fn load(path: &Path) -> Result<Users, UsersError> {
         Ok(Users {
             by_name: read_checked(path)?,
             dummy: hash_password("not a real password")?,
@@ -48,7 +49,7 @@ impl Users {
     }
 
     /// Checks a users file without keeping it (for `portcullis check` and config loads).
-    pub fn check_file(path: &Path) -> Result<(), String> {
+    pub fn check_file(path: &Path) -> Result<(), UsersError> {
         read_checked(path).map(drop)
     }
 
@@ -73,24 +74,29 @@ impl Users {
     }
 }
 
-fn parse(path: &Path, text: &str) -> Result<UsersFile, String> {
-    toml::from_str(text).map_err(|e| format!("{}: {}", path.display(), e.message()))
+fn parse(path: &Path, text: &str) -> Result<UsersFile, UsersError> {
+    toml::from_str(text).map_err(|source| UsersError::Syntax {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
-fn read_checked(path: &Path) -> Result<HashMap<String, UserEntry>, String> {
+fn read_checked(path: &Path) -> Result<HashMap<String, UserEntry>, UsersError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .map_err(|e| UsersError::Unreadable(FileError::at(path)(e)))?;
     let file = parse(path, &text)?;
     let mut by_name = HashMap::new();
     for user in file.users {
-        check_hash(&user.password_argon2id)
-            .map_err(|e| format!("{}: user {:?}: {e}", path.display(), user.name))?;
+        check_hash(&user.password_argon2id).map_err(|problem| UsersError::BadHash {
+            path: path.to_path_buf(),
+            user: user.name.clone(),
+            problem,
+        })?;
         if by_name.contains_key(&user.name) {
-            return Err(format!(
-                "{}: user {:?} is listed twice",
-                path.display(),
-                user.name
-            ));
+            return Err(UsersError::Twice {
+                path: path.to_path_buf(),
+                user: user.name,
+            });
         }
         by_name.insert(user.name.clone(), user);
     }
@@ -107,12 +113,12 @@ fn check_hash(hash: &str) -> Result<(), String> {
 
 /// An argon2id hash of `password` with a fresh salt (the crate's default, OWASP-recommended
 /// parameters: 19 MiB, 2 passes, 1 lane).
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub fn hash_password(password: &str) -> Result<String, UsersError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|e| format!("cannot hash the password: {e}"))
+        .map_err(|e| UsersError::Hashing(e.to_string()))
 }
 
 /// Adds (or, with `replace`, replaces) a user in the file, creating it if needed. The file is
@@ -123,21 +129,21 @@ pub fn add_user(
     password: &str,
     email: Option<String>,
     replace: bool,
-) -> Result<(), String> {
+) -> Result<(), UsersError> {
     if entry_name.is_empty() || entry_name.chars().any(|c| c.is_control()) {
-        return Err("the name must be non-empty, without control characters".into());
+        return Err(UsersError::BadName);
     }
     if password.chars().count() < 12 {
-        return Err("the password must have at least 12 characters".into());
+        return Err(UsersError::ShortPassword);
     }
     let mut file: UsersFile = match std::fs::read_to_string(path) {
         Ok(text) => parse(path, &text)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => UsersFile::default(),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return Err(UsersError::Unreadable(FileError::at(path)(e))),
     };
     let existing = file.users.iter().position(|u| u.name == entry_name);
     if existing.is_some() && !replace {
-        return Err(format!("user {entry_name:?} exists (use --replace)"));
+        return Err(UsersError::Exists(entry_name.to_string()));
     }
     let entry = UserEntry {
         name: entry_name.to_string(),
@@ -148,8 +154,8 @@ pub fn add_user(
         Some(index) => file.users[index] = entry,
         None => file.users.push(entry),
     }
-    let text = toml::to_string(&file).map_err(|e| format!("cannot write the file: {e}"))?;
-    super::private_file::write(path, text.as_bytes())
+    let text = toml::to_string(&file).map_err(UsersError::Serialize)?;
+    Ok(super::private_file::write(path, text.as_bytes())?)
 }
 
 #[cfg(test)]
@@ -198,11 +204,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("users.toml");
         add_user(&path, "alice", "correct horse battery", None, false).unwrap();
-        assert!(
-            add_user(&path, "alice", "correct horse battery", None, false)
-                .unwrap_err()
-                .contains("exists")
-        );
+        assert!(matches!(
+            add_user(&path, "alice", "correct horse battery", None, false).unwrap_err(),
+            UsersError::Exists(name) if name == "alice"
+        ));
         add_user(&path, "alice", "a new long password", None, true).unwrap();
         assert!(Users::load(&path)
             .unwrap()
@@ -224,6 +229,9 @@ mod tests {
             format!("[[users]]\nname = \"x\"\npassword_argon2id = \"{hash}\"\n[[users]]\nname = \"x\"\npassword_argon2id = \"{hash}\"\n"),
         )
         .unwrap();
-        assert!(Users::load(&twice).unwrap_err().contains("twice"));
+        assert!(matches!(
+            Users::load(&twice).unwrap_err(),
+            UsersError::Twice { .. }
+        ));
     }
 }

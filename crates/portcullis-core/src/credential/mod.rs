@@ -29,10 +29,15 @@ pub enum Carrier {
     Header(String),
 }
 
+/// A carrier in the config that is none of the known ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a carrier (bearer, token, query, cookie or header:<Name>)")]
+pub struct InvalidCarrier(pub String);
+
 impl Carrier {
     /// Parses a carrier as written in config: `bearer`, `token`, `query`, `cookie`,
     /// `header:<Name>`.
-    pub fn parse(text: &str) -> Result<Carrier, String> {
+    pub fn parse(text: &str) -> Result<Carrier, InvalidCarrier> {
         match text {
             "bearer" => Ok(Carrier::Bearer),
             "token" => Ok(Carrier::TokenScheme),
@@ -47,9 +52,7 @@ impl Carrier {
                 {
                     Ok(Carrier::Header(name.to_ascii_lowercase()))
                 }
-                _ => Err(format!(
-                    "{text:?} is not a carrier (bearer, token, query, cookie or header:<Name>)"
-                )),
+                _ => Err(InvalidCarrier(text.to_string())),
             },
         }
     }

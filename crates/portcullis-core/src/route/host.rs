@@ -27,17 +27,20 @@ pub enum HostMatch<'h> {
     Tenant(&'h str),
 }
 
+/// A host pattern in the config that is none of the three forms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("host pattern {0:?} must be a DNS name, '*.name' or '{{tenant}}.name'")]
+pub struct InvalidHostPattern(pub String);
+
 impl HostPattern {
     /// Compiles a pattern written in the config, or says what is wrong with it.
-    pub fn parse(pattern: &str) -> Result<Self, String> {
+    pub fn parse(pattern: &str) -> Result<Self, InvalidHostPattern> {
         let lower = pattern.trim().to_ascii_lowercase();
         let check = |name: &str| {
             if !name.is_empty() && name.split('.').all(valid_label) {
                 Ok(())
             } else {
-                Err(format!(
-                    "host pattern {pattern:?} must be a DNS name, '*.name' or '{{tenant}}.name'"
-                ))
+                Err(InvalidHostPattern(pattern.to_string()))
             }
         };
         if let Some(rest) = lower.strip_prefix("*.") {

@@ -3,7 +3,7 @@
 pub mod host;
 pub mod normalize;
 
-pub use host::{request_host, HostMatch, HostPattern};
+pub use host::{request_host, HostMatch, HostPattern, InvalidHostPattern};
 pub use normalize::{normalize_path, PathError};
 
 use http::Method;

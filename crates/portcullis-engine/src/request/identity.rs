@@ -50,16 +50,20 @@ pub struct IdentityHeaderNames {
     lower: [String; 6],
 }
 
+/// An identity header name in the config that is not a header name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a header name")]
+pub struct InvalidHeaderName(pub String);
+
 impl IdentityHeaderNames {
     /// Whether `name` (lower-case) is one of these in any `_` spelling.
     fn is_identity(&self, name: &str) -> bool {
         is_protected(name, &self.lower.each_ref().map(String::as_str))
     }
 
-    pub fn new(headers: &IdentityHeaders) -> Result<Self, String> {
+    pub fn new(headers: &IdentityHeaders) -> Result<Self, InvalidHeaderName> {
         let parse = |name: &str| {
-            HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("{name:?} is not a header name"))
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| InvalidHeaderName(name.to_string()))
         };
         Ok(Self {
             subject: parse(&headers.subject)?,

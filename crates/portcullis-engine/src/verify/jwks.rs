@@ -176,7 +176,7 @@ impl RemoteJwks {
         }
     }
 
-    async fn fetch(&self) -> Result<KeySet, String> {
+    async fn fetch(&self) -> Result<KeySet, FetchError> {
         let url = self.jwks_url().await?;
         let document = self.get(&url).await?;
         let (keys, rejected) = keys_from_jwks(&document, self.settings.rsa_default)?;
@@ -184,12 +184,12 @@ impl RemoteJwks {
             tracing::warn!(url = %url, ?rejection, "JWKS key not loaded");
         }
         if keys.is_empty() {
-            return Err("the JWKS holds no usable signing key".into());
+            return Err(FetchError::NoUsableKey);
         }
         Ok(keys)
     }
 
-    async fn jwks_url(&self) -> Result<String, String> {
+    async fn jwks_url(&self) -> Result<String, FetchError> {
         match &self.settings.location {
             JwksLocation::Url(url) => Ok(url.clone()),
             JwksLocation::Discovery { issuer } => {
@@ -201,16 +201,16 @@ impl RemoteJwks {
                     issuer.trim_end_matches('/')
                 );
                 let document = self.get(&discovery).await?;
-                let value: serde_json::Value = serde_json::from_slice(&document)
-                    .map_err(|_| "the discovery document is not JSON".to_string())?;
+                let value: serde_json::Value =
+                    serde_json::from_slice(&document).map_err(FetchError::DiscoveryNotJson)?;
                 // OpenID Connect Discovery §4.3: the issuer must match exactly.
                 if value.get("issuer").and_then(|v| v.as_str()) != Some(issuer.as_str()) {
-                    return Err("the discovery document names another issuer".into());
+                    return Err(FetchError::OtherIssuer);
                 }
                 let url = value
                     .get("jwks_uri")
                     .and_then(|v| v.as_str())
-                    .ok_or("the discovery document has no jwks_uri")?
+                    .ok_or(FetchError::NoJwksUri)?
                     .to_string();
                 check_fetch_url(&url)?;
                 self.discovered_url.store(Some(Arc::new(url.clone())));
@@ -219,25 +219,25 @@ impl RemoteJwks {
         }
     }
 
-    async fn get(&self, url: &str) -> Result<Vec<u8>, String> {
+    async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         let mut response = self
             .client
             .get(url)
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| format!("request failed: {}", without_url(&e)))?;
+            .map_err(|e| FetchError::Request(Transport::of(&e)))?;
         if !response.status().is_success() {
-            return Err(format!("answered {}", response.status().as_u16()));
+            return Err(FetchError::Status(response.status().as_u16()));
         }
         let mut body = Vec::new();
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| format!("reading failed: {}", without_url(&e)))?
+            .map_err(|e| FetchError::Reading(Transport::of(&e)))?
         {
             if body.len() + chunk.len() > MAX_DOCUMENT {
-                return Err("the document is too large".into());
+                return Err(FetchError::TooLarge);
             }
             body.extend_from_slice(&chunk);
         }
@@ -245,19 +245,61 @@ impl RemoteJwks {
     }
 }
 
-fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
-    kind.to_string()
+/// Why fetching keys failed (logged; the last good keys stay in use).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("request failed: {0}")]
+    Request(Transport),
+    #[error("reading failed: {0}")]
+    Reading(Transport),
+    #[error("answered {0}")]
+    Status(u16),
+    #[error("the document is too large")]
+    TooLarge,
+    #[error("the discovery document is not JSON")]
+    DiscoveryNotJson(#[source] serde_json::Error),
+    #[error("the discovery document names another issuer")]
+    OtherIssuer,
+    #[error("the discovery document has no jwks_uri")]
+    NoJwksUri,
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    #[error(transparent)]
+    Keys(#[from] super::keys::KeyError),
+    #[error("the JWKS holds no usable signing key")]
+    NoUsableKey,
 }
 
+/// How a request failed, without its URL (which may carry a secret in its query).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Transport {
+    #[error("timed out")]
+    TimedOut,
+    #[error("could not connect")]
+    Connect,
+    #[error("failed")]
+    Other,
+}
+
+impl Transport {
+    fn of(e: &reqwest::Error) -> Transport {
+        if e.is_timeout() {
+            Transport::TimedOut
+        } else if e.is_connect() {
+            Transport::Connect
+        } else {
+            Transport::Other
+        }
+    }
+}
+
+/// A key or introspection URL that is neither HTTPS nor on loopback.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} must be an https:// URL (plain http only on loopback)")]
+pub struct UrlError(pub String);
+
 /// Key URLs must be HTTPS, except on loopback (local identity providers and tests).
-pub fn check_fetch_url(url: &str) -> Result<(), String> {
+pub fn check_fetch_url(url: &str) -> Result<(), UrlError> {
     if url.starts_with("https://") {
         return Ok(());
     }
@@ -268,9 +310,7 @@ pub fn check_fetch_url(url: &str) -> Result<(), String> {
     }) {
         return Ok(());
     }
-    Err(format!(
-        "{url:?} must be an https:// URL (plain http only on loopback)"
-    ))
+    Err(UrlError(url.to_string()))
 }
 
 #[cfg(test)]

@@ -61,15 +61,15 @@ impl KeySet {
     /// A key set written by the operator (config keys, key files): refused when it mixes
     /// shared secrets with public keys — a token could then pick the family (Wycheproof
     /// "MixedKeySet", RFC 8725 §2.1) — or repeats a `kid`.
-    pub fn from_operator_keys(keys: Vec<VerifyKey>) -> Result<KeySet, String> {
+    pub fn from_operator_keys(keys: Vec<VerifyKey>) -> Result<KeySet, KeyError> {
         let symmetric = keys.iter().filter(|k| is_hmac(k.alg)).count();
         if symmetric > 0 && symmetric < keys.len() {
-            return Err("an issuer's keys must be all shared secrets or all public keys".into());
+            return Err(KeyError::MixedFamilies);
         }
         for (i, key) in keys.iter().enumerate() {
             if let Some(kid) = &key.kid {
                 if keys[..i].iter().any(|k| k.kid.as_ref() == Some(kid)) {
-                    return Err(format!("kid {kid:?} is used twice"));
+                    return Err(KeyError::DuplicateKid(kid.clone()));
                 }
             }
         }
@@ -141,13 +141,12 @@ pub enum KeyRejection {
 pub fn keys_from_jwks(
     document: &[u8],
     rsa_default: Algorithm,
-) -> Result<(KeySet, Vec<KeyRejection>), String> {
-    let root: Value =
-        serde_json::from_slice(document).map_err(|_| "not a JSON document".to_string())?;
+) -> Result<(KeySet, Vec<KeyRejection>), KeyError> {
+    let root: Value = serde_json::from_slice(document).map_err(KeyError::NotJson)?;
     let entries = root
         .get("keys")
         .and_then(Value::as_array)
-        .ok_or("no \"keys\" array")?;
+        .ok_or(KeyError::NoKeysArray)?;
     let mut keys: Vec<VerifyKey> = Vec::new();
     let mut rejected = Vec::new();
     for entry in entries {
@@ -296,7 +295,11 @@ pub fn has_roca_fingerprint(modulus: &[u8]) -> bool {
 }
 
 /// A PEM public key (RSA, EC or Ed25519 SubjectPublicKeyInfo) for `alg`.
-pub fn key_from_pem(kid: Option<String>, alg: Algorithm, pem: &[u8]) -> Result<VerifyKey, String> {
+pub fn key_from_pem(
+    kid: Option<String>,
+    alg: Algorithm,
+    pem: &[u8],
+) -> Result<VerifyKey, KeyError> {
     let key = match alg {
         Algorithm::RS256
         | Algorithm::RS384
@@ -306,9 +309,9 @@ pub fn key_from_pem(kid: Option<String>, alg: Algorithm, pem: &[u8]) -> Result<V
         | Algorithm::PS512 => DecodingKey::from_rsa_pem(pem),
         Algorithm::ES256 | Algorithm::ES384 => DecodingKey::from_ec_pem(pem),
         Algorithm::EdDSA => DecodingKey::from_ed_pem(pem),
-        _ => return Err(format!("{alg:?} keys are secrets, not PEM")),
+        _ => return Err(KeyError::SecretNotPem(alg)),
     }
-    .map_err(|e| format!("not a {alg:?} public key in PEM: {e}"))?;
+    .map_err(|source| KeyError::BadPem { alg, source })?;
     Ok(VerifyKey { kid, alg, key })
 }
 
@@ -329,12 +332,12 @@ pub fn key_from_secret(
     kid: Option<String>,
     alg: Algorithm,
     secret: &[u8],
-) -> Result<VerifyKey, String> {
+) -> Result<VerifyKey, KeyError> {
     let min = match alg {
         Algorithm::HS256 => 32,
         Algorithm::HS384 => 48,
         Algorithm::HS512 => 64,
-        _ => return Err(format!("{alg:?} does not use a shared secret")),
+        _ => return Err(KeyError::NotASecretAlgorithm(alg)),
     };
     check_secret_strength(secret, min)?;
     Ok(VerifyKey {
@@ -345,18 +348,18 @@ pub fn key_from_secret(
 }
 
 /// Refuses short, well-known or trivially repetitive secrets.
-pub fn check_secret_strength(secret: &[u8], min_len: usize) -> Result<(), String> {
+pub fn check_secret_strength(secret: &[u8], min_len: usize) -> Result<(), KeyError> {
     if secret.len() < min_len {
-        return Err(format!(
-            "secret is {} bytes; at least {min_len} are required",
-            secret.len()
-        ));
+        return Err(KeyError::ShortSecret {
+            len: secret.len(),
+            min: min_len,
+        });
     }
     if KNOWN_WEAK_SECRETS
         .iter()
         .any(|weak| weak.as_bytes().eq_ignore_ascii_case(secret))
     {
-        return Err("secret is a well-known example value".into());
+        return Err(KeyError::KnownSecret);
     }
     let distinct = {
         let mut seen = [false; 256];
@@ -364,9 +367,46 @@ pub fn check_secret_strength(secret: &[u8], min_len: usize) -> Result<(), String
         seen.iter().filter(|&&s| s).count()
     };
     if distinct < 8 {
-        return Err("secret has too little variety to be random".into());
+        return Err(KeyError::RepetitiveSecret);
     }
     Ok(())
+}
+
+/// Why a key written by the operator (config, key file, JWKS file) cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("an issuer's keys must be all shared secrets or all public keys")]
+    MixedFamilies,
+    #[error("kid {0:?} is used twice")]
+    DuplicateKid(String),
+    #[error("not a JSON document")]
+    NotJson(#[source] serde_json::Error),
+    #[error("no \"keys\" array")]
+    NoKeysArray,
+    #[error("{0:?} keys are secrets, not PEM")]
+    SecretNotPem(Algorithm),
+    #[error("not a {alg:?} public key in PEM: {source}")]
+    BadPem {
+        alg: Algorithm,
+        #[source]
+        source: jsonwebtoken::errors::Error,
+    },
+    #[error("{0:?} does not use a shared secret")]
+    NotASecretAlgorithm(Algorithm),
+    #[error("secret is {len} bytes; at least {min} are required")]
+    ShortSecret { len: usize, min: usize },
+    #[error("secret is a well-known example value")]
+    KnownSecret,
+    #[error("secret has too little variety to be random")]
+    RepetitiveSecret,
+    #[error("{0:?} is not an algorithm")]
+    UnknownAlgorithm(String),
+    #[error("not a {alg:?} private key: {reason}")]
+    BadPrivateKey { alg: Algorithm, reason: String },
+    #[error("the private key is not base64")]
+    NotBase64(#[source] base64::DecodeError),
+    #[error("unusable key: {0:?}")]
+    Rejected(KeyRejection),
 }
 
 #[cfg(test)]
