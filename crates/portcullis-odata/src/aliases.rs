@@ -101,7 +101,7 @@ impl Inliner {
                 if nesting >= MAX_NESTING {
                     return Err(AliasError::TooDeep);
                 }
-                self.added = self.added.saturating_add(super::policy::expr_size(value).0);
+                self.added = self.added.saturating_add(value.size().0);
                 if self.added > MAX_INLINED_NODES {
                     return Err(AliasError::TooLarge);
                 }

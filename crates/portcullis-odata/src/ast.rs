@@ -193,6 +193,37 @@ impl Expr {
             right: Box::new(right),
         }
     }
+
+    /// Size of the tree: (nodes, depth) — what the policy's filter limits count.
+    pub fn size(&self) -> (u32, u32) {
+        let children: Vec<&Expr> = match self {
+            Expr::Literal { .. } | Expr::Alias { .. } | Expr::List { .. } => vec![],
+            Expr::Path { segments } => segments
+                .iter()
+                .flat_map(|s| match s {
+                    Segment::Filter { expr } => vec![&**expr],
+                    Segment::Lambda {
+                        predicate: Some(p), ..
+                    } => vec![&**p],
+                    Segment::Call { args, .. } | Segment::Key { args } => {
+                        args.iter().map(|a| &a.value).collect()
+                    }
+                    _ => vec![],
+                })
+                .collect(),
+            Expr::Function { args, .. } => args.iter().collect(),
+            Expr::Case { branches } => branches.iter().flat_map(|(c, v)| [c, v]).collect(),
+            Expr::Unary { operand, .. } => vec![&**operand],
+            Expr::Binary { left, right, .. } => vec![&**left, &**right],
+            Expr::Group { inner } => vec![&**inner],
+            Expr::Array { items } => items.iter().collect(),
+            Expr::Object { members } => members.iter().map(|(_, v)| v).collect(),
+        };
+        children.iter().fold((1, 1), |(nodes, depth), child| {
+            let (n, d) = child.size();
+            (nodes.saturating_add(n), depth.max(d + 1))
+        })
+    }
 }
 
 /// `asc`/`desc` of an `$orderby` item; `None` when not written.

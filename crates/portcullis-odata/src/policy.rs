@@ -192,37 +192,6 @@ fn segment_names<'e>(s: &'e Segment, out: &mut Vec<&'e str>) {
     }
 }
 
-/// Size of an expression tree: (nodes, depth).
-pub(super) fn expr_size(e: &Expr) -> (u32, u32) {
-    let children: Vec<&Expr> = match e {
-        Expr::Literal { .. } | Expr::Alias { .. } | Expr::List { .. } => vec![],
-        Expr::Path { segments } => segments
-            .iter()
-            .flat_map(|s| match s {
-                Segment::Filter { expr } => vec![&**expr],
-                Segment::Lambda {
-                    predicate: Some(p), ..
-                } => vec![&**p],
-                Segment::Call { args, .. } | Segment::Key { args } => {
-                    args.iter().map(|a| &a.value).collect()
-                }
-                _ => vec![],
-            })
-            .collect(),
-        Expr::Function { args, .. } => args.iter().collect(),
-        Expr::Case { branches } => branches.iter().flat_map(|(c, v)| [c, v]).collect(),
-        Expr::Unary { operand, .. } => vec![&**operand],
-        Expr::Binary { left, right, .. } => vec![&**left, &**right],
-        Expr::Group { inner } => vec![&**inner],
-        Expr::Array { items } => items.iter().collect(),
-        Expr::Object { members } => members.iter().map(|(_, v)| v).collect(),
-    };
-    children.iter().fold((1, 1), |(nodes, depth), child| {
-        let (n, d) = expr_size(child);
-        (nodes.saturating_add(n), depth.max(d + 1))
-    })
-}
-
 /// One field reference and the option it came from.
 struct FieldUse<'q> {
     option: &'static str,
@@ -312,7 +281,7 @@ impl ODataPolicy {
             }
         }
         if let Some(filter) = &o.filter {
-            let (nodes, nesting) = expr_size(filter);
+            let (nodes, nesting) = filter.size();
             if nodes > self.max_filter_nodes {
                 return Err(Refusal::limit(
                     "$filter",

@@ -2,8 +2,8 @@
 //! is answered — on the gateway's own page while the client or its redirect URI is in doubt
 //! (never an open redirect, §4.1.2.1), back at the client's redirect URI after that.
 
-use super::endpoints::requested_scopes;
 use super::pkce;
+use super::request::requested_scopes;
 use super::settings::{Client, Settings};
 use std::collections::HashMap;
 

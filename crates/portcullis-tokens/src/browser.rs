@@ -5,52 +5,23 @@
 
 use super::answers;
 use super::authorize::{self, AuthorizationRequest, ErrorRedirect, Refusal};
-use super::endpoints::ServiceRequest;
+use super::cookies::{cookie, expired_cookie, service_cookie};
 use super::metrics::count_sign_in;
 use super::pages;
 use super::records::{CodeRecord, SessionRecord};
-use super::sign_in::{SignIn, SignedIn};
+use super::request::{parse_form, ServiceRequest};
+use super::sign_in::SignIn;
+use super::upstream_oidc::STATE_COOKIE;
+use super::users::SignedIn;
 use super::{random_id, TokenService};
 use http::Method;
 use portcullis_core::answer::Answer;
-use portcullis_core::credential::cookie_pairs;
 use portcullis_core::digest::{digest_hex as digest, same_secret};
 use portcullis_core::principal::now_unix;
 use std::collections::HashMap;
 
 pub const SESSION_COOKIE: &str = "portcullis_session";
 pub const CSRF_COOKIE: &str = "portcullis_csrf";
-
-/// The value of the one cookie named `name` (none when absent, sent twice or not text).
-pub fn cookie<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
-    let mut found = None;
-    for header in headers.get_all(http::header::COOKIE) {
-        for (n, value) in cookie_pairs(header.as_bytes()) {
-            if n == name.as_bytes() {
-                if found.is_some() {
-                    return None;
-                }
-                found = Some(std::str::from_utf8(value).ok()?);
-            }
-        }
-    }
-    found
-}
-
-/// A `Set-Cookie` value for the sign-in cookies: scoped to the service's prefix, never readable
-/// by script, never sent over plain HTTP (except by browsers to `localhost`). `max_age` 0 ends it.
-pub(super) fn service_cookie(
-    service: &TokenService,
-    name: &str,
-    value: &str,
-    max_age: u64,
-    same_site: &str,
-) -> String {
-    format!(
-        "{name}={value}; Path={}; Max-Age={max_age}; HttpOnly; Secure; SameSite={same_site}",
-        service.settings.prefix
-    )
-}
 
 fn session_cookie(service: &TokenService, sign_in: &SignIn, secret: &str) -> String {
     service_cookie(
@@ -60,10 +31,6 @@ fn session_cookie(service: &TokenService, sign_in: &SignIn, secret: &str) -> Str
         sign_in.settings.session_ttl,
         "Lax",
     )
-}
-
-pub(super) fn expired_cookie(service: &TokenService, name: &str) -> String {
-    service_cookie(service, name, "", 0, "Lax")
 }
 
 /// `SameSite=Strict`: only the gateway's own login form ever sends it back.
@@ -93,7 +60,7 @@ fn check_session_csrf(
 fn parameters(request: &ServiceRequest<'_>) -> Result<HashMap<String, String>, Answer> {
     let bad = || answers::page(400, "Sign-in failed", "The request is malformed.");
     if request.method == Method::POST {
-        super::endpoints::parse_form(request.body).map_err(|_| bad())
+        parse_form(request.body).map_err(|_| bad())
     } else {
         authorize::parameters(request.query.unwrap_or("").as_bytes()).map_err(|_| bad())
     }
@@ -393,6 +360,31 @@ pub async fn logout(service: &TokenService, request: &ServiceRequest<'_>) -> Ans
     }
     answers::page(200, "Signed out", "You are signed out.")
         .with_header("set-cookie", expired_cookie(service, SESSION_COOKIE))
+}
+
+/// `GET {prefix}/oauth/callback?code&state`: where the upstream provider sends the browser
+/// back; the provider checks what it says, then the session starts as after a password.
+pub async fn callback(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+    let Some((sign_in, upstream)) = service
+        .sign_in
+        .as_ref()
+        .and_then(|s| Some((s, s.upstream.as_ref()?)))
+    else {
+        return answers::page(
+            404,
+            "Not found",
+            "Sign-in through a provider is not enabled here.",
+        );
+    };
+    let (user, resumed) = match upstream.complete(service, request).await {
+        Ok(done) => done,
+        Err(page) => return page,
+    };
+    match service.start_session(sign_in, user).await {
+        Ok((secret, _)) => signed_in(service, sign_in, &resumed, &secret)
+            .with_header("set-cookie", expired_cookie(service, STATE_COOKIE)),
+        Err(e) => e.into(),
+    }
 }
 
 #[cfg(test)]

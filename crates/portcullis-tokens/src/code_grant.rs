@@ -3,7 +3,7 @@
 //! client may refresh, and an OpenID Connect ID token when `openid` was asked for.
 
 use super::answers;
-use super::endpoints::{grant_answer, token_response};
+use super::grant::{grant_answer, token_response};
 use super::records::CodeRecord;
 use super::settings::Client;
 use super::{pkce, ServiceError, TokenService};

@@ -5,18 +5,20 @@
 //! nothing a client sent is echoed back.
 
 use super::answers;
+use super::grant::{grant_answer, token_response};
 use super::records::TokenRecord;
+pub use super::request::ServiceRequest;
+use super::request::{drop_repeated_scopes, parse_form, requested_scopes};
 use super::settings::{Client, Tenant};
 use super::{ServiceError, TokenService};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::{HeaderMap, Method};
 use portcullis_core::answer::Answer;
-use portcullis_core::credential::{self, Carrier, Limits, RequestView};
+use portcullis_core::credential::{self, Carrier, RequestView};
 use portcullis_core::digest::digest_matches;
-use portcullis_core::principal::{now_unix, Level};
+use portcullis_core::principal::now_unix;
 use portcullis_core::problem::TokenProblem;
-use portcullis_engine::verify::claims::split_scopes;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -26,22 +28,6 @@ pub const MAX_BODY: usize = 16 * 1024;
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
-
-pub struct ServiceRequest<'a> {
-    pub method: &'a Method,
-    /// The normalized path.
-    pub path: &'a str,
-    pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
-    /// The client connected over TLS (cookies get `Secure`).
-    pub tls: bool,
-    /// The gateway's credential size limits.
-    pub limits: Limits,
-    /// The raw query string, if any.
-    pub query: Option<&'a str>,
-    /// The client's address (for the sign-in limiter).
-    pub client: Option<std::net::IpAddr>,
-}
 
 /// An endpoint's answer; `Err` is a refusal, so that `?` can end a handler early.
 type Handled = Result<Answer, Answer>;
@@ -111,7 +97,7 @@ pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> Ans
                 "/oauth/authorize" => super::browser::authorize(service, request).await,
                 "/login" => super::browser::login(service, request).await,
                 "/logout" => super::browser::logout(service, request).await,
-                _ => super::upstream_oidc::callback(service, request).await,
+                _ => super::browser::callback(service, request).await,
             };
         }
         _ => {}
@@ -493,20 +479,6 @@ async fn update(service: &TokenService, request: &ServiceRequest<'_>) -> Handled
     })))
 }
 
-pub(super) fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, Answer> {
-    let mut form = HashMap::new();
-    for (name, value) in form_urlencoded::parse(body) {
-        // RFC 6749 §3.2: parameters must not be repeated.
-        if form.insert(name.into_owned(), value.into_owned()).is_some() {
-            return Err(answers::oauth_error(
-                "invalid_request",
-                "a parameter is repeated",
-            ));
-        }
-    }
-    Ok(form)
-}
-
 /// The form body of an OAuth2 endpoint and the client it authenticates.
 fn client_form<'s>(
     service: &'s TokenService,
@@ -539,79 +511,6 @@ async fn oauth_token(service: &TokenService, request: &ServiceRequest<'_>) -> Ha
             "grant_type is required",
         )),
     }
-}
-
-/// Keeps the first of each scope, in order (`Vec::dedup` drops repeats only when they are
-/// neighbours: `a b a` stayed as it was). Scope lists are short, so a scan beats a set.
-fn drop_repeated_scopes(scopes: &mut Vec<String>) {
-    let mut kept = 0;
-    for i in 0..scopes.len() {
-        if !scopes[..kept].contains(&scopes[i]) {
-            scopes.swap(kept, i);
-            kept += 1;
-        }
-    }
-    scopes.truncate(kept);
-}
-
-/// The scopes asked for in `form` (default: everything allowed), or `None` when some is not.
-pub(super) fn requested_scopes(
-    form: &HashMap<String, String>,
-    allowed: &[String],
-) -> Option<Vec<String>> {
-    match form.get("scope") {
-        None => Some(allowed.to_vec()),
-        Some(text) => {
-            let mut scopes = split_scopes(text);
-            drop_repeated_scopes(&mut scopes);
-            scopes.iter().all(|s| allowed.contains(s)).then_some(scopes)
-        }
-    }
-}
-
-/// Issues an access token. With a grant, the token is noted on it (so revoking the grant
-/// reaches it) and the grant's refresh token, when given, is in the answer.
-pub(super) async fn grant_answer(
-    service: &TokenService,
-    client_id: &str,
-    sub: &str,
-    level: Level,
-    scopes: Vec<String>,
-    grant: Option<(String, Option<String>)>,
-) -> Result<Value, Answer> {
-    let now = now_unix();
-    let record = TokenRecord {
-        sub: sub.to_string(),
-        level,
-        scopes,
-        tenant: None,
-        client_id: Some(client_id.to_string()),
-        device: None,
-        claimed_profile: None,
-        grant: grant.as_ref().map(|(id, _)| id.clone()),
-        issued_at: now,
-        expires_at: now + service.settings.access_ttl,
-        revoked: false,
-    };
-    let issued = service.issue(record).await?;
-    let mut body = json!({
-        "access_token": issued.token,
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in,
-        "scope": issued.record.scopes.join(" "),
-    });
-    if let Some((grant_id, refresh)) = grant {
-        service.attach_access(&grant_id, &issued.key).await?;
-        if let Some(refresh) = refresh {
-            body["refresh_token"] = json!(refresh);
-        }
-    }
-    Ok(body)
-}
-
-/// A token endpoint answer (RFC 6749 §5.1: never cached).
-pub(super) fn token_response(body: Value) -> Answer {
-    answers::ok(body).with_header("pragma", "no-cache")
 }
 
 async fn client_credentials(

@@ -9,7 +9,7 @@ use super::records::{CodeRecord, SessionRecord};
 use super::settings::{SignInSettings, UserSource};
 use super::store::{Space, StoreError};
 use super::upstream_oidc::UpstreamProvider;
-use super::users::{UserEntry, Users};
+use super::users::{SignedIn, UserEntry, Users};
 use super::{random_id, ServiceError, TokenService};
 use portcullis_core::digest::digest_hex as digest;
 use portcullis_core::principal::{now_unix, Level};
@@ -55,13 +55,6 @@ impl SignIn {
             .ok()
             .flatten()
     }
-}
-
-/// A signed-in user, from the users file or the upstream provider.
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub sub: String,
-    pub email: Option<String>,
 }
 
 impl TokenService {

@@ -13,10 +13,10 @@
 //! can finish it.
 
 use super::answers;
-use super::browser::{cookie, expired_cookie, service_cookie, signed_in};
-use super::endpoints::ServiceRequest;
+use super::cookies::{cookie, service_cookie};
+use super::request::ServiceRequest;
 use super::settings::UpstreamOidc;
-use super::sign_in::SignedIn;
+use super::users::SignedIn;
 use super::{authorize, random_id, TokenService};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -306,48 +306,40 @@ fn failure(e: UpstreamError) -> Answer {
     }
 }
 
-/// `GET {prefix}/oauth/callback?code&state`: where the provider sends the browser back.
-pub async fn callback(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
-    let Some((sign_in, upstream)) = service
-        .sign_in
-        .as_ref()
-        .and_then(|s| Some((s, s.upstream.as_ref()?)))
-    else {
-        return answers::page(
-            404,
-            "Not found",
-            "Sign-in through a provider is not enabled here.",
-        );
-    };
-    let params: HashMap<String, String> =
-        form_urlencoded::parse(request.query.unwrap_or("").as_bytes())
+impl UpstreamProvider {
+    /// Checks the provider's answer at `{prefix}/oauth/callback?code&state`: the state cookie
+    /// must be ours and for this `state`, and the code must give a valid ID token. Returns the
+    /// user and the authorization request to resume, or the page to show.
+    pub async fn complete(
+        &self,
+        service: &TokenService,
+        request: &ServiceRequest<'_>,
+    ) -> Result<(SignedIn, HashMap<String, String>), Answer> {
+        let params: HashMap<String, String> =
+            form_urlencoded::parse(request.query.unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let state = params.get("state").map(String::as_str).unwrap_or("");
+        let Some(pending) =
+            cookie(request.headers, STATE_COOKIE).and_then(|sealed| unseal(service, sealed, state))
+        else {
+            return Err(failure(UpstreamError::Refused(
+                "this sign-in did not start in this browser, or has expired; start again",
+            )));
+        };
+        let Some(code) = params.get("code") else {
+            return Err(failure(UpstreamError::Refused(
+                "the provider did not sign you in",
+            )));
+        };
+        let user = self.finish(code, &pending).await.map_err(|e| {
+            super::metrics::count_sign_in("upstream_failure");
+            failure(e)
+        })?;
+        super::metrics::count_sign_in("success");
+        let resumed = form_urlencoded::parse(pending.request.as_bytes())
             .into_owned()
             .collect();
-    let state = params.get("state").map(String::as_str).unwrap_or("");
-    let Some(pending) =
-        cookie(request.headers, STATE_COOKIE).and_then(|sealed| unseal(service, sealed, state))
-    else {
-        return failure(UpstreamError::Refused(
-            "this sign-in did not start in this browser, or has expired; start again",
-        ));
-    };
-    let Some(code) = params.get("code") else {
-        return failure(UpstreamError::Refused("the provider did not sign you in"));
-    };
-    let user = match upstream.finish(code, &pending).await {
-        Ok(user) => user,
-        Err(e) => {
-            super::metrics::count_sign_in("upstream_failure");
-            return failure(e);
-        }
-    };
-    super::metrics::count_sign_in("success");
-    let resumed: HashMap<String, String> = form_urlencoded::parse(pending.request.as_bytes())
-        .into_owned()
-        .collect();
-    match service.start_session(sign_in, user).await {
-        Ok((secret, _)) => signed_in(service, sign_in, &resumed, &secret)
-            .with_header("set-cookie", expired_cookie(service, STATE_COOKIE)),
-        Err(e) => e.into(),
+        Ok((user, resumed))
     }
 }

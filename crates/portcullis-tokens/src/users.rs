@@ -158,6 +158,13 @@ pub fn add_user(
     Ok(super::private_file::write(path, text.as_bytes())?)
 }
 
+/// A signed-in user, from the users file or the upstream provider.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub sub: String,
+    pub email: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
