@@ -27,7 +27,11 @@ fuzz_target!(|data: &[u8]| {
     ] {
         let answer = error.answer(realm);
         serde_json::from_slice::<serde_json::Value>(&answer.body).expect("the body is JSON");
-        let Some(header) = answer.www_authenticate else {
+        let Some((_, header)) = answer
+            .headers
+            .iter()
+            .find(|(name, _)| *name == "www-authenticate")
+        else {
             continue;
         };
         assert!(
