@@ -109,6 +109,9 @@ enum OdataCommand {
         /// Read `+` as a space.
         #[arg(long)]
         plus_as_space: bool,
+        /// Whose reading to follow: strict (the OASIS ABNF), olingo or aspnet.
+        #[arg(long, default_value = "strict", value_parser = ["strict", "olingo", "aspnet"])]
+        dialect: String,
     },
 }
 
@@ -147,8 +150,9 @@ pub fn main() -> ExitCode {
                     query,
                     canonical,
                     plus_as_space,
+                    dialect,
                 },
-        } => odata_parse(&query, canonical, plus_as_space),
+        } => odata_parse(&query, canonical, plus_as_space, &dialect),
     }
 }
 
@@ -168,13 +172,20 @@ fn user_add(
     Ok(())
 }
 
-fn odata_parse(query: &str, canonical: bool, plus_as_space: bool) -> ExitCode {
+fn odata_parse(query: &str, canonical: bool, plus_as_space: bool, dialect: &str) -> ExitCode {
     let query = query.strip_prefix('?').unwrap_or(query);
-    let settings = portcullis_odata::ParseOptions { plus_as_space };
+    let dialect = portcullis_odata::Dialect::ALL
+        .into_iter()
+        .find(|d| d.name() == dialect)
+        .unwrap_or_default();
+    let settings = portcullis_odata::ParseOptions {
+        plus_as_space,
+        dialect,
+    };
     match portcullis_odata::parse_query(query, settings) {
         Ok(parsed) => {
             if canonical {
-                println!("{}", portcullis_odata::to_canonical(&parsed));
+                println!("{}", portcullis_odata::print::query_in(&parsed, dialect));
             } else {
                 let json = serde_json::to_string_pretty(&parsed).expect("the tree serializes");
                 println!("{json}");

@@ -483,6 +483,20 @@ pub struct ODataConfig {
     /// `as_sent` (default) or `canonical`.
     #[serde(default)]
     pub forward: ODataForward,
+    /// Whose reading of queries to follow: `strict` (the OASIS ABNF, default), `olingo`
+    /// (Apache Olingo 4) or `aspnet` (ASP.NET Core OData / Microsoft.OData.Core).
+    #[serde(default)]
+    pub dialect: ODataDialect,
+}
+
+/// `dialect`: the OData server behind the route.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ODataDialect {
+    #[default]
+    Strict,
+    Olingo,
+    AspNet,
 }
 
 /// `forward`: which spelling of an accepted OData query the upstream gets.

@@ -1,7 +1,7 @@
 //! `[routes.odata]` compiled into the OData crate's policy.
 
 use super::Problems;
-use crate::config::model::{ODataConfig, ODataForward};
+use crate::config::model::{ODataConfig, ODataDialect, ODataForward};
 use crate::config::SourceMap;
 use portcullis_core::principal::Level;
 
@@ -31,6 +31,11 @@ pub(super) fn compile(
     ODataPolicy {
         parse: portcullis_odata::ParseOptions {
             plus_as_space: config.plus_as_space,
+            dialect: match config.dialect {
+                ODataDialect::Strict => portcullis_odata::Dialect::Strict,
+                ODataDialect::Olingo => portcullis_odata::Dialect::Olingo,
+                ODataDialect::AspNet => portcullis_odata::Dialect::AspNet,
+            },
         },
         max_query_len: config.max_query_len.unwrap_or(defaults.max_query_len),
         max_top: config.max_top,

@@ -4,7 +4,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use portcullis_core::principal::{Level, Principal};
 use portcullis_odata::policy::{ODataPolicy, PrivateAccess};
-use portcullis_odata::{parse, to_canonical};
+use portcullis_odata::{parse, parse_query, to_canonical, Dialect, ParseOptions};
 use std::hint::black_box;
 
 /// (name, query) as clients send them.
@@ -51,6 +51,23 @@ fn bench(c: &mut Criterion) {
     for (name, query) in QUERIES.iter().take(3) {
         group.bench_function(*name, |b| {
             b.iter(|| policy.check(black_box(query), &principal))
+        });
+    }
+    group.finish();
+
+    // The typical query in each dialect, spelled as that dialect's clients may spell it.
+    let mut group = c.benchmark_group("odata parse by dialect (typical 100 B)");
+    for dialect in Dialect::ALL {
+        let query = match dialect {
+            Dialect::AspNet => "$filter=Price%20gt%2010%20and%20startswith(Name,'Milk')%20&$orderby=Price%20desc,%20Name&$top=20&$skip=40",
+            _ => QUERIES[1].1,
+        };
+        let options = ParseOptions {
+            dialect,
+            ..ParseOptions::default()
+        };
+        group.bench_function(dialect.name(), |b| {
+            b.iter(|| parse_query(black_box(query), options).unwrap())
         });
     }
     group.finish();

@@ -216,7 +216,7 @@ fn in_operand(i: &str) -> PResult<'_, Expr> {
                     Err(_) => break None,
                 }
             }
-            match literal::primitive_literal(r) {
+            match list_item(r) {
                 Ok((after, lit)) => {
                     items.push(lit);
                     r = bws(after)?.0;
@@ -231,6 +231,16 @@ fn in_operand(i: &str) -> PResult<'_, Expr> {
         }
     }
     primary(i)
+}
+
+/// A literal of an `in` list: a primitive literal, or where the dialect's server reads them
+/// (OData.NET), a JSON-style `"…"` string, which is the same string as `'…'`.
+fn list_item(i: &str) -> PResult<'_, Literal> {
+    if super::dialect::current().double_quoted_in_lists() && lex::dquote(i).is_ok() {
+        let (rest, text) = literal::json_string(i)?;
+        return Ok((rest, Literal::String(text)));
+    }
+    literal::primitive_literal(i)
 }
 
 /// Grouping, literals, JSON, aliases, functions, `case`, paths.

@@ -143,6 +143,43 @@ pub fn bws(mut i: &str) -> PResult<'_, ()> {
     Ok((i, ()))
 }
 
+/// A list separator `,`; with whitespace around it where the dialect's server skips it.
+pub fn list_comma(i: &str) -> PResult<'_, ()> {
+    separator(i, comma)
+}
+
+/// A nested-option separator `;`; with whitespace around it where the dialect allows.
+pub fn list_semi(i: &str) -> PResult<'_, ()> {
+    separator(i, semi)
+}
+
+fn separator<'a>(i: &'a str, sep: fn(&'a str) -> PResult<'a, ()>) -> PResult<'a, ()> {
+    if !super::dialect::current().spaced_lists() {
+        return sep(i);
+    }
+    let (rest, ()) = bws(i)?;
+    let (rest, ()) = sep(rest)?;
+    bws(rest)
+}
+
+/// `value` without whitespace (plain or `%20`/`%09`) at either end, and how many bytes went
+/// from its start.
+pub fn trim_bws(value: &str) -> (&str, usize) {
+    let (start, ()) = bws(value).expect("bws never fails");
+    let skipped = value.len() - start.len();
+    let mut end = start;
+    loop {
+        let trimmed = end
+            .strip_suffix([' ', '\t'])
+            .or_else(|| end.strip_suffix("%20"))
+            .or_else(|| end.strip_suffix("%09"));
+        match trimmed {
+            Some(shorter) => end = shorter,
+            None => return (end, skipped),
+        }
+    }
+}
+
 /// Required whitespace (ABNF `RWS`).
 pub fn rws(i: &str) -> PResult<'_, ()> {
     match white(i) {

@@ -7,6 +7,7 @@
 
 pub mod aliases;
 pub mod ast;
+pub mod dialect;
 pub mod error;
 pub mod expr;
 pub mod lex;
@@ -18,6 +19,7 @@ pub mod rules;
 pub mod search;
 
 pub use ast::Query;
+pub use dialect::Dialect;
 pub use error::{ErrorKind, ODataError};
 pub use options::{parse_query, ParseOptions};
 

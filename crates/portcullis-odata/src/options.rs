@@ -2,9 +2,10 @@
 //! of each system option, at the top level and nested in `$expand`/`$select` parentheses.
 
 use super::ast::*;
+use super::dialect::{self, Dialect};
 use super::error::{ErrorKind, ODataError, PErr, PResult};
 use super::expr::common_expr;
-use super::lex::{self, bws, close, comma, decode, open, rws, semi, slash};
+use super::lex::{self, bws, close, decode, open, rws, slash};
 use super::search::search_expr;
 
 /// Where nested options appear, which decides the options allowed there.
@@ -154,7 +155,7 @@ fn orderby(i: &str) -> PResult<'_, Vec<OrderItem>> {
             }
         }
         items.push(OrderItem { expr, descending });
-        match comma(after) {
+        match lex::list_comma(after) {
             Ok((a, ())) => rest = a,
             Err(_) => return Ok((after, items)),
         }
@@ -177,7 +178,7 @@ fn compute(i: &str) -> PResult<'_, Vec<ComputeItem>> {
             expr,
             name: name.to_string(),
         });
-        match comma(after) {
+        match lex::list_comma(after) {
             Ok((a, ())) => rest = a,
             Err(_) => return Ok((after, items)),
         }
@@ -257,7 +258,7 @@ fn select(i: &str) -> PResult<'_, Vec<SelectItem>> {
                     let (b, name) = lex::identifier(a)
                         .map_err(|_| nom::Err::Failure(PErr::new(a, "a parameter name")))?;
                     names.push(name.to_string());
-                    match comma(b) {
+                    match lex::list_comma(b) {
                         Ok((b, ())) => a = b,
                         Err(_) => {
                             a = b;
@@ -277,7 +278,7 @@ fn select(i: &str) -> PResult<'_, Vec<SelectItem>> {
             parameters,
             options,
         });
-        match comma(after) {
+        match lex::list_comma(after) {
             Ok((a, ())) => rest = a,
             Err(_) => return Ok((after, items)),
         }
@@ -290,7 +291,7 @@ fn expand(i: &str) -> PResult<'_, Vec<ExpandItem>> {
     loop {
         let (after, item) = expand_item(rest)?;
         items.push(item);
-        match comma(after) {
+        match lex::list_comma(after) {
             Ok((a, ())) => rest = a,
             Err(_) => return Ok((after, items)),
         }
@@ -389,7 +390,7 @@ pub fn nested_options(i: &str, nesting: Nesting) -> PResult<'_, ExpandOptions> {
             let (after, ()) = set_option(&mut options, option, after, start)?;
             rest = after;
         }
-        match semi(rest) {
+        match lex::list_semi(rest) {
             Ok((after, ())) => rest = after,
             Err(_) => return Ok((rest, options)),
         }
@@ -435,6 +436,8 @@ pub struct ParseOptions {
     /// Read `+` as a space, as HTML forms and many HTTP libraries encode it. Off by default:
     /// in the OData ABNF `+` is a sign.
     pub plus_as_space: bool,
+    /// Whose reading of the query to follow (see [`Dialect`]).
+    pub dialect: Dialect,
 }
 
 /// An option of the query, split and classified, with offsets into the raw query.
@@ -457,6 +460,10 @@ fn syntax_error(option: &str, at: usize, expected: &str) -> ODataError {
 
 /// Parses a whole raw query string (without the `?`).
 pub fn parse_query(raw: &str, settings: ParseOptions) -> Result<Query, ODataError> {
+    dialect::within(settings.dialect, || parse_in_dialect(raw, settings))
+}
+
+fn parse_in_dialect(raw: &str, settings: ParseOptions) -> Result<Query, ODataError> {
     let converted;
     let raw = if settings.plus_as_space && raw.as_bytes().contains(&b'+') {
         converted = raw.replace('+', "%20");
@@ -517,6 +524,7 @@ fn apply_piece(
         name_at,
         value_at,
     } = piece;
+    refuse_disguised_name(&name, name_at)?;
     // Parameter aliases: `@name=value`.
     if let Some(alias) = name.strip_prefix('@') {
         if !matches!(lex::identifier(alias), Ok(("", _))) {
@@ -572,6 +580,12 @@ fn apply_piece(
     use SystemOption::*;
     match option {
         Filter | Select | Expand | OrderBy | Top | Skip | Count | Search | Compute => {
+            let (value, value_at) = if super::dialect::current().trims_value(option == Search) {
+                let (trimmed, skipped) = lex::trim_bws(value);
+                (trimmed, value_at + skipped)
+            } else {
+                (value, value_at)
+            };
             let options = &mut query.options;
             run(label, value, value_at, |v| {
                 set_option(options, option, v, v)
@@ -638,6 +652,29 @@ fn apply_piece(
         }
         Apply => query.apply = Some(value.to_string()),
         Id => query.id = Some(value.to_string()),
+    }
+    Ok(())
+}
+
+/// An option name that a server could read as a system option or an alias once it trims
+/// whitespace (a `+` is a space to form decoders, and .NET trims any Unicode whitespace) is
+/// refused: passed on as a custom option it would reach the backend unpoliced.
+fn refuse_disguised_name(name: &str, name_at: usize) -> Result<(), ODataError> {
+    let spaced = |c: char| c.is_whitespace() || c == '+';
+    let trimmed = name.trim_matches(spaced);
+    if trimmed.len() == name.len() {
+        return Ok(());
+    }
+    let bare = trimmed.strip_prefix('$').unwrap_or(trimmed);
+    if trimmed.starts_with(['$', '@']) || SystemOption::from_name(bare).is_some() {
+        return Err(ODataError {
+            option: name.to_string(),
+            position: name_at,
+            kind: ErrorKind::UnknownOption,
+            message: format!(
+                "an option name with whitespace around it; write {trimmed:?} without it"
+            ),
+        });
     }
     Ok(())
 }
@@ -801,6 +838,7 @@ mod tests {
             "$filter=a+eq+1",
             ParseOptions {
                 plus_as_space: true,
+                ..ParseOptions::default()
             },
         )
         .unwrap();

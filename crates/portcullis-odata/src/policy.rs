@@ -337,17 +337,21 @@ impl ODataPolicy {
         Ok(())
     }
 
+    /// Allow-lists compare names as the dialect's server resolves them (without regard to case
+    /// for OData.NET), so a listed field is not refused for its spelling.
     fn check_allow_lists(&self, o: &ExpandOptions) -> Result<(), Refusal> {
-        fn check<'a>(
-            option: &str,
-            allow: &Option<Vec<String>>,
-            used: impl IntoIterator<Item = &'a str>,
-        ) -> Result<(), Refusal> {
+        let dialect = self.parse.dialect;
+        let check = |option: &str,
+                     allow: &Option<Vec<String>>,
+                     mut used: &mut dyn Iterator<Item = &str>|
+         -> Result<(), Refusal> {
             let Some(allow) = allow else { return Ok(()) };
             // `$select=*` is no `$select`; `$expand=*` expands what the list leaves out.
             let everything_ok = option == "$select";
-            let allowed = |n: &str| (everything_ok && n == "*") || allow.iter().any(|a| a == n);
-            match used.into_iter().find(|n| !allowed(n)) {
+            let allowed = |n: &str| {
+                (everything_ok && n == "*") || allow.iter().any(|a| dialect.same_name(a, n))
+            };
+            match (&mut used).find(|n| !allowed(n)) {
                 Some(name) => Err(Refusal::field(
                     400,
                     "invalid_odata",
@@ -357,19 +361,19 @@ impl ODataPolicy {
                 )),
                 None => Ok(()),
             }
-        }
+        };
         fn first(path: &[String]) -> Option<&str> {
             path.first().map(String::as_str)
         }
         check(
             "$select",
             &self.select_allow,
-            o.select.iter().flatten().filter_map(|i| first(&i.path)),
+            &mut o.select.iter().flatten().filter_map(|i| first(&i.path)),
         )?;
         check(
             "$expand",
             &self.expand_allow,
-            o.expand.iter().flatten().filter_map(|i| first(&i.path)),
+            &mut o.expand.iter().flatten().filter_map(|i| first(&i.path)),
         )?;
         let mut ordered = Vec::new();
         for item in o.orderby.iter().flatten() {
@@ -377,7 +381,7 @@ impl ODataPolicy {
             expr_names(&item.expr, &mut names);
             ordered.extend(names.into_iter().take(1));
         }
-        check("$orderby", &self.orderby_allow, ordered)
+        check("$orderby", &self.orderby_allow, &mut ordered.into_iter())
     }
 
     /// Checks a request's raw query (without `?`, credentials already removed) for
@@ -445,7 +449,7 @@ impl ODataPolicy {
             }
         }
         if self.forwarding == Forwarding::Canonical || rewritten {
-            return Ok(Some(super::print::query(&query)));
+            return Ok(Some(super::print::query_in(&query, self.parse.dialect)));
         }
         Ok(None)
     }

@@ -246,7 +246,12 @@ fn search(out: &mut String, s: &SearchExpr) {
         SearchExpr::Word { text } => search_word(out, text),
         SearchExpr::Phrase { text } => {
             out.push_str("%22");
-            encode_into(out, text, b"");
+            if super::dialect::current().escaped_phrases() && text.contains(['"', '\\']) {
+                let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+                encode_into(out, &escaped, b"");
+            } else {
+                encode_into(out, text, b"");
+            }
             out.push_str("%22");
         }
         SearchExpr::Not { operand } => {
@@ -385,6 +390,12 @@ fn nested(out: &mut String, o: &ExpandOptions) {
 }
 
 /// The whole query, canonically.
+/// Prints `q` as the server of `dialect` reads it the same way (the phrases of `$search` are
+/// the one place where that differs).
+pub fn query_in(q: &Query, dialect: super::dialect::Dialect) -> String {
+    super::dialect::within(dialect, || query(q))
+}
+
 pub fn query(q: &Query) -> String {
     let mut parts = options(&q.options);
     if let Some(c) = q.inlinecount {

@@ -95,29 +95,49 @@ fn primary(i: &str) -> PResult<'_, SearchExpr> {
     word(i)
 }
 
-/// `"…"`: anything but `&` and `"` (plain or `%22`), spaces included.
+/// `"…"`: anything but `&` and `"` (plain or `%22`), spaces included. Where the dialect's
+/// server reads `\` as an escape (Olingo), `\"` is a quote and `\\` a backslash in the
+/// phrase, and a `\` before anything else is refused as that server refuses it.
 fn phrase(i: &str) -> PResult<'_, SearchExpr> {
+    let escapes = super::dialect::current().escaped_phrases();
     let (start, ()) = lex::dquote(i)?;
     let mut rest = start;
+    let mut bytes = Vec::new();
     loop {
         if let Ok((after, ())) = lex::dquote(rest) {
-            let raw = &start[..start.len() - rest.len()];
-            if raw.is_empty() {
+            if bytes.is_empty() {
                 return PErr::cut(rest, "a search phrase");
             }
-            let text =
-                decode(raw).ok_or_else(|| nom::Err::Failure(PErr::new(start, "UTF-8 text")))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| nom::Err::Failure(PErr::new(start, "UTF-8 text")))?;
             return Ok((after, SearchExpr::Phrase { text }));
         }
-        rest = match rest.as_bytes().first() {
+        let (byte, after) = match rest.as_bytes().first() {
             None | Some(b'&' | b'#') => return PErr::cut(rest, "a closing '\"'"),
-            Some(b'%') if escaped_byte(rest).is_none() => {
-                return PErr::cut(rest, "a valid percent-escape")
-            }
-            Some(b'%') => &rest[3..],
+            Some(b'%') => match escaped_byte(rest) {
+                Some(b) => (b, &rest[3..]),
+                None => return PErr::cut(rest, "a valid percent-escape"),
+            },
             Some(&b) if !(0x20..0x7f).contains(&b) => return PErr::cut(rest, "a closing '\"'"),
-            Some(_) => &rest[1..],
+            Some(&b) => (b, &rest[1..]),
         };
+        rest = after;
+        if escapes && byte == b'\\' {
+            let (escaped, after) = match rest.as_bytes().first() {
+                Some(b'%') => (escaped_byte(rest), rest.get(3..)),
+                Some(&b) => (Some(b), rest.get(1..)),
+                None => (None, None),
+            };
+            match (escaped, after) {
+                (Some(b @ (b'"' | b'\\')), Some(after)) => {
+                    bytes.push(b);
+                    rest = after;
+                }
+                _ => return PErr::cut(rest, "'\"' or '\\' after '\\'"),
+            }
+            continue;
+        }
+        bytes.push(byte);
     }
 }
 
