@@ -1,13 +1,24 @@
 //! The `portcullis` command line: serve, check, token mint/revoke, user add, odata parse.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The config every command reads unless told otherwise.
+const DEFAULT_CONFIG: &str = "config/portcullis.toml";
+
+/// The version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("PORTCULLIS_COMMIT"),
+    ")"
+);
 
 #[derive(Parser)]
 #[command(
     name = "portcullis",
-    version,
+    version = VERSION,
     about = "A token-enforcing reverse proxy on pingora"
 )]
 struct Cli {
@@ -20,7 +31,7 @@ enum Command {
     /// Run the gateway.
     Serve {
         /// The config file.
-        #[arg(short, long, default_value = "config/portcullis.toml")]
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         /// Take the listening sockets over from a running gateway (zero-downtime upgrade):
         /// start this, then send SIGQUIT to the old process.
@@ -29,7 +40,7 @@ enum Command {
     },
     /// Validate a config file: print every problem and exit 1 if there is any.
     Check {
-        #[arg(short, long)]
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// The built-in token service, offline: mint and revoke tokens.
@@ -47,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         command: OdataCommand,
     },
+    /// Print shell completions: `portcullis completions bash > /etc/bash_completion.d/portcullis`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
@@ -54,7 +70,7 @@ enum TokenCommand {
     /// Print a token that a gateway on this config accepts (for development and load tests).
     /// JWTs need only the signing-key file, so this works while the gateway runs.
     Mint {
-        #[arg(short, long)]
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         #[arg(long)]
         sub: String,
@@ -73,7 +89,7 @@ enum TokenCommand {
     /// Revoke a token. With a redb store, stop the gateway first (it holds the database) or
     /// use the revocation endpoint.
     Revoke {
-        #[arg(short, long)]
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         token: String,
     },
@@ -81,8 +97,9 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Add a user to a users file (created if missing), the password read from the first line
-    /// of standard input — never from the command line, where shell history would keep it.
+    /// Add a user to a users file (created if missing). The password is asked for (not shown)
+    /// on a terminal, or read from the first line of standard input — never from the command
+    /// line, where shell history would keep it.
     Add {
         /// The users file.
         #[arg(short, long)]
@@ -153,6 +170,15 @@ pub fn main() -> ExitCode {
                     dialect,
                 },
         } => odata_parse(&query, canonical, plus_as_space, &dialect),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "portcullis",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -162,14 +188,42 @@ fn user_add(
     email: Option<String>,
     replace: bool,
 ) -> CommandResult {
-    let mut password = String::new();
-    std::io::stdin()
-        .read_line(&mut password)
-        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = read_password()?;
     let password = password.trim_end_matches(['\r', '\n']);
     portcullis_tokens::users::add_user(file, name, password, email, replace)?;
     eprintln!("user {name:?} written to {}", file.display());
     Ok(())
+}
+
+/// The password: asked for on a terminal with echo off (`stty`), else the first line of
+/// standard input (a pipe from a secret store).
+fn read_password() -> CommandResult<String> {
+    use std::io::{IsTerminal, Write};
+    let stdin = std::io::stdin();
+    let mut password = String::new();
+    if !stdin.is_terminal() {
+        stdin
+            .read_line(&mut password)
+            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+        return Ok(password);
+    }
+    let stty = |setting: &str| {
+        std::process::Command::new("stty")
+            .arg(setting)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    eprint!("password: ");
+    std::io::stderr().flush().ok();
+    let hidden = stty("-echo");
+    let read = stdin.read_line(&mut password);
+    if hidden {
+        stty("echo");
+    }
+    eprintln!();
+    read.map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(password)
 }
 
 fn odata_parse(query: &str, canonical: bool, plus_as_space: bool, dialect: &str) -> ExitCode {
@@ -311,7 +365,17 @@ fn serve(path: &std::path::Path, upgrade: bool) -> ExitCode {
         }
     };
     crate::observe::init_logging(&loaded.config.log);
-    tracing::info!(config = %path.display(), "starting portcullis");
+    // With --upgrade the sockets come from the running gateway, so they are taken by design.
+    if !upgrade {
+        if let Err(line) = crate::server::check_addresses_free(&loaded.config) {
+            eprintln!("{}: {line}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    tracing::info!(config = %path.display(), version = VERSION, "starting portcullis");
+    for (what, address) in crate::server::listen_addresses(&loaded.config) {
+        tracing::info!(%address, what, "listening");
+    }
     match crate::server::build_server(loaded, upgrade) {
         Ok(server) => server.run_forever(),
         Err(e) => {

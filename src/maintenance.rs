@@ -59,6 +59,7 @@ impl BackgroundService for MaintenanceService {
                 }
             }
             for upstream in snapshot.upstreams() {
+                upstream.resolve_if_due(now).await;
                 upstream.check_health_if_due(now).await;
             }
             tokio::select! {

@@ -17,6 +17,40 @@ use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 use std::sync::Arc;
 
+/// Every address the process listens on, with what listens there.
+pub fn listen_addresses(config: &Config) -> Vec<(&'static str, &str)> {
+    let mut addresses: Vec<(&'static str, &str)> = config
+        .listeners
+        .iter()
+        .map(|l| ("listener", l.get_ref().address.get_ref().as_str()))
+        .collect();
+    addresses.extend(
+        config
+            .echo
+            .iter()
+            .map(|e| ("echo", e.address.get_ref().as_str())),
+    );
+    addresses.extend(
+        config
+            .metrics
+            .iter()
+            .map(|m| ("metrics", m.address.get_ref().as_str())),
+    );
+    addresses
+}
+
+/// Fails fast when an address is taken: pingora would retry binding for half a minute and then
+/// leave the process running without listening, invisible to systemd and Kubernetes. A probe
+/// bind (with `SO_REUSEADDR`, as pingora binds) says at once; the line names the address.
+pub fn check_addresses_free(config: &Config) -> Result<(), String> {
+    for (what, address) in listen_addresses(config) {
+        if let Err(e) = std::net::TcpListener::bind(address) {
+            return Err(format!("cannot listen on {address} ({what}): {e}"));
+        }
+    }
+    Ok(())
+}
+
 /// Pingora's process settings from ours.
 fn server_conf(config: &Config) -> ServerConf {
     ServerConf {

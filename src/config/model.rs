@@ -274,8 +274,17 @@ fn one() -> usize {
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
-    /// `IP:port` of each backend; requests are spread round-robin over the healthy ones.
+    /// `IP:port` or `host:port` of each backend; every address a name resolves to is a
+    /// backend, and requests are spread round-robin over the healthy ones.
     pub addresses: Vec<Spanned<String>>,
+    /// How often host names are resolved again (DNS answers change under Compose and
+    /// Kubernetes); a name that stops resolving keeps its last addresses.
+    #[serde(default = "default_resolve_every")]
+    pub resolve_every: ConfigDuration,
+    /// Start even when a name does not resolve yet: the upstream (and `/readyz`) is not ready
+    /// until it does. Default: such a config is refused.
+    #[serde(default)]
+    pub start_unresolved: bool,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: ConfigDuration,
     /// Longest wait for each read from the upstream (the response header included).
@@ -310,6 +319,9 @@ fn yes() -> bool {
     true
 }
 
+fn default_resolve_every() -> ConfigDuration {
+    ConfigDuration::from_secs(30)
+}
 fn default_connect_timeout() -> ConfigDuration {
     ConfigDuration::from_secs(2)
 }

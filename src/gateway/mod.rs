@@ -182,9 +182,10 @@ impl Gateway {
         peer.is_some_and(|ip| self.trusted_proxies.iter().any(|net| net.contains(&ip)))
     }
 
-    /// Ready to serve: routes compiled and every issuer's keys loaded.
+    /// Ready to serve: routes compiled, every issuer's keys loaded, and every upstream with a
+    /// backend (a host name may not have resolved yet).
     pub fn is_ready(&self) -> bool {
-        self.verifier.is_ready()
+        self.verifier.is_ready() && self.upstreams.iter().all(|u| u.is_ready())
     }
 }
 

@@ -45,6 +45,7 @@ pub(super) fn check(config: &Config, map: &SourceMap, problems: &mut Problems) {
             ));
         }
     }
+    check_distinct_addresses(config, map, problems);
     if config.server.threads == 0 {
         problems.push(map.problem(&(0..0), "server.threads", "must be at least 1"));
     }
@@ -65,5 +66,36 @@ pub(super) fn check(config: &Config, map: &SourceMap, problems: &mut Problems) {
         if value == 0 {
             problems.push(map.problem(&(0..0), key, "must be at least 1"));
         }
+    }
+}
+
+/// Two listeners (or a listener and the echo or metrics service) on one address: the second
+/// could never bind.
+fn check_distinct_addresses(config: &Config, map: &SourceMap, problems: &mut Problems) {
+    let mut seen: Vec<(String, SocketAddr)> = Vec::new();
+    let mut each = |key: String, spanned: &toml::Spanned<String>| {
+        let Ok(address) = spanned.get_ref().parse::<SocketAddr>() else {
+            return; // reported as not an address
+        };
+        match seen.iter().find(|(_, a)| *a == address) {
+            Some((first, _)) => problems.push(map.problem(
+                &spanned.span(),
+                key,
+                format!("{address} is also {first}'s address"),
+            )),
+            None => seen.push((key, address)),
+        }
+    };
+    for (i, listener) in config.listeners.iter().enumerate() {
+        each(
+            format!("listeners[{i}].address"),
+            &listener.get_ref().address,
+        );
+    }
+    if let Some(echo) = &config.echo {
+        each("echo.address".into(), &echo.address);
+    }
+    if let Some(metrics) = &config.metrics {
+        each("metrics.address".into(), &metrics.address);
     }
 }

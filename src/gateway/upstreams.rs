@@ -3,9 +3,9 @@
 use super::{request, Problems};
 use crate::config::model::Config;
 use crate::config::SourceMap;
+use crate::upstream::resolve::Target;
 use crate::upstream::Upstream;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The upstreams that compiled, by name; each broken one is reported and left out.
@@ -26,14 +26,31 @@ pub(super) fn compile<'c>(
             ));
             continue;
         }
-        let mut addresses = Vec::new();
+        let mut resolved = Vec::new();
         for (i, address) in upstream.addresses.iter().enumerate() {
-            match address.get_ref().parse::<SocketAddr>() {
-                Ok(a) => addresses.push(a),
-                Err(_) => problems.push(map.problem(
+            let key = format!("{key}.addresses[{i}]");
+            let Some(target) = Target::parse(address.get_ref()) else {
+                problems.push(map.problem(
                     &address.span(),
-                    format!("{key}.addresses[{i}]"),
-                    format!("{:?} is not an IP:port address", address.get_ref()),
+                    key,
+                    format!(
+                        "{:?} is not an IP:port or host:port address",
+                        address.get_ref()
+                    ),
+                ));
+                continue;
+            };
+            match target.resolve_blocking() {
+                Ok(found) => resolved.push((target, found)),
+                Err(_) if upstream.start_unresolved => resolved.push((target, Vec::new())),
+                Err(e) => problems.push(map.problem(
+                    &address.span(),
+                    key,
+                    format!(
+                        "{:?} does not resolve ({e}); set start_unresolved = true to start \
+                         not ready until it does",
+                        address.get_ref()
+                    ),
                 )),
             }
         }
@@ -41,10 +58,10 @@ pub(super) fn compile<'c>(
             .tls
             .as_ref()
             .map(|t| request::build_upstream_tls(t, &format!("{key}.tls"), map, problems));
-        if addresses.len() == upstream.addresses.len() {
+        if resolved.len() == upstream.addresses.len() {
             // `None` here: the TLS settings were bad (and reported).
             if let Some(tls) = tls.map_or(Some(None), |t| t.map(Some)) {
-                let pool = Upstream::new(name, upstream, &addresses, tls);
+                let pool = Upstream::new(name, upstream, resolved, tls);
                 upstreams_by_name.insert(name, Arc::new(pool));
             }
         }

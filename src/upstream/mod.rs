@@ -3,12 +3,14 @@
 use crate::config::model::{HealthCheckConfig, UpstreamConfig};
 use pingora::lb::health_check::TcpHealthCheck;
 use pingora::lb::selection::RoundRobin;
-use pingora::lb::{Backend, LoadBalancer};
+use pingora::lb::{Backend, Backends, LoadBalancer};
 use pingora::prelude::HttpPeer;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub mod resolve;
 pub mod tls;
 
 /// One `[upstreams.<name>]`: its backends and how to talk to them.
@@ -27,6 +29,9 @@ pub struct Upstream {
     health_interval: Option<Duration>,
     /// When the last health check ran; only the background service touches it.
     last_health_check: Mutex<Option<Instant>>,
+    /// How often host names are resolved again (`None`: only IP addresses).
+    resolve_every: Option<Duration>,
+    last_resolved: Mutex<Instant>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -38,15 +43,26 @@ impl std::fmt::Debug for Upstream {
 }
 
 impl Upstream {
-    /// Builds the pool; addresses were validated as `SocketAddr`s by the caller.
+    /// Builds the pool from its targets and what each resolved to at load (a name that did not
+    /// resolve yet has no addresses: the pool is not ready until it does).
     pub fn new(
         name: &str,
         config: &UpstreamConfig,
-        addresses: &[SocketAddr],
+        resolved: Vec<(resolve::Target, Vec<SocketAddr>)>,
         tls: Option<tls::UpstreamTls>,
     ) -> Self {
-        let mut balancer = LoadBalancer::<RoundRobin>::try_from_iter(addresses.iter().copied())
-            .expect("socket addresses resolve without I/O");
+        let discovery = resolve::Discovery::new(resolved);
+        let has_names = discovery.has_names();
+        let mut balancer =
+            LoadBalancer::<RoundRobin>::from_backends(Backends::new(Box::new(discovery)));
+        // The first discovery answers from what load resolved, without waiting on anything.
+        let first = std::pin::pin!(balancer.update())
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+        assert!(
+            matches!(first, std::task::Poll::Ready(Ok(()))),
+            "the first discovery completes at once"
+        );
         if let Some(HealthCheckConfig {
             unhealthy_after,
             healthy_after,
@@ -60,8 +76,12 @@ impl Upstream {
             balancer.set_health_check(check);
         }
         // Taken from the balancer so that its identity is the one health is recorded under.
+        // Names may resolve to other addresses later: their pools always select.
         let members = balancer.backends().get_backend();
-        let only = members.first().filter(|_| members.len() == 1).cloned();
+        let only = members
+            .first()
+            .filter(|_| members.len() == 1 && !has_names)
+            .cloned();
         Self {
             name: name.to_string(),
             balancer,
@@ -76,6 +96,31 @@ impl Upstream {
             // everything is still starting (the in-process echo upstream, a sidecar) would take a
             // good backend out for a whole interval.
             last_health_check: Mutex::new(Some(Instant::now())),
+            resolve_every: has_names
+                .then(|| config.resolve_every.get().max(Duration::from_secs(1))),
+            last_resolved: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Ready to take requests: some backend is known (a name may not have resolved yet).
+    pub fn is_ready(&self) -> bool {
+        !self.balancer.backends().get_backend().is_empty()
+    }
+
+    /// Resolves the pool's host names again when due; a name that fails keeps its addresses.
+    pub async fn resolve_if_due(&self, now: Instant) {
+        let Some(every) = self.resolve_every else {
+            return;
+        };
+        {
+            let mut last = self.last_resolved.lock().expect("not poisoned");
+            if now.duration_since(*last) < every {
+                return;
+            }
+            *last = now;
+        }
+        if let Err(e) = self.balancer.update().await {
+            tracing::warn!(upstream = %self.name, error = %e, "resolving upstream names failed");
         }
     }
 

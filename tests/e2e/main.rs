@@ -5,6 +5,7 @@ mod auth;
 mod browser;
 mod config_errors;
 mod debug;
+mod deployment;
 mod embed;
 mod fault_proxy;
 mod faults;
