@@ -7,6 +7,7 @@
 //! own line like any typo.
 
 use super::duration::ConfigDuration;
+use super::secret::SecretSource;
 use super::{ConfigProblem, SourceMap};
 use portcullis_core::principal::Level;
 use serde::Deserialize;
@@ -92,7 +93,7 @@ pub struct IntrospectionIssuerConfig {
     pub introspection_url: Spanned<String>,
     /// Our client credentials at the endpoint (RFC 7662 §2.1: endpoints authenticate callers).
     pub client_id: Spanned<String>,
-    pub client_secret: Spanned<String>,
+    pub client_secret: Spanned<SecretSource>,
     /// When set, answers must name this `iss`.
     pub issuer: Option<Spanned<String>>,
     /// When set, answers must name one of these in `aud`.
@@ -211,7 +212,8 @@ pub struct StaticKeyConfig {
     pub alg: jsonwebtoken::Algorithm,
     pub pem: Option<String>,
     pub pem_file: Option<String>,
-    pub secret: Option<String>,
+    /// An HMAC secret: inline, `{ env = … }` or `{ file = … }`.
+    pub secret: Option<SecretSource>,
 }
 
 /// One application key: who holds it and what it may do. Give the key as its SHA-256 digest
@@ -222,7 +224,7 @@ pub struct AppKeyConfig {
     /// The client name (becomes the subject).
     pub client: String,
     pub sha256: Option<String>,
-    pub key: Option<String>,
+    pub key: Option<SecretSource>,
     pub tenant: Option<String>,
     #[serde(default)]
     pub scopes: Vec<String>,

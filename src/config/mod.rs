@@ -6,6 +6,8 @@
 pub mod duration;
 pub mod issuer;
 pub mod model;
+pub mod paths;
+pub mod secret;
 pub mod token_service;
 
 pub use model::Config;
@@ -177,12 +179,22 @@ pub fn read_text(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-/// Parses the text of the config file at `path`; the error names the file.
+/// Parses the text of the config file at `path`; the error names the file. Relative paths
+/// in it are anchored beside it ([`paths`]).
 pub fn parse_file(path: &Path, text: &str) -> Result<Config, ConfigError> {
-    parse(text).map_err(|problems| ConfigError {
+    let mut config = parse(text).map_err(|problems| ConfigError {
         file: path.to_path_buf(),
         problems,
-    })
+    })?;
+    anchor_beside(&mut config, path);
+    Ok(config)
+}
+
+/// Anchors the relative paths of `config` in the directory of the file at `path`.
+pub fn anchor_beside(config: &mut Config, path: &Path) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        paths::anchor(config, dir);
+    }
 }
 
 /// Parses config text; each problem names its line and key path. Syntax stops at the first

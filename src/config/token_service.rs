@@ -4,6 +4,7 @@
 
 use super::duration::ConfigDuration;
 use super::model::CorsConfig;
+use super::secret::SecretSource;
 use portcullis_core::principal::Level;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -101,7 +102,7 @@ pub struct UpstreamOidcConfig {
     pub issuer: Spanned<String>,
     pub client_id: String,
     /// The client secret Portcullis authenticates with (client_secret_post).
-    pub client_secret: String,
+    pub client_secret: SecretSource,
     /// Where the provider sends the browser back: the public URL of `{prefix}/oauth/callback`.
     pub redirect_uri: Spanned<String>,
     /// Scopes asked of the provider.
@@ -122,7 +123,8 @@ pub struct StoreConfig {
     /// `redb`: the database file.
     pub path: Option<Spanned<String>>,
     /// `redis`: e.g. `redis://127.0.0.1:6379/0`.
-    pub url: Option<Spanned<String>>,
+    /// (The URL carries the password: inline, `{ env = … }` or `{ file = … }`.)
+    pub url: Option<Spanned<SecretSource>>,
     /// `redis`: prefix of every key.
     #[serde(default = "default_redis_prefix")]
     pub key_prefix: String,

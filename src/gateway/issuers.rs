@@ -239,9 +239,9 @@ fn inline_keys(keys: &[Spanned<StaticKeyConfig>], at: &mut Place) -> Vec<VerifyK
             (None, Some(file), None) => read(file).and_then(|pem| {
                 key_from_pem(k.kid.clone(), k.alg, &pem).map_err(|e| e.to_string())
             }),
-            (None, None, Some(secret)) => {
+            (None, None, Some(source)) => source.resolve().and_then(|secret| {
                 key_from_secret(k.kid.clone(), k.alg, secret.as_bytes()).map_err(|e| e.to_string())
-            }
+            }),
             _ => Err("set exactly one of pem, pem_file or secret".to_string()),
         };
         match key {
@@ -313,17 +313,25 @@ fn introspector(
             "must not be empty: RFC 7662 §2.1 endpoints authenticate their callers",
         );
     }
-    let secret = &config.client_secret;
-    if let Err(message) = check_secret_strength(secret.get_ref().as_bytes(), MIN_CLIENT_SECRET_LEN)
-    {
-        at.add(Some(secret.span()), "client_secret", message);
-    }
+    let span = config.client_secret.span();
+    let secret = match config.client_secret.get_ref().resolve() {
+        Ok(secret) => {
+            if let Err(message) = check_secret_strength(secret.as_bytes(), MIN_CLIENT_SECRET_LEN) {
+                at.add(Some(span), "client_secret", message);
+            }
+            secret
+        }
+        Err(message) => {
+            at.add(Some(span), "client_secret", message);
+            String::new()
+        }
+    };
     Introspector::new(
         name,
         IntrospectionSettings {
             endpoint: url.get_ref().clone(),
             client_id: config.client_id.get_ref().clone(),
-            client_secret: Secret::new(secret.get_ref()),
+            client_secret: Secret::new(&secret),
             timeout: config.timeout.get(),
             cache_ttl: config.cache_ttl.get(),
             negative_cache_ttl: config.negative_cache_ttl.get(),
@@ -396,6 +404,8 @@ enum AppKeyProblem {
     NotExactlyOne,
     #[error(transparent)]
     Weak(#[from] KeyError),
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// One application key: its digest and the identity it stands for.
@@ -407,9 +417,10 @@ fn app_key(
         (Some(hex), None) => {
             portcullis_core::digest::parse_digest(hex).ok_or(AppKeyProblem::BadDigest)?
         }
-        (None, Some(plain)) => {
+        (None, Some(source)) => {
+            let plain = source.resolve().map_err(AppKeyProblem::Unavailable)?;
             check_secret_strength(plain.as_bytes(), MIN_APP_KEY_LEN)?;
-            portcullis_core::digest::digest(plain)
+            portcullis_core::digest::digest(&plain)
         }
         _ => return Err(AppKeyProblem::NotExactlyOne),
     };

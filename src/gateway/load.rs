@@ -19,7 +19,10 @@ pub fn load(path: &Path) -> Result<(Config, Gateway), ConfigError> {
 /// one run reports the problems of the rest too.
 fn read_valid(path: &Path) -> Result<(Config, String, Gateway), ConfigError> {
     let source = config::read_text(path)?;
-    let (config, mut problems) = config::parse_partial(&source);
+    let (mut config, mut problems) = config::parse_partial(&source);
+    if let Some(config) = &mut config {
+        config::anchor_beside(config, path);
+    }
     let built = config
         .as_ref()
         .map(|config| Gateway::build(config, &source, None));

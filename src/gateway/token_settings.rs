@@ -148,12 +148,16 @@ fn store(spanned: &Spanned<StoreConfig>, report: &mut Report) -> Option<StoreSet
         (StoreKind::Redb, Some(path), None) => {
             Some(StoreSettings::Redb(PathBuf::from(path.get_ref())))
         }
-        (StoreKind::Redis, None, Some(url)) => {
-            if redis::Client::open(url.get_ref().as_str()).is_err() {
-                report.add(url.span(), "store.url", "not a redis:// URL");
+        (StoreKind::Redis, None, Some(source)) => {
+            let url = source.get_ref().resolve().unwrap_or_else(|message| {
+                report.add(source.span(), "store.url", message);
+                String::new()
+            });
+            if !url.is_empty() && redis::Client::open(url.as_str()).is_err() {
+                report.add(source.span(), "store.url", "not a redis:// URL");
             }
             Some(StoreSettings::Redis {
-                url: url.get_ref().clone(),
+                url,
                 prefix: config.key_prefix.clone(),
                 timeout: config.timeout.get(),
             })
@@ -335,7 +339,10 @@ fn compile_sign_in(
             UserSource::Oidc(UpstreamOidc {
                 issuer: o.issuer.get_ref().trim_end_matches('/').to_string(),
                 client_id: o.client_id.clone(),
-                client_secret: o.client_secret.clone(),
+                client_secret: o.client_secret.resolve().unwrap_or_else(|message| {
+                    report.add(oidc.span(), "sign_in.oidc.client_secret", message);
+                    String::new()
+                }),
                 redirect_uri: o.redirect_uri.get_ref().clone(),
                 scopes: o.scopes.clone(),
                 name_claim: o.name_claim.clone(),

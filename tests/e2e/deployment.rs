@@ -324,3 +324,151 @@ upstream = "named"
         gw.log()
     );
 }
+
+/// A config with its secrets outside it: the application key in a file beside the config
+/// (a relative path), the introspection client secret in the environment.
+const SECRETS_OUTSIDE: &str = r#"
+[[listeners]]
+address = "127.0.0.1:1"
+[upstreams.app]
+addresses = ["127.0.0.1:9"]
+[issuers.keys]
+kind = "app_keys"
+app_keys = [{ client = "svc", key = { file = "secrets/app-key" } }]
+[issuers.remote]
+kind = "introspection"
+introspection_url = "https://idp.example/introspect"
+client_id = "gateway"
+client_secret = { env = "PORTCULLIS_TEST_INTROSPECTION_SECRET" }
+[[routes]]
+path_prefix = "/"
+upstream = "app"
+[routes.auth]
+carriers = ["token", "bearer"]
+"#;
+
+#[test]
+fn secrets_come_from_the_environment_or_files_beside_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    std::fs::write(
+        dir.path().join("secrets/app-key"),
+        "an-application-key-from-a-file-7Hq2\n",
+    )
+    .unwrap();
+    let path = dir.path().join("gw.toml");
+    std::fs::write(&path, SECRETS_OUTSIDE).unwrap();
+    let check = |secret: Option<&str>| {
+        let mut command = Command::new(binary());
+        command
+            .args(["check", "-c", path.to_str().unwrap()])
+            // Run from elsewhere: the relative secret file is found beside the config.
+            .current_dir("/")
+            .env_remove("PORTCULLIS_TEST_INTROSPECTION_SECRET");
+        if let Some(secret) = secret {
+            command.env("PORTCULLIS_TEST_INTROSPECTION_SECRET", secret);
+        }
+        let output = command.output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), text)
+    };
+    let (code, out) = check(None);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("gw.toml:13:")
+            && out.contains("issuers.remote.client_secret")
+            && out.contains("PORTCULLIS_TEST_INTROSPECTION_SECRET is not set"),
+        "{out}"
+    );
+    let (code, out) = check(Some("a-long-enough-introspection-secret"));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("a-long-enough"), "a secret was echoed: {out}");
+}
+
+#[tokio::test]
+async fn a_key_read_from_a_relative_file_is_accepted() {
+    let config = config_with(
+        r#"
+[issuers.keys]
+kind = "app_keys"
+app_keys = [{ client = "svc", key = { file = "app-key" }, level = "verified" }]
+
+[[routes]]
+path_prefix = "/"
+upstream = "echo"
+[routes.auth]
+carriers = ["token"]
+"#,
+    );
+    let gw = GatewayProcess::start_with_files(
+        &config,
+        &[("app-key", "key-from-a-file-beside-3Mw8Zr\n")],
+    )
+    .await;
+    let r = raw_request(
+        gw.addr(),
+        &get("/", &["Authorization: token key-from-a-file-beside-3Mw8Zr"]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.echoed().header_values("x-auth-subject"), ["svc"]);
+}
+
+#[test]
+fn the_compose_gateway_config_checks() {
+    let output = Command::new(binary())
+        .args(["check", "-c"])
+        .arg(repo_path("contrib/compose/portcullis.toml"))
+        .env("PORTCULLIS_REDIS_URL", "redis://redis:6379/0")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let compose = std::fs::read_to_string(repo_path("compose.yaml")).unwrap();
+    for service in ["portcullis:", "redis:", "backend:"] {
+        assert!(compose.contains(service), "compose.yaml lacks {service}");
+    }
+}
+
+/// Builds the image with the Dockerfile's steps where a container engine runs; says so where
+/// none does (the build steps are then only the ones CI's cargo build runs).
+#[test]
+fn the_container_image_builds_where_an_engine_runs() {
+    let engine_up = Command::new("docker")
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !engine_up {
+        println!("NOTICE: no container engine is running here; the image was not built");
+        return;
+    }
+    let tag = format!("portcullis-test:{}", std::process::id());
+    let build = Command::new("docker")
+        .args(["build", "-t", &tag, "."])
+        .current_dir(repo_path(""))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&build.stderr);
+    if !build.status.success() && log.contains("pull") {
+        println!("NOTICE: the base images cannot be pulled here; the image was not built:\n{log}");
+        return;
+    }
+    assert!(build.status.success(), "{log}");
+    let version = Command::new("docker")
+        .args(["run", "--rm", &tag, "--version"])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker").args(["rmi", &tag]).status();
+    assert!(
+        String::from_utf8_lossy(&version.stdout).starts_with("portcullis "),
+        "{version:?}"
+    );
+}

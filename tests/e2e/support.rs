@@ -487,12 +487,12 @@ pub fn bundled_config(state: &std::path::Path) -> String {
         .replace("127.0.0.1:8080", "127.0.0.1:{port}")
         .replace("127.0.0.1:8081", "127.0.0.1:{echo}")
         .replace(
-            "var/portcullis/tokens.redb",
+            "../var/portcullis/tokens.redb",
             &format!("{}/tokens.redb", state.display()),
         )
         .replace(
-            "config/demo-users.toml",
-            repo_path("config/demo-users.toml").to_str().unwrap(),
+            "\"demo-users.toml\"",
+            &format!("{:?}", repo_path("config/demo-users.toml")),
         );
     assert!(
         config.contains(state.to_str().unwrap()),
