@@ -386,8 +386,14 @@ fn serve(path: &std::path::Path, upgrade: bool) -> ExitCode {
 }
 
 fn check(path: &std::path::Path) -> ExitCode {
-    match crate::gateway::load::load(path) {
-        Ok((_, gateway)) => {
+    match crate::gateway::load::load_with_warnings(path) {
+        Ok((gateway, warnings)) => {
+            if !warnings.problems.is_empty() {
+                // The same `file:line:col: key: message` form as problems, marked.
+                for line in warnings.to_string().lines() {
+                    eprintln!("warning: {line}");
+                }
+            }
             println!(
                 "{}: ok ({} routes, {} upstreams)",
                 path.display(),

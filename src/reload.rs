@@ -130,15 +130,28 @@ impl Reloader {
                 tracing::info!(trigger = trigger_name, config = %self.path.display(), "config reloaded")
             }
             Ok(false) => {}
-            Err(e) => tracing::error!(
-                trigger = trigger_name,
-                config = %self.path.display(),
-                error = %e,
-                "config reload refused; the running config keeps serving"
-            ),
+            Err(e) => {
+                // A broken file on disk fails every attempt until it is fixed: one line a
+                // minute, with the count held back.
+                let about = e.to_string();
+                if let Some(held_back) =
+                    REFUSALS_LOGGED.allow_about(&about, std::time::Instant::now())
+                {
+                    tracing::error!(
+                        trigger = trigger_name,
+                        config = %self.path.display(),
+                        error = %e,
+                        held_back,
+                        "config reload refused; the running config keeps serving"
+                    )
+                }
+            }
         }
     }
 }
+
+static REFUSALS_LOGGED: portcullis_engine::repeats::Repeats =
+    portcullis_engine::repeats::Repeats::every(std::time::Duration::from_secs(60));
 
 /// What asked for a reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,10 +8,16 @@ use portcullis_tokens::TokenService;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Reads and validates a config file completely (what `portcullis check` runs). Opens
-/// nothing: no store, no key file.
-pub fn load(path: &Path) -> Result<(Config, Gateway), ConfigError> {
-    read_valid(path).map(|(config, _, gateway)| (config, gateway))
+/// Reads and validates a config file completely (what `portcullis check` runs), with the
+/// warnings of the valid config (see [`super::warnings`]). Opens nothing: no store, no key
+/// file.
+pub fn load_with_warnings(path: &Path) -> Result<(Gateway, ConfigError), ConfigError> {
+    let (config, source, gateway) = read_valid(path)?;
+    let warnings = ConfigError {
+        file: path.to_path_buf(),
+        problems: super::warnings::warnings(&config, &source),
+    };
+    Ok((gateway, warnings))
 }
 
 /// The config, its text (for problem positions) and the gateway it compiles to, without the

@@ -13,6 +13,7 @@ mod route_auth;
 mod routes;
 mod token_settings;
 mod upstreams;
+pub mod warnings;
 
 use crate::config::model::Config;
 use crate::config::{ConfigProblem, SourceMap};

@@ -10,7 +10,10 @@ use http::Response;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use portcullis_engine::metrics::{registered, REGISTRY};
-use prometheus::{Encoder, IntCounter, IntCounterVec, Opts, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    TextEncoder,
+};
 use std::sync::LazyLock;
 
 /// Requests by route and decision: `allow` (sent upstream), the gateway's own refusal status
@@ -60,21 +63,108 @@ fn decision_label(forwarded: bool, status: u16) -> &'static str {
     DECISIONS[decision_index(forwarded, status)]
 }
 
-/// One route's request counters, one per decision (every series exists from the start).
+/// One route's request counters, one per decision, and its duration histograms, one per
+/// status class (every series exists from the start; recording is an atomic add).
 #[derive(Debug)]
-pub struct RouteCounters([IntCounter; DECISIONS.len()]);
+pub struct RouteCounters {
+    decisions: [IntCounter; DECISIONS.len()],
+    durations: [Histogram; STATUS_CLASSES.len()],
+    upstream: Histogram,
+}
 
 impl RouteCounters {
     pub fn new(route: &str) -> Self {
-        Self(std::array::from_fn(|i| {
-            REQUESTS.with_label_values(&[route, DECISIONS[i]])
-        }))
+        Self {
+            decisions: std::array::from_fn(|i| REQUESTS.with_label_values(&[route, DECISIONS[i]])),
+            durations: std::array::from_fn(|i| {
+                DURATION.with_label_values(&[route, STATUS_CLASSES[i]])
+            }),
+            upstream: UPSTREAM_DURATION.with_label_values(&[route]),
+        }
     }
 
-    pub fn record(&self, forwarded: bool, status: u16) {
-        self.0[decision_index(forwarded, status)].inc();
+    pub fn observe_upstream(&self, time: std::time::Duration) {
+        self.upstream.observe(time.as_secs_f64());
+    }
+
+    pub fn record(&self, forwarded: bool, status: u16, duration: std::time::Duration) {
+        self.decisions[decision_index(forwarded, status)].inc();
+        self.durations[usize::from(status / 100).min(5)].observe(duration.as_secs_f64());
     }
 }
+
+/// Request durations by route and status class, in seconds (what latency alerts are built on).
+pub static DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    registered(
+        HistogramVec::new(
+            HistogramOpts::new(
+                "portcullis_request_duration_seconds",
+                "Request durations by route and status class (1xx…5xx).",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ]),
+            &["route", "status"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// Upstream response times by route: from choosing the backend to its response head.
+pub static UPSTREAM_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    registered(
+        HistogramVec::new(
+            HistogramOpts::new(
+                "portcullis_upstream_duration_seconds",
+                "Upstream response times by route (to the response head).",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0,
+            ]),
+            &["route"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// Refusals the gateway made itself, by reason (`invalid_token`, `insufficient_scope`, …).
+pub static DENIALS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    registered(
+        IntCounterVec::new(
+            Opts::new(
+                "portcullis_denials_total",
+                "Requests the gateway refused itself, by reason.",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// `portcullis_build_info{version, commit} 1`, for dashboards and alerts across upgrades.
+pub static BUILD_INFO: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    let gauge = registered(
+        IntGaugeVec::new(
+            Opts::new("portcullis_build_info", "The running build."),
+            &["version", "commit"],
+        )
+        .expect("valid metric"),
+    );
+    gauge
+        .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("PORTCULLIS_COMMIT")])
+        .set(1);
+    gauge
+});
+
+/// Counts one refusal. Reasons are the gateway's own fixed codes (bounded label values).
+pub fn count_denial(reason: &str) {
+    DENIALS.with_label_values(&[reason]).inc();
+}
+
+/// The `status` label of the duration histogram (`0xx`: no answer was written).
+const STATUS_CLASSES: [&str; 6] = ["0xx", "1xx", "2xx", "3xx", "4xx", "5xx"];
 
 /// Requests that matched no route, and requests to the token service.
 pub static UNROUTED: LazyLock<RouteCounters> = LazyLock::new(|| RouteCounters::new("none"));
@@ -83,6 +173,7 @@ pub static TOKEN_SERVICE: LazyLock<RouteCounters> =
 
 /// The text exposition of every metric.
 pub fn render() -> Vec<u8> {
+    LazyLock::force(&BUILD_INFO);
     let mut text = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&REGISTRY.gather(), &mut text) {
         tracing::error!(error = %e, "metrics: encoding");

@@ -91,6 +91,9 @@ struct AuthOutcome {
     tenant: Option<String>,
     /// A `Set-Cookie` for the response (a new device token).
     set_cookie: Option<String>,
+    /// The `error` code of the answer the gateway gave itself (`invalid_token`, …), for the
+    /// access log and the denial counters.
+    refusal: Option<String>,
 }
 
 /// When things happened.
@@ -323,9 +326,12 @@ impl GatewayProxy {
     async fn answer(
         &self,
         session: &mut Session,
-        ctx: &RequestCtx,
+        ctx: &mut RequestCtx,
         mut response: GatewayResponse,
     ) -> Result<bool> {
+        if response.answer.status >= 400 {
+            ctx.auth.refusal = refusal_code(&response.answer);
+        }
         if let Some(trace) = self.trace(session, ctx, Some(response.answer.status)) {
             response = response.with_header(debug::HEADER, trace);
         }
@@ -567,7 +573,8 @@ impl ProxyHttp for GatewayProxy {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        ctx.timing.upstream_started = ctx.phase_clock();
+        // Always read: the upstream response time is a metric, not only a debug figure.
+        ctx.timing.upstream_started = Some(Instant::now());
         let upstream = ctx
             .route()
             .map(|r| &r.target.upstream)
@@ -632,19 +639,42 @@ impl ProxyHttp for GatewayProxy {
             None if ctx.routing.token_service => &*crate::observe::metrics::TOKEN_SERVICE,
             None => &*crate::observe::metrics::UNROUTED,
         };
-        counters.record(ctx.forwarded, status);
+        counters.record(ctx.forwarded, status, ctx.timing.started.elapsed());
+        if let Some(reason) = &ctx.auth.refusal {
+            crate::observe::metrics::count_denial(reason);
+        }
         if !ctx.gateway.access_log {
             return;
         }
+        let head = session.req_header();
+        let subject = ctx
+            .auth
+            .allowed
+            .as_ref()
+            .and_then(|a| a.principal.identity())
+            .map(|identity| crate::observe::access::subject_reference(&identity.subject));
         AccessRecord {
             // Only plain ASCII ids are kept (forward::acceptable_request_id).
             request_id: ctx.request_id.to_str().unwrap_or_default(),
-            method: session.req_header().method.as_str(),
+            method: head.method.as_str(),
+            host: head
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .or_else(|| head.uri.host()),
             path: ctx.target.path.as_deref(),
             route: ctx.route().map(|r| r.name.as_str()),
             upstream: ctx.route().map(|r| r.target.upstream.name.as_str()),
             status,
+            reason: ctx.auth.refusal.as_deref(),
+            subject: subject.as_deref(),
             duration: ctx.timing.started.elapsed(),
+            bytes_in: session.body_bytes_read(),
+            bytes_out: session.body_bytes_sent(),
+            user_agent: head
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|h| h.to_str().ok()),
             client: client_ip(session),
             error: e.map(|e| e.etype().as_str()),
         }
@@ -695,7 +725,13 @@ impl GatewayProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        ctx.timing.times.upstream = ctx.timing.upstream_started.map(|at| at.elapsed());
+        let upstream_time = ctx.timing.upstream_started.map(|at| at.elapsed());
+        if let (Some(time), Some(route)) = (upstream_time, ctx.route()) {
+            route.target.counters.observe_upstream(time);
+        }
+        if ctx.timed() {
+            ctx.timing.times.upstream = upstream_time;
+        }
         let trace = self.trace(session, ctx, None);
         let cors = self.cors_headers(session, ctx);
         let cookie = ctx.auth.set_cookie.take();
@@ -790,4 +826,14 @@ fn failure_response(e: &Error) -> (u16, &'static str, &'static str) {
             ),
         },
     }
+}
+
+/// The `error` code of a JSON answer (`{"error": "invalid_token", …}`), if it has one.
+fn refusal_code(answer: &portcullis_core::answer::Answer) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Code {
+        error: String,
+    }
+    let code = serde_json::from_slice::<Code>(&answer.body).ok()?.error;
+    (code.len() <= 64 && code.bytes().all(|b| b.is_ascii_graphic())).then_some(code)
 }

@@ -472,3 +472,192 @@ fn the_container_image_builds_where_an_engine_runs() {
         "{version:?}"
     );
 }
+
+/// The access-log event of the request with `id`, once written.
+async fn access_event(gw: &GatewayProcess, id: &str) -> serde_json::Value {
+    for _ in 0..100 {
+        let found = gw
+            .log()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["target"] == "access" && e["request_id"] == id);
+        if let Some(event) = found {
+            return event;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no access event for {id} in:\n{}", gw.log());
+}
+
+#[tokio::test]
+async fn the_access_log_says_who_what_why_and_how_much() {
+    let key = "an-access-log-app-key-5Rt8Wq";
+    let config = config_with(&format!(
+        r#"
+[issuers.keys]
+kind = "app_keys"
+app_keys = [{{ client = "subject-one@example.com", key = "{key}", level = "verified" }}]
+
+[[routes]]
+name = "api"
+path_prefix = "/api"
+upstream = "echo"
+[routes.auth]
+carriers = ["token"]
+"#
+    ));
+    let gw = GatewayProcess::start(&config).await;
+    let send = |id: &'static str, auth: Option<String>| {
+        let gw = &gw;
+        async move {
+            let mut headers = vec![
+                format!("X-Request-Id: {id}"),
+                "User-Agent: log-test/1.0".to_string(),
+            ];
+            headers.extend(auth);
+            let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+            raw_request(gw.addr(), &get("/api/things", &headers))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        send("log-allowed", Some(format!("Authorization: token {key}")))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(
+            "log-refused",
+            Some("Authorization: token not-a-key-at-all-000000".into())
+        )
+        .await
+        .status,
+        401
+    );
+
+    let allowed = access_event(&gw, "log-allowed").await;
+    assert_eq!(allowed["route"], "api");
+    assert_eq!(allowed["status"], 200);
+    assert_eq!(allowed["reason"], "-");
+    assert_eq!(allowed["user_agent"], "log-test/1.0");
+    assert_eq!(allowed["host"], "test.local", "{allowed}");
+    assert!(
+        allowed["bytes_out"].as_u64().is_some_and(|n| n > 0),
+        "{allowed}"
+    );
+    assert_eq!(allowed["bytes_in"], 0);
+    let subject = allowed["subject"].as_str().unwrap();
+    assert!(
+        subject.len() == 16 && subject.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{allowed}"
+    );
+    let refused = access_event(&gw, "log-refused").await;
+    assert_eq!(refused["status"], 401);
+    assert_eq!(refused["reason"], "invalid_token", "{refused}");
+    assert_eq!(refused["subject"], "-");
+    let log = gw.log();
+    assert!(
+        !log.contains("subject-one@example.com"),
+        "the subject reached the log"
+    );
+    assert!(!log.contains(key), "the key reached the log");
+}
+
+#[test]
+fn check_warns_of_shadowed_routes_and_unused_upstreams_but_passes() {
+    let (code, out) = check_config(
+        r#"
+[[listeners]]
+address = "127.0.0.1:1"
+[upstreams.app]
+addresses = ["127.0.0.1:2"]
+[upstreams.spare]
+addresses = ["127.0.0.1:3"]
+[[routes]]
+path_prefix = "/"
+upstream = "app"
+[[routes]]
+path_prefix = "/admin"
+upstream = "app"
+"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("warning:") && out.contains("routes[1]: never matches: routes[0]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("upstreams.spare: no route uses this upstream"),
+        "{out}"
+    );
+}
+
+/// `user add` on a terminal asks for the password and does not show it (`script` gives the
+/// command a pseudo-terminal fed from our pipe).
+#[test]
+fn user_add_asks_for_the_password_on_a_terminal_without_echoing_it() {
+    use std::io::Write;
+    let Ok(_) = which("script") else {
+        println!("NOTICE: `script` is not installed; the terminal prompt was not exercised");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.toml");
+    let command = format!("{} user add -f {} --name carol", binary(), users.display());
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let password = "a-terminal-password-9Kd2";
+    // Give the prompt time to turn echo off before the password arrives.
+    std::thread::sleep(Duration::from_millis(500));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("password:"), "{shown}");
+    assert!(
+        !shown.contains(password),
+        "the password was echoed: {shown}"
+    );
+    let users = portcullis_tokens::users::Users::load(&users).unwrap();
+    assert!(users.verify("carol", password).is_some());
+}
+
+#[tokio::test]
+async fn each_listening_address_is_logged_once_at_start() {
+    let gw = GatewayProcess::start(&config_with(CATCH_ALL)).await;
+    let listening: Vec<serde_json::Value> = gw
+        .log()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["message"] == "listening")
+        .collect();
+    let addresses: Vec<&str> = listening
+        .iter()
+        .filter_map(|e| e["address"].as_str())
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            format!("127.0.0.1:{}", gw.port),
+            format!("127.0.0.1:{}", gw.echo_port)
+        ],
+        "{}",
+        gw.log()
+    );
+}

@@ -137,6 +137,61 @@ async fn decisions_verifications_caches_keys_and_backends_are_counted() {
         Some(1.0)
     );
     assert!(sample(&text, "portcullis_token_cache_entries", &[]).is_some());
+    // What operators alert on: latency by route and status class, upstream time, refusals
+    // by reason, and which build runs.
+    let duration_count = |route, status| {
+        sample(
+            &text,
+            "portcullis_request_duration_seconds_count",
+            &[("route", route), ("status", status)],
+        )
+    };
+    assert_eq!(duration_count("profile", "2xx"), Some(2.0), "{text}");
+    assert_eq!(duration_count("profile", "4xx"), Some(3.0));
+    assert!(text.contains("# TYPE portcullis_request_duration_seconds histogram"));
+    assert_eq!(
+        sample(
+            &text,
+            "portcullis_upstream_duration_seconds_count",
+            &[("route", "profile")]
+        ),
+        Some(2.0)
+    );
+    let denials = |reason| sample(&text, "portcullis_denials_total", &[("reason", reason)]);
+    assert_eq!(denials("invalid_token"), Some(1.0), "{text}");
+    assert_eq!(denials("insufficient_scope"), Some(1.0));
+    assert_eq!(denials("no_route"), Some(1.0));
+    assert_eq!(
+        sample(
+            &text,
+            "portcullis_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        Some(1.0)
+    );
+    // Every series the bundled Grafana dashboard queries exists.
+    let dashboard = std::fs::read_to_string(repo_path("contrib/grafana/dashboard.json")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    let mut queried = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for (at, _) in expr.match_indices("portcullis_") {
+                let name: String = expr[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                queried.push(name);
+            }
+        }
+    }
+    assert!(queried.len() > 10);
+    for name in queried {
+        assert!(
+            text.lines().any(|l| l.starts_with(&name)),
+            "the dashboard queries {name}, which the gateway does not export"
+        );
+    }
     // The token never shows up in metrics.
     assert!(!text.contains(&token) && !text.contains(&weak) && !text.contains("op-metrics"));
 }

@@ -9,6 +9,7 @@ pub mod challenge;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;
+pub mod repeats;
 pub mod request;
 pub mod signing;
 pub mod verify;

@@ -195,9 +195,11 @@ impl TokenService {
     pub async fn issue(&self, record: TokenRecord) -> Result<Issued, StoreError> {
         let (token, key) = self.make_token(&record);
         self.put_token(&key, &record).await?;
+        // The lifetime granted, not what is left after the store write (which may cross a
+        // second boundary and answer 3599 for an hour).
         Ok(Issued {
             token,
-            expires_in: record.expires_at.saturating_sub(now_unix()),
+            expires_in: record.expires_at.saturating_sub(record.issued_at),
             record,
             key,
         })

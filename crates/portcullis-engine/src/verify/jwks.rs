@@ -60,6 +60,8 @@ pub struct RemoteJwks {
     gate: Mutex<Option<Instant>>,
     discovered_url: ArcSwapOption<String>,
     pub counters: JwksCounters,
+    /// Fetch failures are logged once a minute with a count (an outage fails every fetch).
+    failures_logged: crate::repeats::Repeats,
 }
 
 impl std::fmt::Debug for RemoteJwks {
@@ -98,6 +100,7 @@ impl RemoteJwks {
             gate: Mutex::new(None),
             discovered_url: ArcSwapOption::empty(),
             counters: JwksCounters::default(),
+            failures_logged: crate::repeats::Repeats::every(Duration::from_secs(60)),
         }
     }
 
@@ -171,7 +174,9 @@ impl RemoteJwks {
             }
             Err(reason) => {
                 self.counters.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(location = ?self.settings.location, %reason, "JWKS fetch failed; keeping the last good keys");
+                if let Some(held_back) = self.failures_logged.allow(Instant::now()) {
+                    tracing::warn!(location = ?self.settings.location, %reason, held_back, "JWKS fetch failed; keeping the last good keys");
+                }
             }
         }
     }
