@@ -383,6 +383,41 @@ pub struct RouteConfig {
     /// Answer within this long: a slower upstream answer is kept for polling and the client
     /// gets `202 Accepted` with a polling id.
     pub respond_within: Option<ConfigDuration>,
+    /// What the upstream learns of the caller (default: `X-Auth-*` headers).
+    pub upstream_identity: Option<UpstreamIdentityConfig>,
+}
+
+/// `[routes.upstream_identity]`: how the upstream learns who is calling.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamIdentityConfig {
+    /// `headers` (`X-Auth-*`, which the upstream must trust) or `assertion` (a short-lived JWT
+    /// signed with the token service's keys, which the upstream verifies with its JWKS).
+    #[serde(default)]
+    pub send: IdentityForm,
+    /// The header the assertion travels in.
+    #[serde(default = "default_assertion_header")]
+    pub header: Spanned<String>,
+    /// The assertion's `aud`; default: the route's upstream name.
+    pub audience: Option<String>,
+    /// The assertion's lifetime (1 s to 1 h).
+    #[serde(default = "default_assertion_ttl")]
+    pub ttl: Spanned<ConfigDuration>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityForm {
+    #[default]
+    Headers,
+    Assertion,
+}
+
+fn default_assertion_header() -> Spanned<String> {
+    Spanned::new(0..0, "x-portcullis-assertion".into())
+}
+fn default_assertion_ttl() -> Spanned<ConfigDuration> {
+    Spanned::new(0..0, ConfigDuration::from_secs(60))
 }
 
 /// `[routes.request]`: what the request itself must look like.

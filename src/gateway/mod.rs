@@ -50,6 +50,17 @@ pub struct RouteTarget {
     pub respond_within: Option<std::time::Duration>,
     /// Its `portcullis_requests_total` series.
     pub counters: crate::observe::metrics::RouteCounters,
+    /// `Some`: the upstream gets a signed identity assertion instead of `X-Auth-*` headers.
+    pub assertion: Option<AssertionSettings>,
+}
+
+/// A route's signed identity assertion.
+#[derive(Debug)]
+pub struct AssertionSettings {
+    pub header: http::HeaderName,
+    pub audience: String,
+    /// Seconds.
+    pub ttl: u64,
 }
 
 impl portcullis_engine::pipeline::RouteRules for RouteTarget {
@@ -82,6 +93,8 @@ pub struct Gateway {
     pub limits: Limits,
     pub identity_headers: portcullis_engine::request::identity::IdentityHeaderNames,
     pub token_service: Option<Arc<TokenService>>,
+    /// Identity assertions minted for upstreams, cached per identity and audience.
+    pub assertions: portcullis_tokens::assertion::Assertions,
     /// `[token_service.cors]`: for the service's endpoints, which no route covers.
     pub token_service_cors: Option<portcullis_engine::request::cors::CorsPolicy>,
     /// Who may see decision traces (nobody without `[debug]`).
@@ -169,6 +182,7 @@ impl Gateway {
             },
             identity_headers: identity_headers.expect("problems were reported above"),
             token_service,
+            assertions: Default::default(),
             token_service_cors,
             debug,
         })

@@ -98,6 +98,16 @@ fn compile_route(
             "must be longer than 0",
         ));
     }
+    let assertion = route.upstream_identity.as_ref().and_then(|identity| {
+        assertion_settings(
+            identity,
+            route,
+            config,
+            &format!("{key}.upstream_identity"),
+            map,
+            problems,
+        )
+    });
     let (host, path, upstream) = (host?, path?, upstream?);
     let name = route
         .name
@@ -117,6 +127,7 @@ fn compile_route(
             cors,
             respond_within,
             counters,
+            assertion,
         },
     })
 }
@@ -145,4 +156,51 @@ fn check_route_path(
             None
         }
     }
+}
+
+/// `[routes.upstream_identity]`: `None` for plain headers (or a problem, reported).
+fn assertion_settings(
+    identity: &crate::config::model::UpstreamIdentityConfig,
+    route: &RouteConfig,
+    config: &Config,
+    key: &str,
+    map: &SourceMap,
+    problems: &mut Problems,
+) -> Option<super::AssertionSettings> {
+    use crate::config::model::IdentityForm;
+    if identity.send == IdentityForm::Headers {
+        return None;
+    }
+    if config.token_service.is_none() {
+        problems.push(map.problem(
+            &(0..0),
+            format!("{key}.send"),
+            "an assertion is signed with the token service's keys: it needs a [token_service]",
+        ));
+    }
+    let header = http::HeaderName::from_bytes(identity.header.get_ref().as_bytes())
+        .map_err(|_| {
+            problems.push(map.problem(
+                &identity.header.span(),
+                format!("{key}.header"),
+                "not a header name",
+            ))
+        })
+        .ok();
+    let ttl = identity.ttl.get_ref().get().as_secs();
+    if !(1..=3600).contains(&ttl) {
+        problems.push(map.problem(
+            &identity.ttl.span(),
+            format!("{key}.ttl"),
+            "must be between 1s and 1h: an assertion is meant to be short-lived",
+        ));
+    }
+    Some(super::AssertionSettings {
+        header: header?,
+        audience: identity
+            .audience
+            .clone()
+            .unwrap_or_else(|| route.upstream.get_ref().clone()),
+        ttl,
+    })
 }

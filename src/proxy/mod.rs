@@ -703,6 +703,8 @@ impl GatewayProxy {
             host: session.req_header().headers.get(http::header::HOST),
         };
         let names = &gateway.identity_headers;
+        let allowed = ctx.auth.allowed.as_ref();
+        let assertion = ctx.route().and_then(|r| r.target.assertion.as_ref());
         headers::edit_request(upstream_request, |headers| {
             // Room for what is added below (forwarding, identity, request id): one growth of
             // the map at most instead of one per crossed capacity.
@@ -710,8 +712,28 @@ impl GatewayProxy {
             forward::set_forwarding_headers(headers, &facts);
             // The debug request is between the caller and the gateway.
             headers.remove(&debug::HEADER_NAME);
-            identity::pass_identity(headers, ctx.auth.allowed.as_ref(), names)
-                .map_err(headers::unsendable)?;
+            match assertion {
+                None => identity::pass_identity(headers, allowed, names),
+                Some(settings) => {
+                    // Never the client's own assertion.
+                    headers.remove(&settings.header);
+                    identity::pass_no_identity(headers, allowed, names)
+                }
+            }
+            .map_err(headers::unsendable)?;
+            if let (Some(settings), Some(service), Some(identity)) = (
+                assertion,
+                &gateway.token_service,
+                allowed.and_then(|a| a.principal.identity()),
+            ) {
+                let token = gateway.assertions.for_identity(
+                    service,
+                    identity,
+                    &settings.audience,
+                    settings.ttl,
+                );
+                headers.insert(settings.header.clone(), token);
+            }
             headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
             Ok(())
         })

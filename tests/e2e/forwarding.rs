@@ -170,3 +170,136 @@ async fn chunked_bodies_are_forwarded_as_they_arrive() {
     assert_eq!(r.status, 200, "{}", r.head);
     assert_eq!(r.echoed().body_bytes, 5 * 0x400);
 }
+
+/// `[routes.upstream_identity] send = "assertion"`: the upstream gets a short-lived JWT signed
+/// by the gateway instead of `X-Auth-*` headers, and verifies it with the gateway's JWKS.
+#[tokio::test]
+async fn an_upstream_verifies_the_signed_identity_assertion() {
+    use jsonwebtoken::{decode, jwk::JwkSet, DecodingKey, Validation};
+    let key = "an-assertion-app-key-2Wq7Lm9Z";
+    let config = config_with(&format!(
+        r#"
+[token_service]
+issuer = "https://gateway.test"
+store = {{ path = "{{dir}}/tokens.redb" }}
+
+[issuers.keys]
+kind = "app_keys"
+app_keys = [{{ client = "svc", key = "{key}", level = "verified", scopes = ["orders"] }}]
+
+[[routes]]
+path_prefix = "/"
+upstream = "echo"
+[routes.auth]
+carriers = ["token", "bearer"]
+[routes.upstream_identity]
+send = "assertion"
+ttl = "2s"
+"#
+    ));
+    let gw = GatewayProcess::start(&config).await;
+    let r = raw_request(
+        gw.addr(),
+        &get(
+            "/orders",
+            &[
+                &format!("Authorization: token {key}"),
+                "X-Portcullis-Assertion: forged-by-the-client",
+            ],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    let echoed = r.echoed();
+    let assertions = echoed.header_values("x-portcullis-assertion");
+    assert_eq!(assertions.len(), 1, "{:?}", echoed.headers);
+    let assertion = assertions[0].to_string();
+    assert_ne!(assertion, "forged-by-the-client");
+    assert!(echoed.header_values("x-auth-subject").is_empty());
+    assert!(echoed.header_values("authorization").is_empty());
+
+    // The upstream's side: the gateway's published keys.
+    let jwks = raw_request(gw.addr(), &get("/.well-known/jwks.json", &[]))
+        .await
+        .unwrap();
+    assert_eq!(jwks.status, 200, "{}", jwks.head);
+    let jwks: JwkSet = serde_json::from_slice(&jwks.body).unwrap();
+    let header = jsonwebtoken::decode_header(&assertion).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("JWT"));
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("the signing key is published");
+    let key_of = DecodingKey::from_jwk(jwk).unwrap();
+    let validation = |audience: &str| {
+        let mut v = Validation::new(header.alg);
+        v.set_audience(&[audience]);
+        v.set_issuer(&["https://gateway.test"]);
+        v.leeway = 0;
+        v
+    };
+    let claims = decode::<serde_json::Value>(&assertion, &key_of, &validation("echo"))
+        .expect("the upstream accepts the assertion")
+        .claims;
+    assert_eq!(claims["sub"], "svc");
+    assert_eq!(claims["level"], "verified");
+    assert_eq!(claims["scope"], "orders");
+    assert_eq!(claims["orig_iss"], "keys");
+    assert!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap() == 2);
+
+    // Meant for another upstream: refused there.
+    assert!(decode::<serde_json::Value>(&assertion, &key_of, &validation("billing")).is_err());
+    // Tampered: refused.
+    let mut forged = assertion.clone().into_bytes();
+    let at = forged.len() - 5;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert!(decode::<serde_json::Value>(&forged, &key_of, &validation("echo")).is_err());
+    // Not an access token: the gateway refuses it as a bearer credential.
+    let replayed = raw_request(
+        gw.addr(),
+        &get("/orders", &[&format!("Authorization: Bearer {assertion}")]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(replayed.status, 401, "{}", replayed.head);
+    // Replayed after it expired: refused.
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    assert!(matches!(
+        decode::<serde_json::Value>(&assertion, &key_of, &validation("echo"))
+            .unwrap_err()
+            .kind(),
+        jsonwebtoken::errors::ErrorKind::ExpiredSignature
+    ));
+    // A new request gets a fresh one.
+    let again = raw_request(
+        gw.addr(),
+        &get("/orders", &[&format!("Authorization: token {key}")]),
+    )
+    .await
+    .unwrap();
+    let fresh = again.echoed().header_values("x-portcullis-assertion")[0].to_string();
+    assert_ne!(fresh, assertion);
+    assert!(decode::<serde_json::Value>(&fresh, &key_of, &validation("echo")).is_ok());
+}
+
+#[test]
+fn an_assertion_needs_the_token_services_keys_and_a_short_life() {
+    let (code, out) = check_config(
+        r#"
+[[listeners]]
+address = "127.0.0.1:1"
+[upstreams.app]
+addresses = ["127.0.0.1:2"]
+[[routes]]
+path_prefix = "/"
+upstream = "app"
+[routes.upstream_identity]
+send = "assertion"
+ttl = "2h"
+"#,
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("routes[0].upstream_identity.send"), "{out}");
+    assert!(out.contains("routes[0].upstream_identity.ttl"), "{out}");
+}

@@ -8,6 +8,7 @@
 //! stands on its claims until revoked.
 
 pub mod answers;
+pub mod assertion;
 pub mod authorize;
 pub mod browser;
 pub mod code_grant;

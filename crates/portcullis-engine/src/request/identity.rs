@@ -98,15 +98,26 @@ pub fn pass_identity(
     allowed: Option<&Allowed>,
     names: &IdentityHeaderNames,
 ) -> Result<(), UnsendableHeader> {
-    strip_identity_headers(headers, names);
-    match allowed.and_then(|a| a.carrier.as_ref()) {
-        Some(carrier) => remove_credential(headers, carrier)?,
-        None => strip_unverified_credentials(headers)?,
-    }
+    pass_no_identity(headers, allowed, names)?;
     if let Some(allowed) = allowed {
         add_identity_headers(headers, &allowed.principal, names)?;
     }
     Ok(())
+}
+
+/// As [`pass_identity`] without adding the identity headers: for routes whose upstream learns
+/// the caller another way (a signed assertion). Client-sent identity headers and the
+/// credential are still removed.
+pub fn pass_no_identity(
+    headers: &mut HeaderMap,
+    allowed: Option<&Allowed>,
+    names: &IdentityHeaderNames,
+) -> Result<(), UnsendableHeader> {
+    strip_identity_headers(headers, names);
+    match allowed.and_then(|a| a.carrier.as_ref()) {
+        Some(carrier) => remove_credential(headers, carrier),
+        None => strip_unverified_credentials(headers),
+    }
 }
 
 /// Adds the identity of an authenticated principal.
