@@ -47,7 +47,6 @@ use pingora::proxy::Session;
 use pingora::services::background::{background_service, GenBackgroundService};
 use portcullis_core::principal::{Identity, Principal};
 use portcullis_engine::pipeline;
-use portcullis_engine::request::identity;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -182,11 +181,10 @@ impl Pass {
         if let Some(target) = &self.upstream_target {
             upstream_request.set_raw_path(target.as_bytes())?;
         }
-        let names = &self.gateway.identity_headers;
+        let route = self.gateway.routes.get(self.route_index).map(|r| &r.target);
         crate::proxy::headers::edit_request(upstream_request, |headers| {
             portcullis_engine::request::forward::remove_method_overrides(headers);
-            identity::pass_identity(headers, self.allowed.as_ref(), names)
-                .map_err(crate::proxy::headers::unsendable)
+            crate::proxy::pass_caller(headers, &self.gateway, route, self.allowed.as_ref())
         })
     }
 }

@@ -403,6 +403,10 @@ pub struct UpstreamIdentityConfig {
     /// The assertion's lifetime (1 s to 1 h).
     #[serde(default = "default_assertion_ttl")]
     pub ttl: Spanned<ConfigDuration>,
+    /// Also pass the verified credential on, where the client put it (for a backend that must
+    /// see it). Off by default: the credential is removed.
+    #[serde(default)]
+    pub keep_credential: bool,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]

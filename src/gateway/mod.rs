@@ -52,6 +52,8 @@ pub struct RouteTarget {
     pub counters: crate::observe::metrics::RouteCounters,
     /// `Some`: the upstream gets a signed identity assertion instead of `X-Auth-*` headers.
     pub assertion: Option<AssertionSettings>,
+    /// The verified credential is passed on, where the client put it.
+    pub keep_credential: bool,
 }
 
 /// A route's signed identity assertion.
@@ -74,6 +76,10 @@ impl portcullis_engine::pipeline::RouteRules for RouteTarget {
 
     fn rules(&self) -> Option<&portcullis_engine::request::rules::RequestRules> {
         self.rules.as_ref()
+    }
+
+    fn keeps_credential(&self) -> bool {
+        self.keep_credential
     }
 }
 

@@ -128,6 +128,10 @@ fn compile_route(
             respond_within,
             counters,
             assertion,
+            keep_credential: route
+                .upstream_identity
+                .as_ref()
+                .is_some_and(|i| i.keep_credential),
         },
     })
 }

@@ -702,9 +702,8 @@ impl GatewayProxy {
             tls: is_tls(session),
             host: session.req_header().headers.get(http::header::HOST),
         };
-        let names = &gateway.identity_headers;
+        let route = ctx.route();
         let allowed = ctx.auth.allowed.as_ref();
-        let assertion = ctx.route().and_then(|r| r.target.assertion.as_ref());
         headers::edit_request(upstream_request, |headers| {
             // Room for what is added below (forwarding, identity, request id): one growth of
             // the map at most instead of one per crossed capacity.
@@ -712,28 +711,7 @@ impl GatewayProxy {
             forward::set_forwarding_headers(headers, &facts);
             // The debug request is between the caller and the gateway.
             headers.remove(&debug::HEADER_NAME);
-            match assertion {
-                None => identity::pass_identity(headers, allowed, names),
-                Some(settings) => {
-                    // Never the client's own assertion.
-                    headers.remove(&settings.header);
-                    identity::pass_no_identity(headers, allowed, names)
-                }
-            }
-            .map_err(headers::unsendable)?;
-            if let (Some(settings), Some(service), Some(identity)) = (
-                assertion,
-                &gateway.token_service,
-                allowed.and_then(|a| a.principal.identity()),
-            ) {
-                let token = gateway.assertions.for_identity(
-                    service,
-                    identity,
-                    &settings.audience,
-                    settings.ttl,
-                );
-                headers.insert(settings.header.clone(), token);
-            }
+            pass_caller(headers, gateway, route.map(|r| &r.target), allowed)?;
             headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
             Ok(())
         })
@@ -858,4 +836,42 @@ fn refusal_code(answer: &portcullis_core::answer::Answer) -> Option<String> {
     }
     let code = serde_json::from_slice::<Code>(&answer.body).ok()?.error;
     (code.len() <= 64 && code.bytes().all(|b| b.is_ascii_graphic())).then_some(code)
+}
+
+/// What the upstream learns of the caller, as the route says: `X-Auth-*` headers or a signed
+/// assertion; the credential removed, or (opt-in) kept where the client put it. Client-sent
+/// identity headers never pass. The gateway and the embedding API both call this.
+pub(crate) fn pass_caller(
+    headers: &mut http::HeaderMap,
+    gateway: &Gateway,
+    route: Option<&crate::gateway::RouteTarget>,
+    allowed: Option<&Allowed>,
+) -> Result<()> {
+    let names = &gateway.identity_headers;
+    let assertion = route.and_then(|r| r.assertion.as_ref());
+    let keep_credential = route.is_some_and(|r| r.keep_credential);
+    if let Some(settings) = assertion {
+        // Never the client's own assertion.
+        headers.remove(&settings.header);
+    }
+    match (assertion, keep_credential) {
+        (None, false) => identity::pass_identity(headers, allowed, names),
+        (Some(_), false) => identity::pass_no_identity(headers, allowed, names),
+        (assertion, true) => {
+            identity::pass_keeping_credential(headers, allowed, names, assertion.is_none())
+        }
+    }
+    .map_err(headers::unsendable)?;
+    if let (Some(settings), Some(service), Some(identity)) = (
+        assertion,
+        &gateway.token_service,
+        allowed.and_then(|a| a.principal.identity()),
+    ) {
+        let token =
+            gateway
+                .assertions
+                .for_identity(service, identity, &settings.audience, settings.ttl);
+        headers.insert(settings.header.clone(), token);
+    }
+    Ok(())
 }

@@ -303,3 +303,72 @@ ttl = "2h"
     assert!(out.contains("routes[0].upstream_identity.send"), "{out}");
     assert!(out.contains("routes[0].upstream_identity.ttl"), "{out}");
 }
+
+/// `keep_credential = true`: a backend that must see the caller's credential gets it where the
+/// client put it (header stays header, query stays query), beside the identity headers; routes
+/// without it never pass it.
+#[tokio::test]
+async fn a_route_may_opt_in_to_passing_the_verified_credential_on() {
+    let key = "a-passed-on-app-key-6Tb3Nq8Z";
+    let config = config_with(&format!(
+        r#"
+[issuers.keys]
+kind = "app_keys"
+app_keys = [{{ client = "svc", key = "{key}", level = "verified" }}]
+
+[[routes]]
+path_prefix = "/legacy"
+upstream = "echo"
+[routes.auth]
+carriers = ["token", "query"]
+[routes.upstream_identity]
+keep_credential = true
+
+[[routes]]
+path_prefix = "/"
+upstream = "echo"
+[routes.auth]
+carriers = ["token", "query"]
+"#
+    ));
+    let gw = GatewayProcess::start(&config).await;
+    let header = format!("Authorization: token {key}");
+    let r = raw_request(gw.addr(), &get("/legacy/a", &[&header]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    let echoed = r.echoed();
+    assert_eq!(
+        echoed.header_values("authorization"),
+        [format!("token {key}").as_str()]
+    );
+    assert_eq!(echoed.header_values("x-auth-subject"), ["svc"]);
+    let r = raw_request(
+        gw.addr(),
+        &get(&format!("/legacy/b?access_token={key}&x=1"), &[]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    let echoed = r.echoed();
+    assert_eq!(
+        echoed.query.as_deref(),
+        Some(format!("access_token={key}&x=1").as_str())
+    );
+    assert!(
+        echoed.header_values("authorization").is_empty(),
+        "moved to another carrier"
+    );
+    // Elsewhere the credential never reaches the upstream.
+    let r = raw_request(gw.addr(), &get("/other", &[&header]))
+        .await
+        .unwrap();
+    assert!(r.echoed().header_values("authorization").is_empty());
+    let r = raw_request(
+        gw.addr(),
+        &get(&format!("/other?access_token={key}&x=1"), &[]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.echoed().query.as_deref(), Some("x=1"));
+}

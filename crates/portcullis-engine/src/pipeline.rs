@@ -32,6 +32,10 @@ pub trait RouteRules {
     fn policy(&self) -> Option<&RoutePolicy>;
     fn odata(&self) -> Option<&ODataPolicy>;
     fn rules(&self) -> Option<&RequestRules>;
+    /// The route passes the verified credential on to its upstream (opt-in; default: never).
+    fn keeps_credential(&self) -> bool {
+        false
+    }
 }
 
 /// The snapshot as the pipeline reads it: borrowed, built per request for free.
@@ -244,9 +248,10 @@ impl<T: RouteRules> Decider<'_, T> {
                 ))
             })?;
         }
-        // The query's token goes: the one taken, or one that was not looked at.
+        // The query's token goes: the one taken (unless the route passes it on), or one that
+        // was not looked at.
         let query_token = match allowed.as_ref().and_then(|a| a.carrier.as_ref()) {
-            Some(carrier) => *carrier == Carrier::Query,
+            Some(carrier) => *carrier == Carrier::Query && !rules.keeps_credential(),
             None => query.as_deref().is_some_and(query_has_token),
         };
         if query_token {

@@ -120,6 +120,26 @@ pub fn pass_no_identity(
     }
 }
 
+/// For a route that opted in to passing the caller's credential on (a backend that must see
+/// it): the verified credential stays where the client put it — never moved to another
+/// carrier — while client-sent identity headers and any credential that was not verified are
+/// removed as on every route. Identity headers are added when `with_headers`.
+pub fn pass_keeping_credential(
+    headers: &mut HeaderMap,
+    allowed: Option<&Allowed>,
+    names: &IdentityHeaderNames,
+    with_headers: bool,
+) -> Result<(), UnsendableHeader> {
+    strip_identity_headers(headers, names);
+    let Some(allowed) = allowed.filter(|a| a.carrier.is_some()) else {
+        return strip_unverified_credentials(headers);
+    };
+    if with_headers {
+        add_identity_headers(headers, &allowed.principal, names)?;
+    }
+    Ok(())
+}
+
 /// Adds the identity of an authenticated principal.
 fn add_identity_headers(
     headers: &mut HeaderMap,
