@@ -45,10 +45,21 @@ pub struct Config {
     /// Where answers of `respond_within` routes wait to be polled.
     #[serde(default)]
     pub polling: PollingConfig,
+    /// Portcullis as the decision service of another proxy (nginx `auth_request`, Traefik
+    /// ForwardAuth).
+    pub forward_auth: Option<ForwardAuthConfig>,
     /// What a partial read left out (see `config::parse_partial`), so that checks of the rest
     /// do not report it a second time as missing.
     #[serde(skip)]
     pub unread: Unread,
+}
+
+/// `[forward_auth]`: where another proxy asks for decisions.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardAuthConfig {
+    /// The path of the check endpoint on every listener, e.g. `/_portcullis/check`.
+    pub path: Spanned<String>,
 }
 
 /// Parts of a config file that were broken and left out of a partial read.

@@ -90,6 +90,8 @@ pub struct Gateway {
     upstreams: Vec<Arc<Upstream>>,
     trusted_proxies: Vec<IpNet>,
     pub health_path: String,
+    /// `[forward_auth] path`: checks from another proxy are answered here.
+    pub forward_auth_path: Option<String>,
     pub ready_path: String,
     pub allow_semicolon_in_path: bool,
     /// Write one access-log event per request.
@@ -152,10 +154,17 @@ impl Gateway {
             })
             .unwrap_or_default();
 
+        let forward_auth = config
+            .forward_auth
+            .as_ref()
+            .map(|f| ("forward_auth.path", &f.path));
         for (key, path) in [
             ("server.health_path", &config.server.health_path),
             ("server.ready_path", &config.server.ready_path),
-        ] {
+        ]
+        .into_iter()
+        .chain(forward_auth)
+        {
             if !path.get_ref().starts_with('/') {
                 problems.push(map.problem(&path.span(), key, "must start with '/'"));
             }
@@ -177,6 +186,10 @@ impl Gateway {
             upstreams,
             trusted_proxies,
             health_path: config.server.health_path.get_ref().clone(),
+            forward_auth_path: config
+                .forward_auth
+                .as_ref()
+                .map(|f| f.path.get_ref().clone()),
             ready_path: config.server.ready_path.get_ref().clone(),
             allow_semicolon_in_path: config.server.allow_semicolon_in_path,
             access_log: config.log.access_log,

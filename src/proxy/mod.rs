@@ -1,5 +1,6 @@
 //! The pingora glue: each `ProxyHttp` phase calls plain functions from the rest of the crate.
 
+mod forward_auth;
 pub mod headers;
 mod poll;
 pub mod respond;
@@ -68,6 +69,8 @@ struct Routing {
     poll: Option<Option<crate::polling::PollId>>,
     /// A CORS preflight the gateway answered.
     preflight: bool,
+    /// A forward-auth check from another proxy (`[forward_auth]`).
+    forward_auth: bool,
 }
 
 /// The request-target as decided.
@@ -238,6 +241,11 @@ impl GatewayProxy {
         };
         if target.raw_path == gateway.health_path {
             return Some(GatewayResponse::json(200, br#"{"status":"ok"}"#.to_vec()));
+        }
+        if gateway.forward_auth_path.as_deref() == Some(target.raw_path) {
+            ctx.target.path = Some(target.raw_path.to_string());
+            ctx.routing.forward_auth = true;
+            return None;
         }
         if target.raw_path == gateway.ready_path {
             return Some(if gateway.is_ready() {
@@ -532,6 +540,10 @@ impl ProxyHttp for GatewayProxy {
             ctx.timing.times.route = ctx.timing.started.elapsed();
         }
         if let Some(response) = decided {
+            return self.answer(session, ctx, response).await;
+        }
+        if ctx.routing.forward_auth {
+            let response = Box::pin(self.forward_auth(session, ctx)).await;
             return self.answer(session, ctx, response).await;
         }
         // The token service, polls and held requests are boxed: their futures are large and

@@ -12,6 +12,8 @@ pub struct GatewayResponse {
     pub answer: Answer,
     /// Close the connection after answering (framing errors, unread request bodies).
     pub close: bool,
+    /// Headers whose names are configured (a forward-auth answer's identity headers).
+    extra: Option<http::HeaderMap>,
 }
 
 impl From<Answer> for GatewayResponse {
@@ -19,6 +21,7 @@ impl From<Answer> for GatewayResponse {
         Self {
             answer,
             close: false,
+            extra: None,
         }
     }
 }
@@ -55,6 +58,11 @@ impl GatewayResponse {
         self
     }
 
+    pub fn with_extra_headers(mut self, headers: http::HeaderMap) -> Self {
+        self.extra = Some(headers);
+        self
+    }
+
     pub fn closing(mut self) -> Self {
         self.close = true;
         self
@@ -85,6 +93,9 @@ impl GatewayResponse {
         }
         for (name, value) in headers {
             header.append_header(name, value)?;
+        }
+        for (name, value) in self.extra.iter().flatten() {
+            header.append_header(name.clone(), value.clone())?;
         }
         let head_only = no_content || session.req_header().method == http::Method::HEAD;
         session

@@ -9,6 +9,7 @@ mod deployment;
 mod embed;
 mod fault_proxy;
 mod faults;
+mod forward_auth;
 mod forwarding;
 mod framing;
 mod hostile;
