@@ -12,6 +12,8 @@ use crate::proxy::respond::GatewayResponse;
 use http::header::{HeaderName, HOST};
 use http::HeaderMap;
 use pingora::proxy::Session;
+use portcullis_core::credential::header_values;
+use portcullis_core::credential::spelling::same_header_name;
 use std::borrow::Cow;
 
 /// Where the original request's facts travel, in the order they are looked for.
@@ -19,18 +21,35 @@ const METHOD: [&str; 2] = ["x-forwarded-method", "x-original-method"];
 const URI: [&str; 2] = ["x-forwarded-uri", "x-original-uri"];
 const HOST_HEADER: &str = "x-forwarded-host";
 
-/// One value of the first of `names` present; `Err` when a name is repeated.
-fn forwarded<'h>(headers: &'h HeaderMap, names: &[&str]) -> Result<Option<&'h str>, ()> {
-    for name in names {
-        let mut values = headers.get_all(*name).iter();
-        if let Some(first) = values.next() {
-            if values.next().is_some() {
-                return Err(());
-            }
-            return first.to_str().map(Some).map_err(drop);
-        }
+/// The one value of a forwarded fact, in whichever of `names` (and `-`/`_` spelling) the
+/// proxy wrote it. Two values — two names, two spellings or a repeat — are refused, not
+/// ranked: the proxy sets one of them and passes the client's other headers on, so a
+/// preference would let a client supply the name the proxy does not set.
+fn forwarded<'h>(headers: &'h HeaderMap, names: &[&'h str]) -> Result<Option<&'h str>, ()> {
+    let mut values = names.iter().flat_map(|name| header_values(headers, name));
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(());
     }
-    Ok(None)
+    first.map(|v| v.to_str().map_err(drop)).transpose()
+}
+
+/// Removes every spelling of the forwarded facts from the original request's headers.
+fn remove_forwarded(headers: &mut HeaderMap) {
+    let facts: Vec<HeaderName> = headers
+        .keys()
+        .filter(|key| {
+            METHOD
+                .iter()
+                .chain(&URI)
+                .chain(&[HOST_HEADER])
+                .any(|name| same_header_name(key.as_str(), name))
+        })
+        .cloned()
+        .collect();
+    for name in facts {
+        headers.remove(name);
+    }
 }
 
 impl GatewayProxy {
@@ -51,16 +70,21 @@ impl GatewayProxy {
         let check = session.req_header();
         let bad = |what: &str| GatewayResponse::error(400, "invalid_request", what);
         let Ok(Some(uri)) = forwarded(&check.headers, &URI) else {
-            return bad("the original URI is missing or given twice (X-Forwarded-Uri)");
+            return bad(
+                "the original URI is missing or given twice (X-Forwarded-Uri or X-Original-URI)",
+            );
         };
-        let method = match forwarded(&check.headers, &METHOD) {
-            Ok(Some(m)) => match http::Method::from_bytes(m.as_bytes()) {
-                Ok(method) => method,
-                Err(_) => return bad("the original method is not a method"),
-            },
-            Ok(None) => check.method.clone(),
-            Err(()) => return bad("the original method is given twice"),
-        };
+        let method =
+            match forwarded(&check.headers, &METHOD) {
+                Ok(Some(m)) => match http::Method::from_bytes(m.as_bytes()) {
+                    Ok(method) => method,
+                    Err(_) => return bad("the original method is not a method"),
+                },
+                Ok(None) => check.method.clone(),
+                Err(()) => return bad(
+                    "the original method is given twice (X-Forwarded-Method or X-Original-Method)",
+                ),
+            };
         let target = match pipeline::target(uri.as_bytes(), gateway.allow_semicolon_in_path) {
             Ok(target) => target,
             Err(refusal) => return refusal.into(),
@@ -70,9 +94,7 @@ impl GatewayProxy {
         let mut head = http::Request::new(()).into_parts().0;
         head.method = method;
         head.headers = check.headers.clone();
-        for name in METHOD.iter().chain(&URI) {
-            head.headers.remove(*name);
-        }
+        remove_forwarded(&mut head.headers);
         match forwarded(&check.headers, &[HOST_HEADER]) {
             Ok(Some(host)) => {
                 let Ok(host) = http::HeaderValue::from_str(host) else {
@@ -83,7 +105,6 @@ impl GatewayProxy {
             Ok(None) => {}
             Err(()) => return bad("the original host is given twice"),
         }
-        head.headers.remove(HeaderName::from_static(HOST_HEADER));
         let target = pipeline::Target {
             raw_path: target.raw_path,
             path: Cow::Borrowed(&target.path),

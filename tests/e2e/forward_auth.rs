@@ -221,3 +221,36 @@ async fn a_check_from_an_untrusted_peer_is_refused() {
     .unwrap();
     assert_eq!(r.status, 403, "{}", r.head);
 }
+
+/// The proxy sets one name for each fact and passes the client's headers on: a second
+/// spelling (another name, `_` for `-`, a repeat) could be the client's, so it is refused
+/// rather than ranked.
+#[tokio::test]
+async fn a_forwarded_fact_given_twice_in_any_spelling_is_refused() {
+    let config = config_with(&format!(
+        "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n\n[forward_auth]\npath = \"/_portcullis/check\"\n{CATCH_ALL}"
+    ));
+    let gw = GatewayProcess::start(&config).await;
+    for headers in [
+        ["X-Original-URI: /x", "X-Forwarded-Uri: /admin"],
+        ["X-Forwarded-Uri: /x", "X_Forwarded_Uri: /admin"],
+        ["X-Forwarded-Uri: /x", "X-Forwarded-Uri: /admin"],
+        ["X-Forwarded-Uri: /x", "X_Original_Method: DELETE"],
+    ] {
+        let mut headers = headers.to_vec();
+        if headers[1].starts_with("X_Original_Method") {
+            headers.push("X-Forwarded-Method: GET");
+        }
+        let r = raw_request(gw.addr(), &get("/_portcullis/check", &headers))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 400, "{headers:?}: {}", r.head);
+    }
+    let r = raw_request(
+        gw.addr(),
+        &get("/_portcullis/check", &["X-Original-URI: /x"]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+}
