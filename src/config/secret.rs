@@ -39,15 +39,6 @@ impl SecretSource {
                 .map_err(|e| format!("cannot read the secret file {}: {e}", path.display())),
         }
     }
-
-    /// Where the secret comes from, for messages.
-    pub fn describe(&self) -> String {
-        match self {
-            SecretSource::Text(_) => "the config".into(),
-            SecretSource::Env(name) => format!("${name}"),
-            SecretSource::File(path) => path.display().to_string(),
-        }
-    }
 }
 
 impl<'de> Deserialize<'de> for SecretSource {
