@@ -2,8 +2,9 @@
 # Portcullis beside its peers, in one run: an echo upstream, a bare pingora passthrough (the
 # limit for this architecture), Portcullis (no auth, JWT per algorithm with cached tokens, all
 # tokens unique, an invalid-token flood, an OData route, cached RS256 at a fixed request rate),
-# and — when installed from Debian — HAProxy 2.6 with jwt_verify on the same RS256 key and nginx
-# as a plain proxy.
+# and — when installed from Debian — HAProxy 2.6 with jwt_verify on the same RS256 key, nginx
+# as a plain proxy, and nginx asking Portcullis about each request (`auth_request` to its
+# `[forward_auth]` check, both on the proxy core): the decision service's cost per check.
 #
 # Proxies run on one core (PROXY_CORE), the load generator and the upstream on the other
 # (LOAD_CORE); each proxy has one worker thread; the upstream sends RESPONSE_BYTES-byte bodies.
@@ -36,7 +37,7 @@ mkdir -p "$OUT"
 source bench/common.sh
 loadgen="taskset -c $LOAD_CORE $bin/examples/loadgen"
 
-ECHO=19000 PASS=19001 PORT=19002 HAPROXY=19003 NGINX=19004
+ECHO=19000 PASS=19001 PORT=19002 HAPROXY=19003 NGINX=19004 NGINX_AUTH=19005
 
 for alg in RS256 ES256 EdDSA HS256; do
   $bin/examples/loadgen keys --alg "$alg" --out "$work/$alg" --kid "k-$alg" 2>/dev/null
@@ -44,7 +45,9 @@ done
 hs_secret=$(python3 -c "import json;print(json.load(open('$work/HS256/key.json'))['private'])")
 
 cat > "$work/portcullis.toml" <<EOF
-$(gateway_config "$PORT" "$ECHO")
+$(SERVER_EXTRA='trusted_proxies = ["127.0.0.1"]' gateway_config "$PORT" "$ECHO")
+[forward_auth]
+path = "/_check"
 $(for alg in RS256 ES256 EdDSA; do printf '[issuers.%s]\nkind = "jwt"\nissuer = "https://%s.bench"\naudiences = ["bench"]\njwks_file = "%s/%s/jwks.json"\n' "$alg" "$alg" "$work" "$alg"; done)
 [issuers.HS256]
 kind = "jwt"
@@ -108,14 +111,36 @@ events { worker_connections 1024; }
 http {
   access_log off;
   upstream echo { server 127.0.0.1:$ECHO; keepalive 64; }
+  upstream portcullis { server 127.0.0.1:$PORT; keepalive 64; }
   server {
     listen 127.0.0.1:$NGINX;
     location / { proxy_pass http://echo; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
+  server {
+    listen 127.0.0.1:$NGINX_AUTH;
+    location = /_check {
+      internal;
+      proxy_pass http://portcullis/_check;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Forwarded-Method \$request_method;
+      proxy_set_header X-Forwarded-Uri \$request_uri;
+      proxy_set_header X-Forwarded-Host \$host;
+    }
+    location / {
+      auth_request /_check;
+      auth_request_set \$auth_subject \$upstream_http_x_auth_subject;
+      proxy_set_header X-Auth-Subject \$auth_subject;
+      proxy_set_header Authorization "";
+      proxy_pass http://echo; proxy_http_version 1.1; proxy_set_header Connection "";
+    }
+  }
 }
 EOF
   start nginx "$PROXY_CORE" nginx -c "$work/nginx.conf" -p "$work"
-  wait_port $NGINX && systems+=(nginx)
+  wait_port $NGINX && wait_port $NGINX_AUTH && systems+=(nginx nginx+auth_request)
 fi
 
 # scenario name | system | url | loadgen options
@@ -128,6 +153,10 @@ scenarios() {
   echo "RS256 cached|passthrough|http://127.0.0.1:$PASS/RS256|$rs --tokens 1000"
   echo "RS256 cached|portcullis|http://127.0.0.1:$PORT/RS256|$rs --tokens 1000"
   [[ " ${systems[*]} " == *" haproxy "* ]] && echo "RS256 cached|haproxy|http://127.0.0.1:$HAPROXY/RS256|$rs --tokens 1000"
+  if [[ " ${systems[*]} " == *" nginx "* ]]; then
+    echo "RS256 cached|nginx|http://127.0.0.1:$NGINX/RS256|$rs --tokens 1000"
+    echo "RS256 cached|nginx+auth_request|http://127.0.0.1:$NGINX_AUTH/RS256|$rs --tokens 1000"
+  fi
   local at="RS256 at $RATE/s"
   echo "$at|passthrough|http://127.0.0.1:$PASS/RS256|$rs --tokens 1000 --rate $RATE"
   echo "$at|portcullis|http://127.0.0.1:$PORT/RS256|$rs --tokens 1000 --rate $RATE"

@@ -305,6 +305,7 @@ fn token_mint(
         device: None,
         claimed_profile: None,
         grant: None,
+        api: None,
         issued_at: now,
         expires_at: now + ttl,
         revoked: false,

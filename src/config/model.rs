@@ -47,7 +47,7 @@ pub struct Config {
     pub polling: PollingConfig,
     /// Portcullis as the decision service of another proxy (nginx `auth_request`, Traefik
     /// ForwardAuth).
-    pub forward_auth: Option<ForwardAuthConfig>,
+    pub forward_auth: Option<Spanned<ForwardAuthConfig>>,
     /// What a partial read left out (see `config::parse_partial`), so that checks of the rest
     /// do not report it a second time as missing.
     #[serde(skip)]
@@ -58,8 +58,12 @@ pub struct Config {
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardAuthConfig {
-    /// The path of the check endpoint on every listener, e.g. `/_portcullis/check`.
-    pub path: Spanned<String>,
+    /// The check endpoint of nginx `auth_request` and Traefik ForwardAuth, on every listener,
+    /// e.g. `/_portcullis/check`: the original request's facts come in `X-Forwarded-*`.
+    pub path: Option<Spanned<String>>,
+    /// Envoy `ext_authz` in HTTP service mode: its `path_prefix`, e.g.
+    /// `/_portcullis/ext-authz`. A check is the original request with this in front of its path.
+    pub envoy_path_prefix: Option<Spanned<String>>,
 }
 
 /// Parts of a config file that were broken and left out of a partial read.

@@ -70,6 +70,40 @@ pub struct TokenServiceConfig {
     /// CORS for the service's endpoints (browser apps on other origins calling the token
     /// endpoint); same keys as `[routes.cors]`.
     pub cors: Option<CorsConfig>,
+    /// Where each endpoint is mounted, or `false` to switch it off; default: under `prefix`.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, Spanned<Mount>>,
+    /// Tenant token APIs (`create`/`update` with `tenant_hash`), each with its own paths,
+    /// resources and validity. Default: one at `{prefix}/token/create` and `/token/update`.
+    #[serde(default)]
+    pub token_apis: BTreeMap<String, Spanned<TokenApiConfig>>,
+}
+
+/// Where an endpoint is: a path, `true` (its default place) or `false` (off).
+#[derive(Debug, Deserialize, PartialEq, Clone)]
+#[serde(untagged)]
+pub enum Mount {
+    At(String),
+    On(bool),
+}
+
+/// `[token_service.token_apis.<name>]`: one tenant token API (an API product's own
+/// `…/create` and `…/update`).
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenApiConfig {
+    /// The path that creates a token.
+    pub create: Spanned<String>,
+    /// The path that sets a token's resources; none: no update.
+    pub update: Option<Spanned<String>>,
+    /// The resources this API grants (each tenant grants within its own too); empty: the
+    /// tenant's.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// `validity` when a request gives none, in minutes.
+    pub default_validity_minutes: Option<u64>,
+    /// The longest `validity` a request may ask for; beyond it is refused, not clamped.
+    pub max_validity_minutes: Option<u64>,
 }
 
 /// `[token_service.sign_in]`: who may sign in through the browser, and for how long.

@@ -34,21 +34,23 @@ const MIN_APP_KEY_LEN: usize = 22;
 /// Least length of an introspection client secret.
 const MIN_CLIENT_SECRET_LEN: usize = 16;
 
-/// Builds the verifier of every `[issuers.*]`, and of the token service when there is one.
-/// `token_service` is the opened built-in service; `None` where only the config is checked.
+/// Builds the verifier of every `[issuers.*]`, and of the token service when there is one
+/// (`service_settings`, compiled). `token_service` is the opened built-in service; `None`
+/// where only the config is checked.
 pub fn build_verifier(
     config: &Config,
     map: &SourceMap,
     problems: &mut Problems,
+    service_settings: Option<&portcullis_tokens::Settings>,
     token_service: Option<Arc<TokenService>>,
 ) -> Verifier {
     let mut issuers = Issuers::default();
-    if let Some(settings) = super::token_settings::compile(config, map, problems) {
+    if let Some(settings) = service_settings {
         let keys = match &token_service {
             Some(service) => KeySource::Local(service.keys.clone()),
             None => KeySource::Static(KeySet::new(Vec::new())),
         };
-        issuers.jwt.push(Arc::new(builtin_issuer(&settings, keys)));
+        issuers.jwt.push(Arc::new(builtin_issuer(settings, keys)));
         issuers.builtin = token_service.map(|s| s as Arc<dyn BuiltinIssuer>);
     }
     for (name, spanned) in &config.issuers {
@@ -451,7 +453,8 @@ mod tests {
         let config = crate::config::parse(text).expect("parses");
         let map = SourceMap::new(text);
         let mut problems = Vec::new();
-        let verifier = build_verifier(&config, &map, &mut problems, None);
+        let settings = crate::gateway::token_settings::compile(&config, &map, &mut problems);
+        let verifier = build_verifier(&config, &map, &mut problems, settings.as_ref(), None);
         let problems = problems.into_iter().map(|p| (p.key, p.line)).collect();
         (verifier, problems)
     }

@@ -11,6 +11,7 @@ mod process;
 mod request;
 mod route_auth;
 mod routes;
+mod token_paths;
 mod token_settings;
 mod upstreams;
 pub mod warnings;
@@ -90,8 +91,10 @@ pub struct Gateway {
     upstreams: Vec<Arc<Upstream>>,
     trusted_proxies: Vec<IpNet>,
     pub health_path: String,
-    /// `[forward_auth] path`: checks from another proxy are answered here.
+    /// `[forward_auth] path`: checks from nginx or Traefik are answered here.
     pub forward_auth_path: Option<String>,
+    /// `[forward_auth] envoy_path_prefix`: paths under it are Envoy `ext_authz` checks.
+    pub envoy_path_prefix: Option<String>,
     pub ready_path: String,
     pub allow_semicolon_in_path: bool,
     /// Write one access-log event per request.
@@ -130,7 +133,17 @@ impl Gateway {
         let map = SourceMap::new(source);
         let mut problems = Vec::new();
         process::check(config, &map, &mut problems);
-        let verifier = issuers::build_verifier(config, &map, &mut problems, token_service.clone());
+        let service_settings = token_settings::compile(config, &map, &mut problems);
+        if let Some(settings) = &service_settings {
+            token_paths::check_overlaps(settings, config, &map, &mut problems);
+        }
+        let verifier = issuers::build_verifier(
+            config,
+            &map,
+            &mut problems,
+            service_settings.as_ref(),
+            token_service.clone(),
+        );
         let identity_headers = portcullis_engine::request::identity::IdentityHeaderNames::new(
             &config.auth.identity_headers,
         )
@@ -154,10 +167,39 @@ impl Gateway {
             })
             .unwrap_or_default();
 
-        let forward_auth = config
-            .forward_auth
-            .as_ref()
-            .map(|f| ("forward_auth.path", &f.path));
+        let forward_auth = config.forward_auth.as_ref();
+        if let Some(table) = forward_auth {
+            let f = table.get_ref();
+            if f.path.is_none() && f.envoy_path_prefix.is_none() {
+                problems.push(map.problem(
+                    &table.span(),
+                    "forward_auth",
+                    "needs `path` (nginx, Traefik) or `envoy_path_prefix` (Envoy), or both",
+                ));
+            }
+            if let Some(prefix) = &f.envoy_path_prefix {
+                if prefix.get_ref().ends_with('/') {
+                    problems.push(map.problem(
+                        &prefix.span(),
+                        "forward_auth.envoy_path_prefix",
+                        "must not end with '/': Envoy puts the original path, '/' and all, right after it",
+                    ));
+                }
+            }
+        }
+        let forward_auth = forward_auth
+            .map(toml::Spanned::get_ref)
+            .into_iter()
+            .flat_map(|f| {
+                [
+                    f.path.as_ref().map(|p| ("forward_auth.path", p)),
+                    f.envoy_path_prefix
+                        .as_ref()
+                        .map(|p| ("forward_auth.envoy_path_prefix", p)),
+                ]
+                .into_iter()
+                .flatten()
+            });
         for (key, path) in [
             ("server.health_path", &config.server.health_path),
             ("server.ready_path", &config.server.ready_path),
@@ -189,7 +231,13 @@ impl Gateway {
             forward_auth_path: config
                 .forward_auth
                 .as_ref()
-                .map(|f| f.path.get_ref().clone()),
+                .and_then(|f| f.get_ref().path.as_ref())
+                .map(|p| p.get_ref().clone()),
+            envoy_path_prefix: config
+                .forward_auth
+                .as_ref()
+                .and_then(|f| f.get_ref().envoy_path_prefix.as_ref())
+                .map(|p| p.get_ref().clone()),
             ready_path: config.server.ready_path.get_ref().clone(),
             allow_semicolon_in_path: config.server.allow_semicolon_in_path,
             access_log: config.log.access_log,

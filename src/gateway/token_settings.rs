@@ -80,6 +80,7 @@ pub fn compile(
             "must be between 1 and max_validity_minutes",
         );
     }
+    let mounted = super::token_paths::mount(service, &prefix, report.map, report.list);
     let store = store(&service.store, &mut report);
     let keys_file = keys_file(service, store.as_ref(), spanned.span(), &mut report);
     let sign_in = service
@@ -104,9 +105,12 @@ pub fn compile(
     if report.list.len() > before {
         return None;
     }
+    let (paths, token_apis) = mounted?;
     Some(Settings {
         name: Arc::from(service.name.as_str()),
         prefix,
+        paths,
+        token_apis,
         issuer: service.issuer.get_ref().clone(),
         audience: service.audience.clone(),
         format: match service.format {

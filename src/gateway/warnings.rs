@@ -1,5 +1,6 @@
 //! What is valid but most likely a mistake: a route that can never match because an earlier
-//! one takes all of its requests, and an upstream no route uses. `check` prints these as
+//! one takes all of its requests, an upstream no route uses, and a query-string credential
+//! that a forward-auth proxy would pass on to the backend. `check` prints these as
 //! warnings; they do not stop a config from loading.
 
 use crate::config::model::{Config, RouteConfig};
@@ -33,6 +34,29 @@ pub fn warnings(config: &Config, source: &str) -> Vec<ConfigProblem> {
                 format!("upstreams.{name}"),
                 "no route uses this upstream",
             ));
+        }
+    }
+    if config.forward_auth.is_some() {
+        for (index, spanned) in config.routes.iter().enumerate() {
+            let route = spanned.get_ref();
+            let kept = route
+                .upstream_identity
+                .as_ref()
+                .is_some_and(|u| u.keep_credential);
+            let query = route.auth.as_ref().is_some_and(|a| {
+                a.carriers
+                    .iter()
+                    .any(|c| c.get_ref().eq_ignore_ascii_case("query"))
+            });
+            if query && !kept {
+                found.push(map.problem(
+                    &spanned.span(),
+                    format!("routes[{index}].auth.carriers"),
+                    "behind forward_auth the proxy forwards the original URI, so an access_token \
+                     query parameter reaches the backend (nginx and Envoy cannot remove it); \
+                     the gateway's own listener removes it",
+                ));
+            }
         }
     }
     found

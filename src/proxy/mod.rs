@@ -69,8 +69,8 @@ struct Routing {
     poll: Option<Option<crate::polling::PollId>>,
     /// A CORS preflight the gateway answered.
     preflight: bool,
-    /// A forward-auth check from another proxy (`[forward_auth]`).
-    forward_auth: bool,
+    /// A check from another proxy (`[forward_auth]`).
+    check: Option<forward_auth::CheckFrom>,
 }
 
 /// The request-target as decided.
@@ -242,9 +242,9 @@ impl GatewayProxy {
         if target.raw_path == gateway.health_path {
             return Some(GatewayResponse::json(200, br#"{"status":"ok"}"#.to_vec()));
         }
-        if gateway.forward_auth_path.as_deref() == Some(target.raw_path) {
+        if let Some(from) = forward_auth::check_from(&gateway, target.raw_path) {
             ctx.target.path = Some(target.raw_path.to_string());
-            ctx.routing.forward_auth = true;
+            ctx.routing.check = Some(from);
             return None;
         }
         if target.raw_path == gateway.ready_path {
@@ -265,7 +265,7 @@ impl GatewayProxy {
         ctx.target.path = Some(path.to_string());
         ctx.target.rewrite = target.rewrite;
         if let Some(service) = &gateway.token_service {
-            if portcullis_tokens::endpoints::is_service_path(&service.settings.prefix, path) {
+            if portcullis_tokens::endpoints::is_service_path(service, path) {
                 ctx.routing.token_service = true;
                 return self.token_service_preflight(ctx, request);
             }
@@ -542,8 +542,8 @@ impl ProxyHttp for GatewayProxy {
         if let Some(response) = decided {
             return self.answer(session, ctx, response).await;
         }
-        if ctx.routing.forward_auth {
-            let response = Box::pin(self.forward_auth(session, ctx)).await;
+        if let Some(from) = ctx.routing.check {
+            let response = Box::pin(self.forward_auth(session, ctx, from)).await;
             return self.answer(session, ctx, response).await;
         }
         // The token service, polls and held requests are boxed: their futures are large and

@@ -27,9 +27,12 @@ fn every_example_config_is_valid() {
     assert_eq!(
         names,
         [
+            "algonomy.toml",
+            "envoy-ext-authz.toml",
             "guest-keys.toml",
             "introspection.toml",
             "multi-tenant.toml",
+            "nginx-auth-request.toml",
             "oidc-jwt.toml",
             "token-service.toml"
         ]

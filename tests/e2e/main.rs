@@ -24,6 +24,7 @@ mod request_rules;
 mod routing;
 mod secrets;
 mod sign_in;
+mod source_apis;
 mod spellings;
 mod support;
 mod tls;

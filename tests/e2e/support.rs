@@ -475,6 +475,17 @@ pub fn run_cli(args: &[&str]) -> (i32, String) {
     (output.status.code().unwrap_or(-1), text)
 }
 
+/// A `config/examples/` file with its addresses made a test's: the gateway (`127.0.0.1:8080`
+/// in the file) on `{port}`, the backend (`127.0.0.1:9000`) the gateway's own echo service on
+/// `{echo}`.
+pub fn example_config(name: &str) -> String {
+    let text = std::fs::read_to_string(repo_path(&format!("config/examples/{name}.toml"))).unwrap();
+    assert!(text.contains("127.0.0.1:8080") && text.contains("127.0.0.1:9000"));
+    text.replace("127.0.0.1:8080", "127.0.0.1:{port}")
+        .replace("127.0.0.1:9000", "127.0.0.1:{echo}")
+        + "\n[echo]\naddress = \"127.0.0.1:{echo}\"\n"
+}
+
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
@@ -536,4 +547,32 @@ pub fn jwt_part(token: &str, index: usize) -> serde_json::Value {
             .unwrap(),
     )
     .unwrap()
+}
+
+/// SHA-256 in hex, as configs hold secrets.
+pub fn sha256_hex(text: &str) -> String {
+    portcullis_core::digest::digest_hex(text)
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// POSTs `body` as JSON with `headers`: the status and the JSON answer (`Null` if none).
+pub async fn post_json(
+    gw: &GatewayProcess,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let mut request = http().post(gw.url(path)).json(&body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
 }

@@ -9,10 +9,6 @@ const CLIENT: (&str, &str) = ("app", "app-secret-0123456789");
 const VERIFIER: (&str, &str) = ("backoffice", "backoffice-secret-98765");
 const TENANT_SECRET: &str = "tenant-secret-42";
 
-fn sha256_hex(text: &str) -> String {
-    portcullis_core::digest::digest_hex(text)
-}
-
 /// A gateway config with the token service on `store` (TOML inline table) plus `extra`.
 fn service_config(store: &str, extra: &str) -> String {
     config_with(&format!(
@@ -84,25 +80,6 @@ fn redb_config(dir: &std::path::Path, extra: &str) -> String {
         ),
         extra,
     )
-}
-
-fn http() -> reqwest::Client {
-    no_redirect_client()
-}
-
-async fn post_json(
-    gw: &GatewayProcess,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Value,
-) -> (u16, Value) {
-    let mut request = http().post(gw.url(path)).json(&body);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 async fn post_form(
@@ -506,18 +483,50 @@ async fn tenants_create_tokens_and_extend_them_within_their_resources() {
         (400, Some("invalid_scope"))
     );
 
+    // `resource` is required and not empty; `validity` is whole minutes within the limit,
+    // refused (never clamped) beyond it.
+    for body in [
+        json!({}),
+        json!({"resource": []}),
+        json!({"resource": "basic"}),
+        json!({"resource": [""]}),
+        json!({"resource": [1]}),
+    ] {
+        let (status, answer) = post_json(&gw, "/auth/token/create", &tenant, body.clone()).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{body}"
+        );
+        assert!(answer["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("resource"));
+    }
+    for validity in [json!(300), json!(0), json!(-5), json!(1.5), json!("10")] {
+        let (status, answer) = post_json(
+            &gw,
+            "/auth/token/create",
+            &tenant,
+            json!({"resource": ["basic"], "validity": validity}),
+        )
+        .await;
+        assert_eq!(status, 400, "{validity}: {answer}");
+        assert_eq!(answer["max_validity"], 60, "{validity}: {answer}");
+        assert!(answer["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("1 to 60"));
+    }
     let (status, body) = post_json(
         &gw,
         "/auth/token/create",
         &tenant,
-        json!({"resource": ["basic"], "validity": 300}),
+        json!({"resource": ["basic"], "validity": 60}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body["expires_in"], 3600,
-        "validity is capped by max_validity_minutes"
-    );
+    assert_eq!(body["expires_in"], 3600);
     let token = body["token"].as_str().unwrap().to_string();
     let header = jwt_part(&token, 0);
     assert_eq!(header["alg"], "EdDSA");
@@ -530,7 +539,8 @@ async fn tenants_create_tokens_and_extend_them_within_their_resources() {
         "the credential is not forwarded"
     );
 
-    // Update adds resources to the live token: same token, more scopes, on the next request.
+    // Update sets the live token's resources to the given set: same token, new scopes, on the
+    // next request.
     let (status, body) = post_json(
         &gw,
         "/auth/token/update",
@@ -558,28 +568,62 @@ async fn tenants_create_tokens_and_extend_them_within_their_resources() {
         &gw,
         "/auth/token/update",
         &tenant,
-        json!({"token": token, "resource": ["segments"]}),
+        json!({"token": token, "resource": ["basic", "segments"]}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
-        json!({"message": "Token updated successfully", "token": token})
+        json!({"message": "Token updated successfully", "resource": ["basic", "segments"], "token": token})
     );
     assert_eq!(
         call(&gw, "/api/x", &token).await.1["x-auth-scopes"],
         "basic segments"
     );
+    // Narrowing too: the set given is the set the token has.
+    let (status, body) = post_json(
+        &gw,
+        "/auth/token/update",
+        &tenant,
+        json!({"token": token, "resource": ["segments"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["resource"]),
+        (200, &json!(["segments"])),
+        "{body}"
+    );
+    assert_eq!(
+        call(&gw, "/api/x", &token).await.0,
+        403,
+        "/api needs the basic resource, which the token no longer has"
+    );
+    for bad in [
+        json!({"token": token}),
+        json!({"resource": ["basic"]}),
+        json!({"token": token, "resource": []}),
+    ] {
+        let (status, answer) = post_json(&gw, "/auth/token/update", &tenant, bad.clone()).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{bad}"
+        );
+    }
 
     // A tenant without a secret needs only its hash; its default validity is 15 minutes.
     let (status, body) = post_json(
         &gw,
         "/auth/token/create",
         &[("tenant_hash", "t-2")],
-        json!({}),
+        json!({"resource": ["basic"]}),
     )
     .await;
-    assert_eq!((status, body["expires_in"].as_u64()), (200, Some(900)));
+    assert_eq!(
+        (status, body["expires_in"].as_u64()),
+        (200, Some(900)),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -892,7 +936,7 @@ async fn a_restart_loses_no_token_revocation_or_key_and_rotation_keeps_old_keys(
         &gw,
         "/auth/token/update",
         &tenant,
-        json!({"token": created, "resource": ["segments"]}),
+        json!({"token": created, "resource": ["basic", "segments"]}),
     )
     .await;
     let kid_before = http()

@@ -241,6 +241,13 @@ mod tests {
         Settings {
             name: "portcullis".into(),
             prefix: "/auth".into(),
+            paths: crate::paths::ServicePaths::defaults("/auth"),
+            token_apis: vec![crate::settings::TokenApi {
+                name: "default".into(),
+                resources: Vec::new(),
+                default_validity_minutes: 15,
+                max_validity_minutes: 1440,
+            }],
             issuer: "https://auth.test".into(),
             audience: "portcullis".into(),
             format: TokenFormat::Jwt,

@@ -8,6 +8,7 @@ use super::authorize::{self, AuthorizationRequest, ErrorRedirect, Refusal};
 use super::cookies::{cookie, expired_cookie, service_cookie};
 use super::metrics::count_sign_in;
 use super::pages;
+use super::paths::Endpoint;
 use super::records::{CodeRecord, SessionRecord};
 use super::request::{parse_form, ServiceRequest};
 use super::sign_in::SignIn;
@@ -103,7 +104,7 @@ fn login_page(
     let token = random_id(24);
     let mut fields = carried(params);
     fields.push(("csrf", &token));
-    let action = format!("{}/login", service.settings.prefix);
+    let action = service.settings.page_path(Endpoint::Login).to_string();
     answers::html(
         status,
         pages::login(&action, client_name, &fields, error),
@@ -145,7 +146,7 @@ pub async fn authorize(service: &TokenService, request: &ServiceRequest<'_>) -> 
     if request.method != Method::POST {
         let mut fields = carried(&params);
         fields.push(("csrf", &session.csrf));
-        let action = format!("{}/oauth/authorize", service.settings.prefix);
+        let action = service.settings.page_path(Endpoint::Authorize).to_string();
         let target = origin(&authorization.redirect_uri);
         return answers::html(
             200,
@@ -210,12 +211,12 @@ async fn grant_code(
     ))
 }
 
-/// Back to `{prefix}/oauth/authorize` with the same request (after signing in, or to sign in
+/// Back to the authorization endpoint with the same request (after signing in, or to sign in
 /// again).
 fn authorize_again(service: &TokenService, params: &HashMap<String, String>) -> Answer {
     answers::see_other(format!(
-        "{}/oauth/authorize?{}",
-        service.settings.prefix,
+        "{}?{}",
+        service.settings.page_path(Endpoint::Authorize),
         authorize::query_of(params)
     ))
 }
@@ -340,7 +341,7 @@ pub async fn logout(service: &TokenService, request: &ServiceRequest<'_>) -> Ans
         return answers::page(200, "Signed out", "You are not signed in.")
             .with_header("set-cookie", expired_cookie(service, SESSION_COOKIE));
     };
-    let action = format!("{}/logout", service.settings.prefix);
+    let action = service.settings.page_path(Endpoint::Logout).to_string();
     if request.method != Method::POST {
         return answers::html(
             200,

@@ -20,7 +20,7 @@ pub fn cookie<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
     found
 }
 
-/// A `Set-Cookie` value for the sign-in cookies: scoped to the service's prefix, never readable
+/// A `Set-Cookie` value for the sign-in cookies: scoped to the sign-in pages, never readable
 /// by script, never sent over plain HTTP (except by browsers to `localhost`). `max_age` 0 ends it.
 pub fn service_cookie(
     service: &TokenService,
@@ -31,7 +31,7 @@ pub fn service_cookie(
 ) -> String {
     format!(
         "{name}={value}; Path={}; Max-Age={max_age}; HttpOnly; Secure; SameSite={same_site}",
-        service.settings.prefix
+        service.settings.paths.cookie_path()
     )
 }
 

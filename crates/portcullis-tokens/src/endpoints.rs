@@ -6,10 +6,11 @@
 
 use super::answers;
 use super::grant::{grant_answer, token_response};
+use super::paths::Endpoint;
 use super::records::TokenRecord;
 pub use super::request::ServiceRequest;
 use super::request::{drop_repeated_scopes, parse_form, requested_scopes};
-use super::settings::{Client, Tenant};
+use super::settings::{Client, Tenant, TokenApi};
 use super::{ServiceError, TokenService};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -25,9 +26,6 @@ use std::collections::HashMap;
 
 /// Largest request body the endpoints read.
 pub const MAX_BODY: usize = 16 * 1024;
-
-pub const JWKS_PATH: &str = "/.well-known/jwks.json";
-pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 
 /// An endpoint's answer; `Err` is a refusal, so that `?` can end a handler early.
 type Handled = Result<Answer, Answer>;
@@ -71,74 +69,44 @@ impl From<ServiceError> for Answer {
     }
 }
 
-/// Whether `path` belongs to the token service.
-pub fn is_service_path(prefix: &str, path: &str) -> bool {
-    path == JWKS_PATH
-        || path == DISCOVERY_PATH
-        || path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+/// Whether `path` is one of the token service's endpoints.
+pub fn is_service_path(service: &TokenService, path: &str) -> bool {
+    service.settings.paths.endpoint(path).is_some()
 }
 
 /// Answers one request to the token service.
 pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
-    let prefix = service.settings.prefix.as_str();
-    let endpoint = match request.path {
-        JWKS_PATH | DISCOVERY_PATH => request.path,
-        path => path.strip_prefix(prefix).unwrap_or(path),
-    };
-    match endpoint {
-        "/oauth/authorize" | "/login" | "/logout" | "/oauth/callback" => {
-            if request.method != Method::GET && request.method != Method::POST {
-                return answers::oauth_error("method_not_allowed", "use another method")
-                    .with_header("allow", "GET, POST");
-            }
-            return match endpoint {
-                "/oauth/authorize" => super::browser::authorize(service, request).await,
-                "/login" => super::browser::login(service, request).await,
-                "/logout" => super::browser::logout(service, request).await,
-                _ => super::browser::callback(service, request).await,
-            };
-        }
-        _ => {}
-    }
-    let get = matches!(endpoint, JWKS_PATH | DISCOVERY_PATH);
-    let known = get
-        || matches!(
-            endpoint,
-            "/token"
-                | "/token/identify"
-                | "/token/verify"
-                | "/token/create"
-                | "/token/update"
-                | "/oauth/token"
-                | "/oauth/revoke"
-                | "/oauth/introspect"
-        );
-    if !known {
+    let Some(endpoint) = service.settings.paths.endpoint(request.path) else {
         return answers::oauth_error("not_found", "no such token service endpoint");
-    }
-    let allowed = if get { "GET, HEAD" } else { "POST" };
-    let method_ok = if get {
-        request.method == Method::GET || request.method == Method::HEAD
-    } else {
-        request.method == Method::POST
+    };
+    let method_ok = match endpoint {
+        Endpoint::Jwks | Endpoint::Discovery => {
+            request.method == Method::GET || request.method == Method::HEAD
+        }
+        e if e.is_browser() => request.method == Method::GET || request.method == Method::POST,
+        Endpoint::UserInfo => request.method == Method::GET || request.method == Method::POST,
+        _ => request.method == Method::POST,
     };
     if !method_ok {
         return answers::oauth_error("method_not_allowed", "use another method")
-            .with_header("allow", allowed);
+            .with_header("allow", endpoint.allow());
     }
     let answer = match endpoint {
-        JWKS_PATH => Ok(answers::ok(service.keys.jwks())),
-        DISCOVERY_PATH => Ok(discovery(service)),
-        "/token" => device_token(service, request).await,
-        "/token/identify" => identify(service, request).await,
-        "/token/verify" => verify(service, request).await,
-        "/token/create" => create(service, request).await,
-        "/token/update" => update(service, request).await,
-        "/oauth/token" => oauth_token(service, request).await,
-        "/oauth/revoke" => revoke(service, request).await,
-        _ => introspect(service, request).await,
+        Endpoint::Authorize => return super::browser::authorize(service, request).await,
+        Endpoint::Login => return super::browser::login(service, request).await,
+        Endpoint::Logout => return super::browser::logout(service, request).await,
+        Endpoint::Callback => return super::browser::callback(service, request).await,
+        Endpoint::Jwks => Ok(answers::ok(service.keys.jwks())),
+        Endpoint::Discovery => Ok(discovery(service)),
+        Endpoint::DeviceToken => device_token(service, request).await,
+        Endpoint::Identify => identify(service, request).await,
+        Endpoint::Verify => verify(service, request).await,
+        Endpoint::Create(api) => create(service, api, request).await,
+        Endpoint::Update(api) => update(service, api, request).await,
+        Endpoint::Token => oauth_token(service, request).await,
+        Endpoint::Revoke => revoke(service, request).await,
+        Endpoint::Introspect => introspect(service, request).await,
+        Endpoint::UserInfo => userinfo(service, request).await,
     };
     answer.unwrap_or_else(|refusal| refusal)
 }
@@ -148,19 +116,32 @@ fn discovery(service: &TokenService) -> Answer {
     let base = s.issuer.trim_end_matches('/');
     let mut document = json!({
         "issuer": s.issuer,
-        "jwks_uri": format!("{base}{JWKS_PATH}"),
-        "token_endpoint": format!("{base}{}/oauth/token", s.prefix),
-        "revocation_endpoint": format!("{base}{}/oauth/revoke", s.prefix),
-        "introspection_endpoint": format!("{base}{}/oauth/introspect", s.prefix),
         "grant_types_supported": ["client_credentials", "refresh_token"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "id_token_signing_alg_values_supported": [format!("{:?}", s.algorithm)],
         "response_types_supported": [],
         "subject_types_supported": ["public"],
     });
+    // Each endpoint that is mounted, where it is.
+    let mut listed = vec![
+        ("jwks_uri", Endpoint::Jwks),
+        ("token_endpoint", Endpoint::Token),
+        ("revocation_endpoint", Endpoint::Revoke),
+        ("introspection_endpoint", Endpoint::Introspect),
+    ];
     if s.sign_in.is_some() {
-        document["authorization_endpoint"] = json!(format!("{base}{}/oauth/authorize", s.prefix));
-        document["end_session_endpoint"] = json!(format!("{base}{}/logout", s.prefix));
+        listed.extend([
+            ("authorization_endpoint", Endpoint::Authorize),
+            ("end_session_endpoint", Endpoint::Logout),
+            ("userinfo_endpoint", Endpoint::UserInfo),
+        ]);
+    }
+    for (name, endpoint) in listed {
+        if let Some(path) = s.paths.path(endpoint) {
+            document[name] = json!(format!("{base}{path}"));
+        }
+    }
+    if s.sign_in.is_some() {
         document["grant_types_supported"] =
             json!(["authorization_code", "client_credentials", "refresh_token"]);
         document["response_types_supported"] = json!(["code"]);
@@ -392,51 +373,101 @@ fn authenticate_tenant<'s>(
     Ok((name.as_str(), tenant))
 }
 
+/// A `create`/`update` body as Algonomy's token API documents it. Fields are read loosely
+/// (as JSON values) so that each wrong one gets its own clear refusal.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
-    #[serde(default)]
-    resource: Vec<String>,
-    /// Minutes.
-    validity: Option<u64>,
+struct TokenApiBody {
+    resource: Option<Value>,
+    validity: Option<Value>,
+    token: Option<String>,
 }
 
-/// Refuses resources beyond what the tenant may grant.
-fn check_within_tenant(tenant: &Tenant, resources: &[String]) -> Result<(), Answer> {
-    if resources.iter().all(|r| tenant.resources.contains(r)) {
-        return Ok(());
+/// `resource`: a non-empty array of names, each within the API's and the tenant's grant.
+fn requested_resources(
+    api: &TokenApi,
+    tenant: &Tenant,
+    resource: Option<Value>,
+) -> Result<Vec<String>, Answer> {
+    let invalid = || {
+        answers::oauth_error(
+            "invalid_request",
+            "resource is required: a non-empty array of resource names",
+        )
+    };
+    let names: Vec<String> = match resource {
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(name) if !name.is_empty() => Ok(name),
+                _ => Err(invalid()),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(invalid()),
+    };
+    let grantable = |r: &String| {
+        tenant.resources.contains(r) && (api.resources.is_empty() || api.resources.contains(r))
+    };
+    if !names.iter().all(grantable) {
+        return Err(answers::oauth_error(
+            "invalid_scope",
+            "a resource is beyond what this API grants the tenant",
+        ));
     }
-    Err(answers::oauth_error(
-        "invalid_scope",
-        "a resource is beyond what the tenant may grant",
-    ))
+    let mut names = names;
+    drop_repeated_scopes(&mut names);
+    Ok(names)
 }
 
-async fn create(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
+/// `validity`: whole minutes from 1 to the API's limit; the API's default when absent. Out
+/// of range is refused, never clamped.
+fn requested_validity(api: &TokenApi, validity: Option<Value>) -> Result<u64, Answer> {
+    let Some(value) = validity else {
+        return Ok(api.default_validity_minutes);
+    };
+    match value.as_u64() {
+        Some(minutes) if (1..=api.max_validity_minutes).contains(&minutes) => Ok(minutes),
+        _ => Err(answers::json(
+            400,
+            json!({
+                "error": "invalid_request",
+                "error_description": format!(
+                    "validity must be a whole number of minutes from 1 to {}",
+                    api.max_validity_minutes
+                ),
+                "max_validity": api.max_validity_minutes,
+            }),
+        )),
+    }
+}
+
+async fn create(service: &TokenService, api_index: usize, request: &ServiceRequest<'_>) -> Handled {
+    let api = &service.settings.token_apis[api_index];
     let (tenant_name, tenant) = authenticate_tenant(service, request.headers)?;
-    let body: CreateBody = parse_json(if request.body.is_empty() {
+    let body: TokenApiBody = parse_json(if request.body.is_empty() {
         b"{}"
     } else {
         request.body
     })?;
-    check_within_tenant(tenant, &body.resource)?;
-    let settings = &service.settings;
-    let minutes = body
-        .validity
-        .unwrap_or(settings.default_validity_minutes)
-        .clamp(1, settings.max_validity_minutes);
+    if body.token.is_some() {
+        return Err(answers::oauth_error(
+            "invalid_request",
+            "create takes no token (update changes one)",
+        ));
+    }
+    let resources = requested_resources(api, tenant, body.resource)?;
+    let minutes = requested_validity(api, body.validity)?;
     let now = now_unix();
-    let mut scopes = body.resource;
-    drop_repeated_scopes(&mut scopes);
     let record = TokenRecord {
         sub: format!("tenant:{tenant_name}"),
         level: tenant.level,
-        scopes,
+        scopes: resources,
         tenant: Some(tenant_name.to_string()),
         client_id: None,
         device: None,
         claimed_profile: None,
         grant: None,
+        api: Some(api.name.clone()),
         issued_at: now,
         expires_at: now + minutes * 60,
         revoked: false,
@@ -448,35 +479,71 @@ async fn create(service: &TokenService, request: &ServiceRequest<'_>) -> Handled
     })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UpdateBody {
-    token: String,
-    #[serde(default)]
-    resource: Vec<String>,
-}
-
-async fn update(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
+/// Sets a live token's resources to the given set — wider or narrower — as Algonomy's
+/// `…/update` documents it.
+async fn update(service: &TokenService, api_index: usize, request: &ServiceRequest<'_>) -> Handled {
+    let api = &service.settings.token_apis[api_index];
     let (tenant_name, tenant) = authenticate_tenant(service, request.headers)?;
-    let body: UpdateBody = parse_json(request.body)?;
-    check_within_tenant(tenant, &body.resource)?;
-    let mut found = service.live(&body.token).await?;
+    let body: TokenApiBody = parse_json(request.body)?;
+    if body.validity.is_some() {
+        return Err(answers::oauth_error(
+            "invalid_request",
+            "update takes resource and token only (a token's validity does not change)",
+        ));
+    }
+    let Some(token) = body.token else {
+        return Err(answers::oauth_error("invalid_request", "token is required"));
+    };
+    let resources = requested_resources(api, tenant, body.resource)?;
+    let mut found = service.live(&token).await?;
     if found.record.tenant.as_deref() != Some(tenant_name) {
         return Err(answers::oauth_error(
             "invalid_grant",
             "the token is not the tenant's",
         ));
     }
-    for resource in body.resource {
-        if !found.record.scopes.contains(&resource) {
-            found.record.scopes.push(resource);
-        }
+    if found
+        .record
+        .api
+        .as_deref()
+        .is_some_and(|name| name != api.name)
+    {
+        return Err(answers::oauth_error(
+            "invalid_grant",
+            "the token was created by another token API",
+        ));
     }
+    found.record.scopes = resources;
     service.save(&found).await?;
     Ok(answers::ok(json!({
         "message": "Token updated successfully",
-        "token": body.token,
+        "resource": found.record.scopes,
+        "token": token,
     })))
+}
+
+/// Whether a request's body is JSON, by its type or by its look (`{`/`[` first): OAuth2
+/// endpoints take forms, and a form parser would read JSON as one odd parameter name.
+fn is_json(request: &ServiceRequest<'_>) -> bool {
+    let typed = request
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let essence = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            essence == "application/json" || essence.ends_with("+json")
+        });
+    let looks = request
+        .body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| matches!(b, b'{' | b'['));
+    typed || looks
 }
 
 /// The form body of an OAuth2 endpoint and the client it authenticates.
@@ -484,6 +551,12 @@ fn client_form<'s>(
     service: &'s TokenService,
     request: &ServiceRequest<'_>,
 ) -> Result<(HashMap<String, String>, &'s Client), Answer> {
+    if is_json(request) {
+        return Err(answers::oauth_error(
+            "invalid_request",
+            "send the parameters as application/x-www-form-urlencoded (RFC 6749 §3.2), not JSON",
+        ));
+    }
     let form = parse_form(request.body)?;
     let client = authenticate_client(service, request.headers, Some(&form))?;
     Ok((form, client))
@@ -581,6 +654,61 @@ async fn revoke(service: &TokenService, request: &ServiceRequest<'_>) -> Handled
     Ok(answers::ok(json!({})))
 }
 
+/// OpenID Connect UserInfo (Core §5.3): who the bearer of an access token issued with the
+/// `openid` scope is. The token comes as `Authorization: Bearer` only (RFC 6750 §2.1); a
+/// missing or dead one is 401 with the RFC 6750 challenge, one without `openid` 403.
+async fn userinfo(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
+    let challenge = |error: &str, description: &str, status: u16| {
+        answers::json(
+            status,
+            json!({ "error": error, "error_description": description }),
+        )
+        .with_header(
+            "www-authenticate",
+            format!("Bearer realm=\"portcullis\", error=\"{error}\""),
+        )
+    };
+    let view = RequestView {
+        headers: request.headers,
+        query: None,
+    };
+    let token = match credential::extract(&view, &[Carrier::Bearer], request.limits) {
+        Ok(Some(found)) => found.secret.expose().to_string(),
+        Ok(None) => {
+            return Err(answers::json(
+                401,
+                json!({ "error": "invalid_request", "error_description": "an access token is required" }),
+            )
+            .with_header("www-authenticate", "Bearer realm=\"portcullis\""))
+        }
+        Err(e) => return Err(challenge("invalid_request", e.description(), 400)),
+    };
+    let found = match service.live(&token).await {
+        Ok(found) => found,
+        Err(ServiceError::Store(e)) => return Err(e.into()),
+        Err(_) => {
+            return Err(challenge(
+                "invalid_token",
+                "the access token is not active",
+                401,
+            ))
+        }
+    };
+    let record = &found.record;
+    if !record.scopes.iter().any(|s| s == "openid") {
+        return Err(challenge(
+            "insufficient_scope",
+            "the access token was not issued for openid",
+            403,
+        ));
+    }
+    let mut claims = json!({ "sub": record.sub });
+    if let Some(tenant) = &record.tenant {
+        claims["tenant"] = json!(tenant);
+    }
+    Ok(answers::ok(claims))
+}
+
 async fn introspect(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
     let (form, client) = client_form(service, request)?;
     // RFC 7662 §2.1 asks for authorization against token scanning: a client that can prove
@@ -644,15 +772,6 @@ mod tests {
         let mut none: Vec<String> = Vec::new();
         drop_repeated_scopes(&mut none);
         assert!(none.is_empty());
-    }
-
-    #[test]
-    fn service_paths_are_the_prefix_and_well_known_documents() {
-        assert!(is_service_path("/auth", "/auth"));
-        assert!(is_service_path("/auth", "/auth/token"));
-        assert!(is_service_path("/auth", JWKS_PATH));
-        assert!(!is_service_path("/auth", "/authors"));
-        assert!(!is_service_path("/auth", "/public"));
     }
 
     #[test]

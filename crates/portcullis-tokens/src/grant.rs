@@ -27,6 +27,7 @@ pub async fn grant_answer(
         device: None,
         claimed_profile: None,
         grant: grant.as_ref().map(|(id, _)| id.clone()),
+        api: None,
         issued_at: now,
         expires_at: now + service.settings.access_ttl,
         revoked: false,

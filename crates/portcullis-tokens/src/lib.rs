@@ -21,6 +21,7 @@ pub mod keyring;
 pub mod login_limit;
 pub mod metrics;
 pub mod pages;
+pub mod paths;
 pub mod pkce;
 pub mod private_file;
 pub mod records;
@@ -53,6 +54,14 @@ pub fn random_id(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     rand::Rng::fill(&mut rand::thread_rng(), buffer.as_mut_slice());
     URL_SAFE_NO_PAD.encode(buffer)
+}
+
+/// An opaque token: 61 letters and digits (~357 random bits), the shape of the tokens of
+/// the token APIs it stands in for (Algonomy's documented example is 61 alphanumerics), and
+/// safe in a header, a query and a cookie alike.
+pub fn opaque_token() -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 61)
 }
 
 /// A token just issued.
@@ -178,7 +187,7 @@ impl TokenService {
                 (token, digest(&jti))
             }
             TokenFormat::Opaque => {
-                let token = random_id(32);
+                let token = opaque_token();
                 let key = digest(&token);
                 (token, key)
             }
@@ -240,6 +249,7 @@ impl TokenService {
             device: Some(device),
             claimed_profile: None,
             grant: None,
+            api: None,
             issued_at: now,
             expires_at,
             revoked: false,
@@ -352,6 +362,7 @@ impl TokenService {
             device: None,
             claimed_profile: None,
             grant: None,
+            api: None,
             issued_at: numeric_date(claims, "iat").ok()??,
             expires_at: identity.expires_at?,
             revoked: false,

@@ -24,6 +24,9 @@ pub struct TokenRecord {
     /// The OAuth2 grant (refresh-token chain) it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<String>,
+    /// The tenant token API that created it (its `update` only changes its own tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
     pub issued_at: u64,
     pub expires_at: u64,
     #[serde(default)]

@@ -1,6 +1,7 @@
 //! What `[token_service]` says, compiled (by the gateway's config compiler, which reports every
 //! problem at its line): the runtime settings of the token service.
 
+use super::paths::ServicePaths;
 use super::redb_store::RedbStore;
 use super::redis_store::RedisStore;
 use super::store::{Store, StoreError};
@@ -46,6 +47,16 @@ pub struct Client {
     pub may_verify: bool,
 }
 
+/// One tenant token API: an API product's `create` and `update`.
+#[derive(Debug, Clone)]
+pub struct TokenApi {
+    pub name: String,
+    /// What it grants; empty: whatever the tenant may.
+    pub resources: Vec<String>,
+    pub default_validity_minutes: u64,
+    pub max_validity_minutes: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Tenant {
     pub secret_sha256: Option<Digest>,
@@ -56,8 +67,13 @@ pub struct Tenant {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub name: Arc<str>,
-    /// Normalized: starts with `/`, no trailing `/`.
+    /// Normalized: starts with `/`, no trailing `/`. Where endpoints not placed by the config
+    /// are mounted.
     pub prefix: String,
+    /// Where each endpoint is mounted (only these paths belong to the service).
+    pub paths: ServicePaths,
+    /// The tenant token APIs; `Endpoint::Create(i)` is the `i`th.
+    pub token_apis: Vec<TokenApi>,
     pub issuer: String,
     pub audience: String,
     pub format: TokenFormat,
@@ -119,11 +135,19 @@ impl Settings {
         })
     }
 
+    /// Where a sign-in page endpoint is mounted. The config compiler mounts all of them when
+    /// sign-in is on (a page must be able to post to the next); `/` should one be missing.
+    pub fn page_path(&self, endpoint: super::paths::Endpoint) -> &str {
+        self.paths.path(endpoint).unwrap_or("/")
+    }
+
     /// The longest any access token may live: how long a rotated-out key stays published.
     pub fn longest_token_life(&self) -> u64 {
+        let apis = self.token_apis.iter().map(|a| a.max_validity_minutes * 60);
         self.access_ttl
             .max(self.device_ttl)
             .max(self.max_validity_minutes * 60)
+            .max(apis.max().unwrap_or(0))
     }
 }
 
