@@ -263,6 +263,9 @@ pub struct DebugConfig {
     pub scope: Option<String>,
     #[serde(default)]
     pub networks: Vec<Spanned<String>>,
+    /// The header that asks for a trace and carries it back (default `X-Portcullis-Debug`;
+    /// e.g. `X-Extole-Debug` for Extole's clients).
+    pub header: Option<Spanned<String>>,
 }
 
 /// `[metrics]`: where `GET /metrics` is served (keep it off the public listeners).

@@ -48,6 +48,10 @@ pub struct TokenServiceConfig {
     /// Live refresh-token grants per client and user; beyond it the oldest stop working.
     #[serde(default = "default_max_grants")]
     pub max_refresh_grants: usize,
+    /// Live refresh-token grants per user across all clients (a different limit, as
+    /// Exepron's); beyond it the oldest, of whichever client, stop working. `0`: no limit.
+    #[serde(default = "default_max_grants_per_user")]
+    pub max_refresh_grants_per_user: usize,
     /// Anonymous device tokens one client address may get within `device_token_window`
     /// (`0`: no limit). They need no credential and are kept for `device_ttl`.
     #[serde(default = "default_device_tokens_per_address")]
@@ -70,6 +74,9 @@ pub struct TokenServiceConfig {
     /// CORS for the service's endpoints (browser apps on other origins calling the token
     /// endpoint); same keys as `[routes.cors]`.
     pub cors: Option<CorsConfig>,
+    /// A `{tenant}.suffix` host pattern: device tokens asked for on such a host (the device
+    /// token endpoint, or a route's `issue_device_token`) belong to that tenant.
+    pub tenant_host: Option<Spanned<String>>,
     /// Where each endpoint is mounted, or `false` to switch it off; default: under `prefix`.
     #[serde(default)]
     pub endpoints: BTreeMap<String, Spanned<Mount>>,
@@ -197,6 +204,10 @@ pub struct ClientConfig {
     /// May raise device tokens to `verified` (`token/verify`).
     #[serde(default)]
     pub may_verify: bool,
+    /// PKCE in its authorization-code flow. Always for public clients; a confidential one
+    /// whose flow predates PKCE (ItemExtend's) may be let off with `false`.
+    #[serde(default = "default_require_pkce")]
+    pub require_pkce: Spanned<bool>,
 }
 
 /// A tenant of `token/create` and `token/update`.
@@ -213,6 +224,12 @@ pub struct TenantConfig {
     pub level: Level,
 }
 
+fn default_max_grants_per_user() -> usize {
+    20
+}
+fn default_require_pkce() -> Spanned<bool> {
+    Spanned::new(0..0, true)
+}
 fn default_service_name() -> String {
     "portcullis".into()
 }

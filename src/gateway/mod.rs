@@ -164,6 +164,18 @@ impl Gateway {
             .map(|d| portcullis_engine::request::debug::DebugAccess {
                 scope: d.scope.clone(),
                 networks: networks(&d.networks, "debug.networks", &map, &mut problems),
+                header: match &d.header {
+                    None => portcullis_engine::request::debug::HEADER_NAME.clone(),
+                    Some(name) => http::HeaderName::from_bytes(name.get_ref().as_bytes())
+                        .unwrap_or_else(|_| {
+                            problems.push(map.problem(
+                                &name.span(),
+                                "debug.header",
+                                format!("{:?} is not a header name", name.get_ref()),
+                            ));
+                            portcullis_engine::request::debug::HEADER_NAME.clone()
+                        }),
+                },
             })
             .unwrap_or_default();
 

@@ -105,12 +105,29 @@ pub fn compile(
     if report.list.len() > before {
         return None;
     }
+    let tenant_host = service.tenant_host.as_ref().and_then(|text| {
+        match portcullis_core::route::HostPattern::parse(text.get_ref()) {
+            Ok(pattern @ portcullis_core::route::HostPattern::Tenant(_)) => Some(pattern),
+            _ => {
+                report.add(
+                    text.span(),
+                    "tenant_host",
+                    "must be a '{tenant}.name' host pattern",
+                );
+                None
+            }
+        }
+    });
+    if report.list.len() > before {
+        return None;
+    }
     let (paths, token_apis) = mounted?;
     Some(Settings {
         name: Arc::from(service.name.as_str()),
         prefix,
         paths,
         token_apis,
+        tenant_host,
         issuer: service.issuer.get_ref().clone(),
         audience: service.audience.clone(),
         format: match service.format {
@@ -128,6 +145,7 @@ pub fn compile(
         device_ttl: service.device_ttl.get().as_secs().max(1),
         refresh_ttl: service.refresh_ttl.get().as_secs().max(1),
         max_refresh_grants: service.max_refresh_grants,
+        max_refresh_grants_per_user: service.max_refresh_grants_per_user,
         device_token_limit: (service.max_device_tokens_per_address > 0).then(|| {
             (
                 service.max_device_tokens_per_address,
@@ -252,6 +270,13 @@ fn compile_client(
             "authorization_code needs at least one redirect URI",
         );
     }
+    if client.public && !client.require_pkce.get_ref() {
+        report.add(
+            client.require_pkce.span(),
+            &format!("{key}.require_pkce"),
+            "a public client always uses PKCE: it has no secret to prove the code is its own",
+        );
+    }
     if grants.authorization_code && service.sign_in.is_none() {
         report.add(
             spanned.span(),
@@ -271,6 +296,7 @@ fn compile_client(
         level: client.level,
         issue_refresh_tokens: client.issue_refresh_tokens,
         may_verify: client.may_verify,
+        require_pkce: *client.require_pkce.get_ref(),
     }
 }
 

@@ -341,7 +341,9 @@ impl GatewayProxy {
             ctx.auth.refusal = refusal_code(&response.answer);
         }
         if let Some(trace) = self.trace(session, ctx, Some(response.answer.status)) {
-            response = response.with_header(debug::HEADER, trace);
+            if let Ok(value) = http::HeaderValue::try_from(trace) {
+                response = response.with_extra_header(ctx.gateway.debug.header.clone(), value);
+            }
         }
         response = response.with_headers(self.cors_headers(session, ctx));
         response.send(session, &ctx.request_id).await?;
@@ -446,7 +448,7 @@ impl GatewayProxy {
             .ok_or(portcullis_engine::challenge::AuthError::Unavailable)?;
         let client = forwarded_client(gateway, session);
         let issued = service
-            .issue_device_token(client)
+            .issue_device_token(client, ctx.auth.tenant.clone())
             .await
             .map_err(|e| match e {
                 portcullis_tokens::ServiceError::Limited(wait) => {
@@ -496,9 +498,12 @@ impl GatewayProxy {
             body.extend_from_slice(&chunk);
         }
         let request = session.req_header();
+        // A malformed Host was refused before routing; here it only names a tenant.
+        let host = pipeline::host(request).ok().flatten();
         let answer = endpoints::handle(
             service,
             &ServiceRequest {
+                host: host.as_deref(),
                 method: &request.method,
                 path: ctx.target.path.as_deref().unwrap_or("/"),
                 headers: &request.headers,
@@ -532,7 +537,7 @@ impl ProxyHttp for GatewayProxy {
             session
                 .req_header()
                 .headers
-                .get(&debug::HEADER_NAME)
+                .get(&ctx.gateway.debug.header)
                 .map(|v| v.as_bytes()),
         );
         let decided = self.decide(session, ctx);
@@ -722,7 +727,7 @@ impl GatewayProxy {
             headers.reserve(ADDED_HEADERS);
             forward::set_forwarding_headers(headers, &facts);
             // The debug request is between the caller and the gateway.
-            headers.remove(&debug::HEADER_NAME);
+            headers.remove(&gateway.debug.header);
             pass_caller(headers, gateway, route.map(|r| &r.target), allowed)?;
             headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
             Ok(())
@@ -756,7 +761,10 @@ impl GatewayProxy {
         headers::edit_response(upstream_response, |headers| {
             headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
             if let Some(trace) = trace {
-                headers.insert(debug::HEADER_NAME.clone(), headers::header_value(trace)?);
+                headers.insert(
+                    ctx.gateway.debug.header.clone(),
+                    headers::header_value(trace)?,
+                );
             }
             for (name, value) in cors {
                 let value = headers::header_value(value)?;

@@ -63,6 +63,14 @@ impl GatewayResponse {
         self
     }
 
+    /// One more header under a configured name (kept beside [`Self::with_extra_headers`]'s).
+    pub fn with_extra_header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
+        self.extra
+            .get_or_insert_with(http::HeaderMap::new)
+            .insert(name, value);
+        self
+    }
+
     pub fn closing(mut self) -> Self {
         self.close = true;
         self

@@ -29,8 +29,11 @@ fn every_example_config_is_valid() {
         [
             "algonomy.toml",
             "envoy-ext-authz.toml",
+            "exepron.toml",
+            "extole.toml",
             "guest-keys.toml",
             "introspection.toml",
+            "itemextend.toml",
             "multi-tenant.toml",
             "nginx-auth-request.toml",
             "oidc-jwt.toml",

@@ -114,3 +114,53 @@ upstream = "echo"
         Some("route=open; decision=allow; auth=none")
     );
 }
+
+/// A source API's own debug header (Extole's `X-Extole-Debug`) in place of Portcullis's:
+/// asked and answered under that name, on forwarded requests and the gateway's own refusals,
+/// and the default name means nothing then.
+#[tokio::test]
+async fn the_debug_header_name_is_configurable() {
+    let w = World::start_with(|c| {
+        *c = c.replace(
+            "[auth]",
+            "[debug]\nscope = \"portcullis:debug\"\nheader = \"X-Extole-Debug\"\n\n[auth]",
+        );
+    })
+    .await;
+    let debugger = w.token("profile:read portcullis:debug");
+    let bearer = format!("Authorization: Bearer {debugger}");
+    let r = w.get("/profile/me", &[&bearer, "X-Extole-Debug: 1"]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("x-extole-debug").as_deref(),
+        Some("route=profile; decision=allow")
+    );
+    assert!(r
+        .echoed()
+        .headers
+        .iter()
+        .all(|(n, _)| n != "x-extole-debug"));
+    let r = w
+        .get("/profile/me", &[&bearer, "X-Portcullis-Debug: 1"])
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-portcullis-debug"), None);
+    assert_eq!(r.header("x-extole-debug"), None);
+    // A refusal the gateway answers itself carries the trace under the same name (to a debug
+    // network: a refused caller's scopes prove nothing).
+    let w = World::start_with(|c| {
+        *c = c.replace(
+            "[auth]",
+            "[debug]\nnetworks = [\"127.0.0.0/8\"]\nheader = \"X-Extole-Debug\"\n\n[auth]",
+        );
+    })
+    .await;
+    let r = w.get("/profile/me", &["X-Extole-Debug: 1"]).await;
+    assert_eq!(r.status, 401, "{}", r.head);
+    assert_eq!(
+        r.header("x-extole-debug").as_deref(),
+        Some("route=profile; decision=refused; status=401"),
+        "{}",
+        r.head
+    );
+}

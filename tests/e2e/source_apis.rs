@@ -336,3 +336,770 @@ fn check_refuses_overlapping_service_paths() {
         "{out}"
     );
 }
+
+/// A raw HTTP/1.1 request to `host` (the tenant is in the host), with a JSON body if any.
+fn on_host(method: &str, host: &str, path: &str, headers: &[&str], body: Option<&str>) -> Vec<u8> {
+    let mut text = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for h in headers {
+        text.push_str(h);
+        text.push_str("\r\n");
+    }
+    if let Some(body) = body {
+        text.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    text.push_str("\r\n");
+    text.push_str(body.unwrap_or(""));
+    text.into_bytes()
+}
+
+/// The token in an `access_token` Set-Cookie.
+fn cookie_token(r: &RawResponse) -> String {
+    let cookie = r
+        .header("set-cookie")
+        .unwrap_or_else(|| panic!("no cookie: {}", r.head));
+    let value = cookie
+        .strip_prefix("access_token=")
+        .expect("the access_token cookie");
+    value.split(';').next().unwrap().to_string()
+}
+
+const EXTOLE_BACKEND: (&str, &str) = ("extole-backend", "extole-backend-secret-7Hq2Lm9x");
+
+/// Extole's Customer API, as its documentation describes a visitor's way: a device token in
+/// a cookie on the first request, the same token by query, header or cookie, identified by
+/// e-mail, verified server to server, each level allowed what the documentation says, on the
+/// program's own domain only.
+#[tokio::test]
+async fn extole_customer_api_flow() {
+    let gw = GatewayProcess::start(&example_config("extole")).await;
+    let acme = "acme.extole.io";
+
+    // First request, no token: the visitor gets an anonymous device token in the cookie and
+    // the request goes on as that device.
+    let r = raw_request(
+        gw.addr(),
+        &on_host("GET", acme, "/api/v5/zones/home", &[], None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    let token = cookie_token(&r);
+    let echoed = r.echoed();
+    assert_eq!(echoed.header_values("x-auth-level"), ["anonymous"]);
+    assert_eq!(echoed.header_values("x-auth-tenant"), ["acme"]);
+    // The same token by each documented carrier; never two at once (RFC 6750).
+    let cookie = format!("Cookie: access_token={token}");
+    let bearer = format!("Authorization: Bearer {token}");
+    for (path, headers) in [
+        (format!("/api/v5/zones/home?access_token={token}"), vec![]),
+        ("/api/v5/zones/home".to_string(), vec![bearer.as_str()]),
+        ("/api/v5/zones/home".to_string(), vec![cookie.as_str()]),
+    ] {
+        let r = raw_request(gw.addr(), &on_host("GET", acme, &path, &headers, None))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{path} {headers:?}: {}", r.head);
+        assert!(
+            r.header("set-cookie").is_none(),
+            "no new token for a live one"
+        );
+        let echoed = r.echoed();
+        assert!(
+            echoed.query.as_deref().unwrap_or("").is_empty(),
+            "the token is not forwarded"
+        );
+        assert!(echoed.header_values("authorization").is_empty());
+    }
+    let both = on_host("GET", acme, "/api/v5/zones/home", &[&bearer, &cookie], None);
+    assert_eq!(raw_request(gw.addr(), &both).await.unwrap().status, 400);
+    // Anonymous: journey activity yes, private profile data no.
+    let event = on_host(
+        "POST",
+        acme,
+        "/api/v5/events",
+        &[&bearer],
+        Some(r#"{"event":"view"}"#),
+    );
+    assert_eq!(raw_request(gw.addr(), &event).await.unwrap().status, 200);
+    let me = on_host("GET", acme, "/api/v5/me", &[&bearer], None);
+    let step_up = |r: &RawResponse| {
+        r.status == 401
+            && r.header("www-authenticate").is_some_and(|c| {
+                c.contains("insufficient_user_authentication")
+                    && c.contains("acr_values=\"verified\"")
+            })
+    };
+    let r = raw_request(gw.addr(), &me).await.unwrap();
+    assert!(step_up(&r), "RFC 9470 step-up to verified: {}", r.head);
+    // PUT/POST take JSON.
+    let text = format!(
+        "POST /api/v5/events HTTP/1.1\r\nHost: {acme}\r\n{bearer}\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+    );
+    assert_eq!(
+        raw_request(gw.addr(), text.as_bytes())
+            .await
+            .unwrap()
+            .status,
+        415
+    );
+
+    // Identified by e-mail: still no private profile data.
+    let identify = on_host(
+        "POST",
+        acme,
+        "/api/v5/token/identify",
+        &[&bearer],
+        Some(r#"{"email":"ann@example.com"}"#),
+    );
+    let r = raw_request(gw.addr(), &identify).await.unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["level"], "identified");
+    let r = raw_request(gw.addr(), &me).await.unwrap();
+    assert!(step_up(&r), "{}", r.head);
+    // Verified server to server by the program's backend: full access.
+    let basic = format!(
+        "Authorization: Basic {}",
+        base64_encode(&format!("{}:{}", EXTOLE_BACKEND.0, EXTOLE_BACKEND.1))
+    );
+    let verify = on_host(
+        "POST",
+        acme,
+        "/api/v5/token/verify",
+        &[&basic],
+        Some(&format!(r#"{{"token":"{token}"}}"#)),
+    );
+    let r = raw_request(gw.addr(), &verify).await.unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let r = raw_request(gw.addr(), &me).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.echoed().header_values("x-auth-level"), ["verified"]);
+
+    // The token is acme's: another program's domain does not take it.
+    let elsewhere = on_host(
+        "GET",
+        "globex.extole.io",
+        "/api/v5/zones/home",
+        &[&bearer],
+        None,
+    );
+    assert_eq!(
+        raw_request(gw.addr(), &elsewhere).await.unwrap().status,
+        403
+    );
+    // POST /api/v5/token on a program's domain: a new device token of that program.
+    let r = raw_request(
+        gw.addr(),
+        &on_host("POST", "globex.extole.io", "/api/v5/token", &[], None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    let globex = r.json()["access_token"].as_str().unwrap().to_string();
+    let globex_bearer = format!("Authorization: Bearer {globex}");
+    let r = raw_request(
+        gw.addr(),
+        &on_host(
+            "GET",
+            "globex.extole.io",
+            "/api/v5/zones/home",
+            &[&globex_bearer],
+            None,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.echoed().header_values("x-auth-tenant"), ["globex"]);
+
+    // A stale cookie (garbage, or a token that no longer stands) is replaced by a new device
+    // token, not answered 401 forever; a bad bearer token is still refused.
+    let r = raw_request(
+        gw.addr(),
+        &on_host(
+            "GET",
+            acme,
+            "/api/v5/zones/home",
+            &["Cookie: access_token=garbage.x.y"],
+            None,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    let fresh = cookie_token(&r);
+    assert_ne!(fresh, "garbage.x.y");
+    assert!(
+        r.echoed().header_values("cookie").is_empty(),
+        "the stale cookie stays here"
+    );
+    let r = raw_request(
+        gw.addr(),
+        &on_host(
+            "GET",
+            acme,
+            "/api/v5/zones/home",
+            &["Authorization: Bearer garbage.x.y"],
+            None,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 401, "{}", r.head);
+
+    // X-Extole-Debug from the operator's host: the decision traced under Extole's name.
+    let r = raw_request(
+        gw.addr(),
+        &on_host(
+            "GET",
+            acme,
+            "/api/v5/zones/home",
+            &[&bearer, "X-Extole-Debug: 1"],
+            None,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.header("x-extole-debug").as_deref(),
+        Some("route=customer-api; decision=allow")
+    );
+}
+
+fn base64_encode(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+const ITEMEXTEND_GUEST: &str = "ie_guest_key_example_Rt61Vw";
+const ITEMEXTEND_APP: (&str, &str) = ("itemextend-web", "ie-web-secret-example-3Kd9Px");
+const ITEMEXTEND_REDIRECT: &str = "https://app.example.com/callback";
+
+/// The ItemExtend example with the demo users file by absolute path (the test runs it from a
+/// temporary directory).
+fn itemextend_config() -> String {
+    let users = repo_path("config/demo-users.toml");
+    example_config("itemextend").replace(
+        "users_file = \"../demo-users.toml\"",
+        &format!("users_file = {:?}", users.to_str().unwrap()),
+    )
+}
+
+/// An authorization request of a test: where, for whom, and what the consent page names.
+struct Authorization<'a> {
+    authorize_path: &'a str,
+    client_id: &'a str,
+    redirect_uri: &'a str,
+    scope: &'a str,
+    /// More query parameters (`code_challenge`, …).
+    extra: &'a [(&'a str, &'a str)],
+    /// The client's name on the consent page.
+    shown_as: &'a str,
+}
+
+/// The demo user signs in and consents through the pages (no script: forms and redirects),
+/// as a browser sent to the authorization endpoint would (in `browser`, so a second
+/// authorization in the same session skips the sign-in); the query the redirect URI gets.
+async fn sign_in_and_consent(
+    gw: &GatewayProcess,
+    browser: &mut crate::sign_in::Browser,
+    a: &Authorization<'_>,
+) -> std::collections::HashMap<String, String> {
+    let base = gw.url("");
+    let base = base.trim_end_matches('/');
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs([
+        ("response_type", "code"),
+        ("client_id", a.client_id),
+        ("redirect_uri", a.redirect_uri),
+        ("scope", a.scope),
+        ("state", "s-42"),
+    ]);
+    query.extend_pairs(a.extra);
+    let mut page = browser
+        .get(&format!("{base}{}?{}", a.authorize_path, query.finish()))
+        .await;
+    if page.body.contains("name=\"password\"") {
+        assert_eq!(page.status, 200, "{}", page.body);
+        let signed = browser
+            .submit(
+                base,
+                &page,
+                &[("username", "demo"), ("password", "demo-password-4Vx7")],
+            )
+            .await;
+        assert_eq!(signed.status, 303, "{}", signed.body);
+        let back = signed.location.clone().unwrap();
+        assert!(
+            back.starts_with(&format!("{}?", a.authorize_path)),
+            "{back}"
+        );
+        page = browser.get(&format!("{base}{back}")).await;
+    }
+    assert!(page.body.contains(a.shown_as), "{}", page.body);
+    let done = browser.submit(base, &page, &[("decision", "allow")]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(done
+        .location
+        .as_deref()
+        .unwrap()
+        .starts_with(a.redirect_uri));
+    let query = done.location_query();
+    assert_eq!(query.get("state").map(String::as_str), Some("s-42"));
+    query
+}
+
+/// ItemExtend's web app asks for a code (no PKCE in its flow).
+async fn itemextend_authorize(gw: &GatewayProcess) -> std::collections::HashMap<String, String> {
+    let authorization = Authorization {
+        authorize_path: "/api/o/authorize",
+        client_id: ITEMEXTEND_APP.0,
+        redirect_uri: ITEMEXTEND_REDIRECT,
+        scope: "items:read items:write",
+        extra: &[],
+        shown_as: "ItemExtend web app",
+    };
+    sign_in_and_consent(gw, &mut crate::sign_in::Browser::new(), &authorization).await
+}
+
+/// POSTs a form to an endpoint as the app (its key and secret by HTTP Basic).
+async fn as_app(gw: &GatewayProcess, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    post_form(gw, path, ITEMEXTEND_APP, form).await
+}
+
+/// ItemExtend's API authorization as documented: guest application keys, the
+/// authorization-code grant at its own endpoint paths without PKCE for an app with a secret,
+/// bearer calls, refresh, and revocation by the app or by the user holding the token.
+#[tokio::test]
+async fn itemextend_api_flow() {
+    let gw = GatewayProcess::start(&itemextend_config()).await;
+    let guest = format!("Authorization: token {ITEMEXTEND_GUEST}");
+
+    // Guests: the application key in the Authorization header.
+    let r = raw_request(gw.addr(), &get("/api/v1/items/1", &[&guest]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.echoed().header_values("x-auth-level"), ["anonymous"]);
+    assert!(r.echoed().header_values("authorization").is_empty());
+    let r = raw_request(gw.addr(), &get("/api/v1/items/1", &[]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401);
+
+    // A user signs in; the app exchanges the code with its secret, no PKCE.
+    let query = itemextend_authorize(&gw).await;
+    let code = query["code"].clone();
+    let (status, tokens) = as_app(
+        &gw,
+        "/api/o/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ITEMEXTEND_REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let bearer = format!("Authorization: Bearer {access}");
+    let r = raw_request(gw.addr(), &get("/api/v1/items/1", &[&bearer]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.echoed().header_values("x-auth-subject"), ["demo"]);
+    // A code asked for without a challenge takes no verifier: one sent is a downgrade.
+    let code = itemextend_authorize(&gw).await["code"].clone();
+    let (status, body) = as_app(
+        &gw,
+        "/api/o/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ITEMEXTEND_REDIRECT),
+            (
+                "code_verifier",
+                "a-verifier-the-authorization-request-never-committed-to",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    // JSON to the token endpoint: a clear invalid_request.
+    let response = http()
+        .post(gw.url("/api/o/token"))
+        .basic_auth(ITEMEXTEND_APP.0, Some(ITEMEXTEND_APP.1))
+        .json(&json!({"grant_type": "refresh_token", "refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+
+    // Refresh: a new access token (what the app does on a 401 after expiry).
+    let (status, renewed) = as_app(
+        &gw,
+        "/api/o/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(status, 200, "{renewed}");
+    let access2 = renewed["access_token"].as_str().unwrap().to_string();
+    let refresh2 = renewed["refresh_token"].as_str().unwrap().to_string();
+
+    // The user revokes their own token, holding it: no app secret needed.
+    let holder = |token: &str| {
+        http()
+            .post(gw.url("/api/o/revoke_token"))
+            .bearer_auth(token.to_string())
+    };
+    let response = holder(&access2)
+        .form(&[("token", access2.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let gone = format!("Authorization: Bearer {access2}");
+    let r = raw_request(gw.addr(), &get("/api/v1/items/1", &[&gone]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401, "{}", r.head);
+    // Holding a token of a grant, its refresh token too; another grant's, nothing.
+    let code = itemextend_authorize(&gw).await["code"].clone();
+    let (_, other) = as_app(
+        &gw,
+        "/api/o/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", ITEMEXTEND_REDIRECT),
+        ],
+    )
+    .await;
+    let other_access = other["access_token"].as_str().unwrap().to_string();
+    let response = holder(&other_access)
+        .form(&[("token", refresh2.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "RFC 7009 §2.2: 200 either way");
+    let (status, _) = as_app(
+        &gw,
+        "/api/o/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh2),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "another grant's holder revoked nothing");
+    // (That refresh rotated refresh2; the grant's current refresh token is unknown here, so
+    // the app revokes the grant by the access token's holder instead.)
+    let response = holder(&other_access)
+        .form(&[("token", other_access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let dead = format!("Authorization: Bearer {other_access}");
+    assert_eq!(
+        raw_request(gw.addr(), &get("/api/v1/items/1", &[&dead]))
+            .await
+            .unwrap()
+            .status,
+        401
+    );
+    // A holder whose token is dead is refused with the RFC 6750 challenge.
+    let response = holder(&other_access)
+        .form(&[("token", other_access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // The app revokes a user's refresh token on their behalf.
+    let other_refresh = other["refresh_token"].as_str().unwrap();
+    let (status, body) = as_app(&gw, "/api/o/revoke_token", &[("token", other_refresh)]).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// PKCE can be let off only for a client that keeps a secret.
+#[test]
+fn a_public_client_cannot_go_without_pkce() {
+    let config = itemextend_config()
+        .replace("{port}", "1")
+        .replace("{echo}", "2")
+        .replace(
+            "secret_sha256 = \"e63e307d3173a2b8cc63376d2755163eb98c0a2e3f0e97072358f742979ed9d7\"",
+            "public = true",
+        )
+        .replace(
+            "grants = [\"authorization_code\", \"refresh_token\"]",
+            "grants = [\"authorization_code\"]",
+        );
+    let (code, out) = check_config(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("clients.itemextend-web.require_pkce"), "{out}");
+}
+
+const EXEPRON_WEB: (&str, &str) = ("exepron-web", "exepron-web-secret-example-8Zt4Qn");
+const EXEPRON_SERVICE: (&str, &str) = ("exepron-service", "exepron-service-secret-example-2Wm7Jc");
+
+/// The Exepron example with the demo users file by absolute path and `edit` applied.
+fn exepron_config(edit: impl Fn(String) -> String) -> String {
+    let users = repo_path("config/demo-users.toml");
+    edit(example_config("exepron").replace(
+        "users_file = \"../demo-users.toml\"",
+        &format!("users_file = {:?}", users.to_str().unwrap()),
+    ))
+}
+
+/// A token request to Exepron's token endpoint, as `client` (Basic) or as a public client
+/// (which names itself in the form).
+async fn exepron_token(
+    gw: &GatewayProcess,
+    client: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    if let Some(client) = client {
+        return post_form(gw, "/connect/token", client, form).await;
+    }
+    let response = http()
+        .post(gw.url("/connect/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Exepron's documented steps: a client gets an access token from the identity server
+/// (a web server with its secret, a JavaScript app with PKCE, a backend by client
+/// credentials), with the user's sign-in and consent and the scopes asked for; calls the API
+/// with it in the Authorization header, OData options and all; refreshes; and the
+/// refresh-token limits per client-user and per user across clients.
+#[tokio::test]
+async fn exepron_openid_connect_flow() {
+    let gw = GatewayProcess::start(&exepron_config(|c| {
+        c.replace("max_refresh_grants = 5", "max_refresh_grants = 2")
+            .replace(
+                "max_refresh_grants_per_user = 10",
+                "max_refresh_grants_per_user = 3",
+            )
+    }))
+    .await;
+    // Discovery names the identity server's own paths.
+    let discovery: Value = http()
+        .get(gw.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issuer = "https://identity.exepron.example.com";
+    assert_eq!(
+        discovery["authorization_endpoint"],
+        format!("{issuer}/connect/authorize")
+    );
+    assert_eq!(
+        discovery["token_endpoint"],
+        format!("{issuer}/connect/token")
+    );
+    assert_eq!(
+        discovery["userinfo_endpoint"],
+        format!("{issuer}/connect/userinfo")
+    );
+    assert_eq!(
+        discovery["end_session_endpoint"],
+        format!("{issuer}/connect/endsession")
+    );
+
+    // A web server application: code, then tokens with its secret.
+    let mut browser = crate::sign_in::Browser::new();
+    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+    let web_extra = [
+        ("nonce", "n-1"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let web = Authorization {
+        authorize_path: "/connect/authorize",
+        client_id: EXEPRON_WEB.0,
+        redirect_uri: "https://web.example.com/signin-oidc",
+        scope: "openid email api",
+        extra: &web_extra,
+        shown_as: "Exepron web",
+    };
+    let web_grant = |code: String| {
+        let verifier = verifier.secret().clone();
+        let gw = &gw;
+        async move {
+            exepron_token(
+                gw,
+                Some(EXEPRON_WEB),
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", "https://web.example.com/signin-oidc"),
+                    ("code_verifier", &verifier),
+                ],
+            )
+            .await
+        }
+    };
+    let code = sign_in_and_consent(&gw, &mut browser, &web).await["code"].clone();
+    let (status, a1) = web_grant(code).await;
+    assert_eq!(status, 200, "{a1}");
+    assert!(a1["id_token"].is_string(), "openid asked: an ID token");
+    let access = a1["access_token"].as_str().unwrap().to_string();
+
+    // The API, with the token in the Authorization header, OData options policed.
+    let bearer = format!("Authorization: Bearer {access}");
+    let odata = "/api/v1/Projects?$filter=Status%20eq%20'Open'&$orderby=Name&$select=Id,Name&$skip=10&$top=20&$expand=Tasks&$inlinecount=allpages";
+    let r = raw_request(gw.addr(), &get(odata, &[&bearer]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.echoed().header_values("x-auth-subject"), ["demo"]);
+    let r = raw_request(gw.addr(), &get("/api/v1/Projects?$top=501", &[&bearer]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "beyond max_top: {}", r.head);
+    // UserInfo: who the user is.
+    let info: Value = http()
+        .get(gw.url("/connect/userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sub"], "demo");
+
+    // A JavaScript application: no secret, PKCE.
+    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+    let spa_extra = [
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let spa = Authorization {
+        authorize_path: "/connect/authorize",
+        client_id: "exepron-spa",
+        redirect_uri: "https://app.example.com/callback",
+        scope: "openid api",
+        extra: &spa_extra,
+        shown_as: "Exepron app",
+    };
+    let spa_grant = |code: String| {
+        let verifier = verifier.secret().clone();
+        let gw = &gw;
+        async move {
+            exepron_token(
+                gw,
+                None,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", "exepron-spa"),
+                    ("code", &code),
+                    ("redirect_uri", "https://app.example.com/callback"),
+                    ("code_verifier", &verifier),
+                ],
+            )
+            .await
+        }
+    };
+
+    // The limits: 2 grants per client and user, 3 per user across clients. a1 and a2 (web),
+    // then b1 (app): 3 in all. b2 makes 4: the oldest of all, a1, stops working.
+    let code = sign_in_and_consent(&gw, &mut browser, &web).await["code"].clone();
+    let (_, a2) = web_grant(code).await;
+    let code = sign_in_and_consent(&gw, &mut browser, &spa).await["code"].clone();
+    let (status, b1) = spa_grant(code).await;
+    assert_eq!(status, 200, "{b1}");
+    let refresh_of = |grant: &Value| grant["refresh_token"].as_str().unwrap().to_string();
+    let web_refresh = |token: String| {
+        let gw = &gw;
+        async move {
+            exepron_token(
+                gw,
+                Some(EXEPRON_WEB),
+                &[("grant_type", "refresh_token"), ("refresh_token", &token)],
+            )
+            .await
+        }
+    };
+    let spa_refresh = |token: String| {
+        let gw = &gw;
+        async move {
+            exepron_token(
+                gw,
+                None,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", "exepron-spa"),
+                    ("refresh_token", &token),
+                ],
+            )
+            .await
+        }
+    };
+    // (Each refresh rotates the refresh token; keep the newest.)
+    let (status, a1_now) = web_refresh(refresh_of(&a1)).await;
+    assert_eq!(status, 200, "3 grants: all live: {a1_now}");
+    let code = sign_in_and_consent(&gw, &mut browser, &spa).await["code"].clone();
+    let (_, b2) = spa_grant(code).await;
+    let (status, body) = web_refresh(refresh_of(&a1_now)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "a1 stopped: {body}"
+    );
+    let (status, a2_now) = web_refresh(refresh_of(&a2)).await;
+    assert_eq!(status, 200, "{a2_now}");
+    let (status, b1_now) = spa_refresh(refresh_of(&b1)).await;
+    assert_eq!(status, 200, "{b1_now}");
+    let (status, _) = spa_refresh(refresh_of(&b2)).await;
+    assert_eq!(status, 200);
+    // A third web grant: over the per-client limit too; the oldest live one overall (a2)
+    // stops, the app's stay.
+    let code = sign_in_and_consent(&gw, &mut browser, &web).await["code"].clone();
+    let (status, _) = web_grant(code).await;
+    assert_eq!(status, 200);
+    let (status, _) = web_refresh(refresh_of(&a2_now)).await;
+    assert_eq!(status, 400, "a2 stopped");
+    let (status, _) = spa_refresh(refresh_of(&b1_now)).await;
+    assert_eq!(status, 200, "b1 lives");
+
+    // A backend integration: client credentials, its own token.
+    let (status, service) = exepron_token(
+        &gw,
+        Some(EXEPRON_SERVICE),
+        &[("grant_type", "client_credentials"), ("scope", "api")],
+    )
+    .await;
+    assert_eq!(status, 200, "{service}");
+    let bearer = format!(
+        "Authorization: Bearer {}",
+        service["access_token"].as_str().unwrap()
+    );
+    let r = raw_request(gw.addr(), &get("/api/v1/Projects?$top=5", &[&bearer]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(
+        r.echoed().header_values("x-auth-subject"),
+        ["exepron-service"]
+    );
+}

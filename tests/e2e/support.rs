@@ -576,3 +576,24 @@ pub async fn post_json(
         response.json().await.unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// POSTs a form as `client` (id and secret by HTTP Basic): the status and the JSON answer.
+pub async fn post_form(
+    gw: &GatewayProcess,
+    path: &str,
+    client: (&str, &str),
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let response = http()
+        .post(gw.url(path))
+        .basic_auth(client.0, Some(client.1))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}

@@ -82,23 +82,6 @@ fn redb_config(dir: &std::path::Path, extra: &str) -> String {
     )
 }
 
-async fn post_form(
-    gw: &GatewayProcess,
-    path: &str,
-    client: (&str, &str),
-    form: &[(&str, &str)],
-) -> (u16, Value) {
-    let response = http()
-        .post(gw.url(path))
-        .basic_auth(client.0, Some(client.1))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Status and (for 200) the identity headers the upstream saw, for a GET with a bearer token.
 async fn call(gw: &GatewayProcess, path: &str, token: &str) -> (u16, Value) {
     let response = http()

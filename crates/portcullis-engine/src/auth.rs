@@ -38,13 +38,25 @@ pub async fn decide(
             cache_hit: false,
         });
     };
-    let verified = verifier
-        .verify(&credential, &policy.issuers, now)
-        .await
-        .map_err(|e| match e {
-            VerifyError::Token(problem) => AuthError::InvalidToken(problem),
-            VerifyError::Unavailable => AuthError::Unavailable,
-        })?;
+    let verified = match verifier.verify(&credential, &policy.issuers, now).await {
+        Ok(verified) => verified,
+        // A device cookie that no longer stands for anything (expired, revoked, garbage) on a
+        // route that hands out device tokens: the visitor gets a new one, as on a first visit,
+        // instead of a 401 its browser would repeat with the same cookie forever. A token the
+        // client chose to send in a header is still refused.
+        Err(VerifyError::Token(_))
+            if policy.issue_device_token && credential.carrier == Carrier::Cookie =>
+        {
+            policy.authorize(&Principal::Anonymous, method, tenant)?;
+            return Ok(Allowed {
+                principal: Principal::Anonymous,
+                carrier: None,
+                cache_hit: false,
+            });
+        }
+        Err(VerifyError::Token(problem)) => return Err(AuthError::InvalidToken(problem)),
+        Err(VerifyError::Unavailable) => return Err(AuthError::Unavailable),
+    };
     let principal = Principal::Authenticated(verified.identity);
     policy.authorize(&principal, method, tenant)?;
     Ok(Allowed {

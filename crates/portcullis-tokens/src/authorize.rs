@@ -30,7 +30,8 @@ pub struct AuthorizationRequest {
     pub scopes: Vec<String>,
     pub state: Option<String>,
     pub nonce: Option<String>,
-    pub code_challenge: String,
+    /// `None`: a confidential client let off PKCE (`require_pkce = false`) sent none.
+    pub code_challenge: Option<String>,
 }
 
 /// Why an authorization request is refused, and where that is said.
@@ -130,13 +131,20 @@ pub fn check<'s>(
     if params.contains_key("scope") {
         scopes.sort();
     }
-    // PKCE for every client (RFC 9700 §2.1.1), and S256 only: `plain` protects nothing
-    // against an attacker who can read the authorization request.
-    let code_challenge = params
-        .get("code_challenge")
-        .filter(|c| pkce::valid_challenge(c))
-        .ok_or_else(|| refuse("invalid_request", "a code_challenge (S256) is required"))?;
-    if params.get("code_challenge_method").map(String::as_str) != Some("S256") {
+    // PKCE for every client (RFC 9700 §2.1.1) unless a confidential client is configured
+    // without it, and S256 only: `plain` protects nothing against an attacker who can read
+    // the authorization request. A challenge that is sent is always checked.
+    let code_challenge = match params.get("code_challenge") {
+        None if !client.require_pkce => None,
+        challenge => Some(
+            challenge
+                .filter(|c| pkce::valid_challenge(c))
+                .ok_or_else(|| refuse("invalid_request", "a code_challenge (S256) is required"))?,
+        ),
+    };
+    if code_challenge.is_some()
+        && params.get("code_challenge_method").map(String::as_str) != Some("S256")
+    {
         return Err(refuse(
             "invalid_request",
             "code_challenge_method must be S256",
@@ -151,7 +159,7 @@ pub fn check<'s>(
             scopes,
             state,
             nonce,
-            code_challenge: code_challenge.clone(),
+            code_challenge: code_challenge.cloned(),
         },
         client,
     ))
@@ -237,11 +245,13 @@ mod tests {
             level: Level::Verified,
             issue_refresh_tokens: false,
             may_verify: false,
+            require_pkce: true,
         };
         Settings {
             name: "portcullis".into(),
             prefix: "/auth".into(),
             paths: crate::paths::ServicePaths::defaults("/auth"),
+            tenant_host: None,
             token_apis: vec![crate::settings::TokenApi {
                 name: "default".into(),
                 resources: Vec::new(),
@@ -259,6 +269,7 @@ mod tests {
             device_ttl: 30 * 86_400,
             refresh_ttl: 30 * 86_400,
             max_refresh_grants: 5,
+            max_refresh_grants_per_user: 20,
             device_token_limit: None,
             default_validity_minutes: 15,
             max_validity_minutes: 1440,

@@ -25,11 +25,17 @@ pub async fn exchange(
     };
     let code = required("code", "code is required")?;
     let redirect_uri = required("redirect_uri", "redirect_uri is required")?;
-    let verifier = required("code_verifier", "code_verifier is required")?;
-    // The binding is checked before the code is spent: a wrong verifier leaves it unused.
+    let verifier = form.get("code_verifier").map(String::as_str);
+    // The binding is checked before the code is spent: a wrong verifier leaves it unused. A
+    // code asked for with a challenge needs its verifier; one asked for without (a client let
+    // off PKCE) takes none — a verifier there is a downgrade attempt (RFC 9700 §2.1.1).
     let bound = |record: &CodeRecord| {
-        record.redirect_uri == redirect_uri
-            && pkce::verifier_matches(verifier, &record.code_challenge)
+        let pkce_holds = match (&record.code_challenge, verifier) {
+            (Some(challenge), Some(verifier)) => pkce::verifier_matches(verifier, challenge),
+            (None, None) => true,
+            _ => false,
+        };
+        record.redirect_uri == redirect_uri && pkce_holds
     };
     let record = service
         .redeem_code(code, &client.id, bound)

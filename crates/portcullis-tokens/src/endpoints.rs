@@ -190,7 +190,19 @@ async fn device_token(service: &TokenService, request: &ServiceRequest<'_>) -> H
             "this endpoint takes no body",
         ));
     }
-    let issued = service.issue_device_token(request.client).await?;
+    let tenant = match &service.settings.tenant_host {
+        None => None,
+        Some(pattern) => match request.host.map(|host| pattern.matches(host)) {
+            Some(portcullis_core::route::HostMatch::Tenant(tenant)) => Some(tenant.to_string()),
+            _ => {
+                return Err(answers::oauth_error(
+                    "invalid_request",
+                    "device tokens are asked for on a tenant's host",
+                ))
+            }
+        },
+    };
+    let issued = service.issue_device_token(request.client, tenant).await?;
     let cookie = device_cookie(service, &issued.token, request.tls);
     Ok(answers::ok(token_answer(
         &issued.token,
@@ -643,6 +655,9 @@ fn token_parameter(form: &HashMap<String, String>) -> Result<&str, Answer> {
 }
 
 async fn revoke(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
+    if let Some(bearer) = bearer_of(request)? {
+        return revoke_as_holder(service, request, &bearer).await;
+    }
     let (form, client) = client_form(service, request)?;
     let token = token_parameter(&form)?;
     // RFC 7009 §2.1: a client revokes only tokens issued to it. Device and tenant tokens were
@@ -651,6 +666,71 @@ async fn revoke(service: &TokenService, request: &ServiceRequest<'_>) -> Handled
         .revoke(token, |owner| owner == Some(client.id.as_str()))
         .await?;
     // RFC 7009 §2.2: 200 whether or not the token was valid.
+    Ok(answers::ok(json!({})))
+}
+
+/// The token of an `Authorization: Bearer` header, if the request has one (the same extractor
+/// as on routes: one credential, within the size limits).
+fn bearer_of(request: &ServiceRequest<'_>) -> Result<Option<String>, Answer> {
+    // Client authentication (`Basic`) is another matter, read by `authenticate_client`.
+    let bearer_scheme = request
+        .headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .any(|v| v.as_bytes().len() >= 7 && v.as_bytes()[..7].eq_ignore_ascii_case(b"bearer "));
+    if !bearer_scheme {
+        return Ok(None);
+    }
+    let view = RequestView {
+        headers: request.headers,
+        query: None,
+    };
+    match credential::extract(&view, &[Carrier::Bearer], request.limits) {
+        Ok(found) => Ok(found.map(|f| f.secret.expose().to_string())),
+        Err(e) => Err(answers::oauth_error("invalid_request", e.description())),
+    }
+}
+
+/// A user revoking their own tokens, as ItemExtend's `revoke_token` allows: the request is
+/// authorized by a live access token of ours (`Authorization: Bearer`), and may revoke that
+/// token or a refresh token of the same grant — nothing else (RFC 7009 §2.1 asks that a
+/// token be revoked only by whom it was issued to; the holder of a grant's access token is
+/// that user). As for clients, the answer is 200 whatever was revoked (§2.2).
+async fn revoke_as_holder(
+    service: &TokenService,
+    request: &ServiceRequest<'_>,
+    bearer: &str,
+) -> Handled {
+    if is_json(request) {
+        return Err(answers::oauth_error(
+            "invalid_request",
+            "send the parameters as application/x-www-form-urlencoded (RFC 7009 §2.1), not JSON",
+        ));
+    }
+    let form = parse_form(request.body)?;
+    let token = token_parameter(&form)?;
+    let holder = match service.live(bearer).await {
+        Ok(holder) => holder,
+        Err(ServiceError::Store(e)) => return Err(e.into()),
+        Err(_) => {
+            return Err(answers::json(
+                401,
+                json!({ "error": "invalid_token", "error_description": "the access token is not active" }),
+            )
+            .with_header(
+                "www-authenticate",
+                "Bearer realm=\"portcullis\", error=\"invalid_token\"",
+            ))
+        }
+    };
+    let grant = holder.record.grant.clone();
+    if token == bearer {
+        service.revoke_access(holder).await?;
+    } else if let Some(refresh) = service.find_refresh(token).await? {
+        if grant.as_deref() == Some(refresh.grant.as_str()) {
+            service.revoke_grant(&refresh.grant).await?;
+        }
+    }
     Ok(answers::ok(json!({})))
 }
 
@@ -668,20 +748,12 @@ async fn userinfo(service: &TokenService, request: &ServiceRequest<'_>) -> Handl
             format!("Bearer realm=\"portcullis\", error=\"{error}\""),
         )
     };
-    let view = RequestView {
-        headers: request.headers,
-        query: None,
-    };
-    let token = match credential::extract(&view, &[Carrier::Bearer], request.limits) {
-        Ok(Some(found)) => found.secret.expose().to_string(),
-        Ok(None) => {
-            return Err(answers::json(
-                401,
-                json!({ "error": "invalid_request", "error_description": "an access token is required" }),
-            )
-            .with_header("www-authenticate", "Bearer realm=\"portcullis\""))
-        }
-        Err(e) => return Err(challenge("invalid_request", e.description(), 400)),
+    let Some(token) = bearer_of(request)? else {
+        return Err(answers::json(
+            401,
+            json!({ "error": "invalid_request", "error_description": "an access token is required" }),
+        )
+        .with_header("www-authenticate", "Bearer realm=\"portcullis\""));
     };
     let found = match service.live(&token).await {
         Ok(found) => found,

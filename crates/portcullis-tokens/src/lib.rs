@@ -216,20 +216,22 @@ impl TokenService {
     }
 
     /// A new anonymous device and a token for it, for a client at `client` — unless that
-    /// address has had its share ([`issue_limit`]).
+    /// address has had its share ([`issue_limit`]). `tenant`: the tenant whose host it was
+    /// asked on (the token is valid there only).
     pub async fn issue_device_token(
         &self,
         client: Option<std::net::IpAddr>,
+        tenant: Option<String>,
     ) -> Result<Issued, ServiceError> {
         if let Some(limit) = &self.device_limit {
             if !limit.admit(client) {
                 return Err(ServiceError::Limited(limit.window()));
             }
         }
-        Ok(self.new_device_token().await?)
+        Ok(self.new_device_token(tenant).await?)
     }
 
-    async fn new_device_token(&self) -> Result<Issued, StoreError> {
+    async fn new_device_token(&self, tenant: Option<String>) -> Result<Issued, StoreError> {
         let now = now_unix();
         let device = format!("dev_{}", random_id(16));
         let expires_at = now + self.settings.device_ttl;
@@ -244,7 +246,7 @@ impl TokenService {
             sub: device.clone(),
             level: Level::Anonymous,
             scopes: Vec::new(),
-            tenant: None,
+            tenant,
             client_id: None,
             device: Some(device),
             claimed_profile: None,
@@ -492,23 +494,63 @@ impl TokenService {
         records
             .put(Space::Grants, &grant_id, &grant, expires_at)
             .await?;
-        let list_key = format!("user:{client_id}\u{0}{sub}");
-        let mut list: GrantList = records
-            .get(Space::Grants, &list_key)
-            .await?
-            .unwrap_or_default();
-        list.grants.push(grant_id.clone());
-        while list.grants.len() > self.settings.max_refresh_grants.max(1) {
-            let oldest = list.grants.remove(0);
-            self.revoke_grant(&oldest).await?;
-        }
-        records
-            .put(Space::Grants, &list_key, &list, expires_at)
+        // Two limits, as Exepron's: per client and user, and per user across clients.
+        let per_client = format!("user:{client_id}\u{0}{sub}");
+        self.keep_within(
+            &per_client,
+            &grant_id,
+            self.settings.max_refresh_grants.max(1),
+            expires_at,
+        )
+        .await?;
+        if self.settings.max_refresh_grants_per_user > 0 {
+            let per_user = format!("user-all:\u{0}{sub}");
+            self.keep_within(
+                &per_user,
+                &grant_id,
+                self.settings.max_refresh_grants_per_user,
+                expires_at,
+            )
             .await?;
+        }
         let refresh = self
             .new_refresh(&grant_id, client_id, sub, level, scopes, expires_at)
             .await?;
         Ok((grant_id, refresh))
+    }
+
+    /// Adds `grant_id` to the list at `list_key` and revokes the oldest grants beyond `limit`.
+    /// Grants that ended by themselves (revoked, expired, gone) leave the list first, so they
+    /// never push out a live one.
+    async fn keep_within(
+        &self,
+        list_key: &str,
+        grant_id: &str,
+        limit: usize,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let records = self.records();
+        let mut list: GrantList = records
+            .get(Space::Grants, list_key)
+            .await?
+            .unwrap_or_default();
+        let now = now_unix();
+        let mut live = Vec::with_capacity(list.grants.len() + 1);
+        for id in list.grants.drain(..) {
+            let grant: Option<GrantRecord> = records.get(Space::Grants, &id).await?;
+            if grant.is_some_and(|g| !g.revoked && g.expires_at > now) {
+                live.push(id);
+            }
+        }
+        live.push(grant_id.to_string());
+        while live.len() > limit {
+            let oldest = live.remove(0);
+            self.revoke_grant(&oldest).await?;
+        }
+        list.grants = live;
+        records
+            .put(Space::Grants, list_key, &list, expires_at)
+            .await
     }
 
     async fn new_refresh(

@@ -107,7 +107,8 @@ pub struct SessionRecord {
 pub struct CodeRecord {
     pub client_id: String,
     pub redirect_uri: String,
-    pub code_challenge: String,
+    /// `None`: no PKCE (a confidential client let off it); then no verifier may be sent.
+    pub code_challenge: Option<String>,
     pub scopes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,

@@ -23,6 +23,8 @@ pub struct ServiceRequest<'a> {
     pub query: Option<&'a str>,
     /// The client's address (for the sign-in limiter).
     pub client: Option<std::net::IpAddr>,
+    /// The host the request was sent to (lower-case, no port).
+    pub host: Option<&'a str>,
 }
 
 /// An `application/x-www-form-urlencoded` body; a repeated parameter is `invalid_request`.

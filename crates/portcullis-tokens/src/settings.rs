@@ -45,6 +45,8 @@ pub struct Client {
     pub level: Level,
     pub issue_refresh_tokens: bool,
     pub may_verify: bool,
+    /// PKCE required in its code flow (always for public clients).
+    pub require_pkce: bool,
 }
 
 /// One tenant token API: an API product's `create` and `update`.
@@ -74,6 +76,8 @@ pub struct Settings {
     pub paths: ServicePaths,
     /// The tenant token APIs; `Endpoint::Create(i)` is the `i`th.
     pub token_apis: Vec<TokenApi>,
+    /// `{tenant}.suffix`: a device token asked for on such a host is that tenant's.
+    pub tenant_host: Option<portcullis_core::route::HostPattern>,
     pub issuer: String,
     pub audience: String,
     pub format: TokenFormat,
@@ -85,7 +89,10 @@ pub struct Settings {
     pub access_ttl: u64,
     pub device_ttl: u64,
     pub refresh_ttl: u64,
+    /// Live grants per client and user; beyond it the oldest stop working.
     pub max_refresh_grants: usize,
+    /// Live grants per user across clients (`0`: no limit).
+    pub max_refresh_grants_per_user: usize,
     /// Device tokens per client address and window; `None`: unlimited.
     pub device_token_limit: Option<(u32, Duration)>,
     pub default_validity_minutes: u64,

@@ -1,6 +1,7 @@
-//! The debug header: a request with `X-Portcullis-Debug: 1|2|3` from a debug network, or by a
-//! principal holding the debug scope, gets the decision traced in the `X-Portcullis-Debug`
-//! response header. Anyone else's request is treated as if it had no such header.
+//! The debug header: a request with `X-Portcullis-Debug: 1|2|3` (or the name `[debug] header`
+//! gives, such as a source API's own `X-Extole-Debug`) from a debug network, or by a principal
+//! holding the debug scope, gets the decision traced in the same response header. Anyone
+//! else's request is treated as if it had no such header.
 //!
 //! Level 1: route and decision. 2: plus carrier, issuer, level, scopes and cache hit. 3: plus
 //! the time of each stage. Never the token, the subject or any other claim.
@@ -19,11 +20,23 @@ pub const HEADER: &str = "x-portcullis-debug";
 /// [`HEADER`] as a header name, for lookups on every request without parsing the name again.
 pub static HEADER_NAME: http::HeaderName = http::HeaderName::from_static(HEADER);
 
-/// Who may ask (from `[debug]`); nobody by default.
-#[derive(Debug, Clone, Default)]
+/// Who may ask (from `[debug]`), and in which header; nobody by default.
+#[derive(Debug, Clone)]
 pub struct DebugAccess {
     pub scope: Option<String>,
     pub networks: Vec<IpNet>,
+    /// The request header that asks and the response header that answers.
+    pub header: http::HeaderName,
+}
+
+impl Default for DebugAccess {
+    fn default() -> Self {
+        Self {
+            scope: None,
+            networks: Vec::new(),
+            header: HEADER_NAME.clone(),
+        }
+    }
 }
 
 impl DebugAccess {
@@ -163,6 +176,7 @@ mod tests {
         let access = DebugAccess {
             scope: Some("portcullis:debug".into()),
             networks: vec!["10.0.0.0/8".parse().unwrap()],
+            ..DebugAccess::default()
         };
         let outsider: IpAddr = "192.0.2.1".parse().unwrap();
         assert!(access.permits(Some("10.1.2.3".parse().unwrap()), None));
