@@ -52,6 +52,10 @@ pub struct TokenServiceConfig {
     /// Exepron's); beyond it the oldest, of whichever client, stop working. `0`: no limit.
     #[serde(default = "default_max_grants_per_user")]
     pub max_refresh_grants_per_user: usize,
+    /// RFC 8628: how long a device waits between polls at first (5 s more after each poll
+    /// that came too soon).
+    #[serde(default = "default_device_poll_interval")]
+    pub device_poll_interval: ConfigDuration,
     /// Anonymous device tokens one client address may get within `device_token_window`
     /// (`0`: no limit). They need no credential and are kept for `device_ttl`.
     #[serde(default = "default_device_tokens_per_address")]
@@ -224,6 +228,9 @@ pub struct TenantConfig {
     pub level: Level,
 }
 
+fn default_device_poll_interval() -> ConfigDuration {
+    ConfigDuration::from_secs(5)
+}
 fn default_max_grants_per_user() -> usize {
     20
 }
@@ -328,6 +335,8 @@ pub enum GrantName {
     ClientCredentials,
     RefreshToken,
     AuthorizationCode,
+    /// RFC 8628: devices without a browser.
+    DeviceCode,
     Password,
     Implicit,
 }

@@ -24,9 +24,12 @@ pub fn mount(
     let oidc = sign_in.is_some_and(|s| s.oidc.is_some());
     // What each endpoint needs to make sense at all.
     let available = |endpoint: Endpoint| match endpoint {
-        Endpoint::Authorize | Endpoint::Login | Endpoint::Logout | Endpoint::UserInfo => {
-            sign_in.is_some()
-        }
+        Endpoint::Authorize
+        | Endpoint::Login
+        | Endpoint::Logout
+        | Endpoint::UserInfo
+        | Endpoint::DeviceAuthorization
+        | Endpoint::Device => sign_in.is_some(),
         Endpoint::Callback => oidc,
         _ => true,
     };
@@ -66,7 +69,11 @@ pub fn mount(
                 );
             }
             (None, true)
-                if sign_in.is_some() && endpoint.is_browser() && endpoint != Endpoint::Callback =>
+                if sign_in.is_some()
+                    && matches!(
+                        endpoint,
+                        Endpoint::Authorize | Endpoint::Login | Endpoint::Logout
+                    ) =>
             {
                 report(
                     configured.map(Spanned::span).unwrap_or_default(),

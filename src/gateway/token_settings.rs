@@ -146,6 +146,7 @@ pub fn compile(
         refresh_ttl: service.refresh_ttl.get().as_secs().max(1),
         max_refresh_grants: service.max_refresh_grants,
         max_refresh_grants_per_user: service.max_refresh_grants_per_user,
+        device_poll_interval: service.device_poll_interval.get().as_secs().max(1),
         device_token_limit: (service.max_device_tokens_per_address > 0).then(|| {
             (
                 service.max_device_tokens_per_address,
@@ -277,6 +278,13 @@ fn compile_client(
             "a public client always uses PKCE: it has no secret to prove the code is its own",
         );
     }
+    if grants.device_code && service.sign_in.is_none() {
+        report.add(
+            spanned.span(),
+            &format!("{key}.grants"),
+            "device_code needs [token_service.sign_in] (the user answers on its pages)",
+        );
+    }
     if grants.authorization_code && service.sign_in.is_none() {
         report.add(
             spanned.span(),
@@ -292,6 +300,7 @@ fn compile_client(
         client_credentials: grants.client_credentials,
         refresh_token: grants.refresh_token,
         authorization_code: grants.authorization_code,
+        device_code: grants.device_code,
         redirect_uris,
         level: client.level,
         issue_refresh_tokens: client.issue_refresh_tokens,
@@ -306,6 +315,7 @@ struct Grants {
     client_credentials: bool,
     refresh_token: bool,
     authorization_code: bool,
+    device_code: bool,
 }
 
 /// A client's `grants`: the refused ones reported with the reason.
@@ -322,6 +332,7 @@ fn grants(names: &[Spanned<GrantName>], public: bool, key: &str, report: &mut Re
             GrantName::ClientCredentials => grants.client_credentials = true,
             GrantName::RefreshToken => grants.refresh_token = true,
             GrantName::AuthorizationCode => grants.authorization_code = true,
+            GrantName::DeviceCode => grants.device_code = true,
             GrantName::Password => {
                 refuse("\"password\" is not supported (RFC 9700 §2.4 advises against it)")
             }

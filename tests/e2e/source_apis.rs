@@ -622,21 +622,7 @@ async fn sign_in_and_consent(
         .get(&format!("{base}{}?{}", a.authorize_path, query.finish()))
         .await;
     if page.body.contains("name=\"password\"") {
-        assert_eq!(page.status, 200, "{}", page.body);
-        let signed = browser
-            .submit(
-                base,
-                &page,
-                &[("username", "demo"), ("password", "demo-password-4Vx7")],
-            )
-            .await;
-        assert_eq!(signed.status, 303, "{}", signed.body);
-        let back = signed.location.clone().unwrap();
-        assert!(
-            back.starts_with(&format!("{}?", a.authorize_path)),
-            "{back}"
-        );
-        page = browser.get(&format!("{base}{back}")).await;
+        page = sign_in_as_demo(browser, base, &page, &format!("{}?", a.authorize_path)).await;
     }
     assert!(page.body.contains(a.shown_as), "{}", page.body);
     let done = browser.submit(base, &page, &[("decision", "allow")]).await;
@@ -649,6 +635,28 @@ async fn sign_in_and_consent(
     let query = done.location_query();
     assert_eq!(query.get("state").map(String::as_str), Some("s-42"));
     query
+}
+
+/// Submits the login `page` as the demo user; the page it leads back to, whose path must
+/// start with `back_to`.
+async fn sign_in_as_demo(
+    browser: &mut crate::sign_in::Browser,
+    base: &str,
+    page: &crate::sign_in::Page,
+    back_to: &str,
+) -> crate::sign_in::Page {
+    assert_eq!(page.status, 200, "{}", page.body);
+    let signed = browser
+        .submit(
+            base,
+            page,
+            &[("username", "demo"), ("password", "demo-password-4Vx7")],
+        )
+        .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let back = signed.location.clone().unwrap();
+    assert!(back.starts_with(back_to), "{back}");
+    browser.get(&format!("{base}{back}")).await
 }
 
 /// ItemExtend's web app asks for a code (no PKCE in its flow).
@@ -1101,5 +1109,146 @@ async fn exepron_openid_connect_flow() {
     assert_eq!(
         r.echoed().header_values("x-auth-subject"),
         ["exepron-service"]
+    );
+}
+
+/// Exepron's "application installed on a device that has no browser uses web service
+/// requests": the device authorization grant (RFC 8628) — device and user codes, the user's
+/// answer on the verification page, the device polling meanwhile.
+#[tokio::test]
+async fn exepron_device_without_a_browser() {
+    let gw = GatewayProcess::start(&exepron_config(|c| {
+        c.replace(
+            "max_refresh_grants = 5",
+            "max_refresh_grants = 5\ndevice_poll_interval = \"1s\"",
+        )
+    }))
+    .await;
+    let issuer = "https://identity.exepron.example.com";
+    let discovery: Value = http()
+        .get(gw.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["device_authorization_endpoint"],
+        format!("{issuer}/connect/deviceauthorization")
+    );
+    let ask = || async {
+        let response = http()
+            .post(gw.url("/connect/deviceauthorization"))
+            .form(&[("client_id", "exepron-tv"), ("scope", "openid api")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()
+    };
+    let poll = |device_code: String| {
+        let gw = &gw;
+        async move {
+            exepron_token(
+                gw,
+                None,
+                &[
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                    ("client_id", "exepron-tv"),
+                    ("device_code", &device_code),
+                ],
+            )
+            .await
+        }
+    };
+    let asked = ask().await;
+    let device_code = asked["device_code"].as_str().unwrap().to_string();
+    let user_code = asked["user_code"].as_str().unwrap().to_string();
+    assert_eq!(user_code.len(), 9, "XXXX-XXXX: {user_code}");
+    assert_eq!(asked["verification_uri"], format!("{issuer}/device"));
+    assert_eq!(asked["interval"], 1);
+    let (status, body) = poll(device_code.clone()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("authorization_pending"))
+    );
+
+    // The user, in a browser: the complete verification URI, sign in, then consent.
+    let complete = asked["verification_uri_complete"].as_str().unwrap();
+    let path = complete.strip_prefix(issuer).unwrap();
+    let base = gw.url("");
+    let base = base.trim_end_matches('/');
+    let mut browser = crate::sign_in::Browser::new();
+    let login = browser.get(&format!("{base}{path}")).await;
+    assert!(login.body.contains("name=\"password\""), "{}", login.body);
+    let consent = sign_in_as_demo(&mut browser, base, &login, "/device?user_code=").await;
+    let back = path;
+    assert!(consent.body.contains("Exepron TV"), "{}", consent.body);
+    let done = browser
+        .submit(base, &consent, &[("decision", "allow")])
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Device connected"), "{}", done.body);
+    // The code is spent: entered again, it is not valid.
+    let again = browser.get(&format!("{base}{back}")).await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    let wrong = browser
+        .get(&format!("{base}/device?user_code=BBBB-BBBB"))
+        .await;
+    assert_eq!(wrong.status, 400);
+
+    // The device's next poll, after the interval: its tokens, once.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, tokens) = poll(device_code.clone()).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert!(tokens["refresh_token"].is_string());
+    let bearer = format!(
+        "Authorization: Bearer {}",
+        tokens["access_token"].as_str().unwrap()
+    );
+    let r = raw_request(gw.addr(), &get("/api/v1/Projects?$top=5", &[&bearer]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.echoed().header_values("x-auth-subject"), ["demo"]);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, body) = poll(device_code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "used"
+    );
+
+    // A device that polls too fast is told to slow down; a denied request says so.
+    let asked = ask().await;
+    let device_code = asked["device_code"].as_str().unwrap().to_string();
+    let (_, first) = poll(device_code.clone()).await;
+    assert_eq!(first["error"], "authorization_pending");
+    let (_, second) = poll(device_code.clone()).await;
+    assert_eq!(second["error"], "slow_down");
+    let user_code = asked["user_code"].as_str().unwrap();
+    let page = browser
+        .get(&format!("{base}/device?user_code={user_code}"))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let denied = browser.submit(base, &page, &[("decision", "deny")]).await;
+    assert!(denied.body.contains("Request denied"), "{}", denied.body);
+    let (status, body) = poll(device_code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("access_denied"))
+    );
+    // Only clients with the grant may ask.
+    let response = http()
+        .post(gw.url("/connect/deviceauthorization"))
+        .form(&[("client_id", "exepron-spa")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
     );
 }

@@ -7,8 +7,9 @@ use super::request::requested_scopes;
 use super::settings::{Client, Settings};
 use std::collections::HashMap;
 
-/// The parameters of an authorization request that the flow carries from page to page.
-pub const PARAMETERS: [&str; 8] = [
+/// The parameters of an authorization request that the flow carries from page to page (and a
+/// device's user code, carried through the login page to the verification page).
+pub const PARAMETERS: [&str; 9] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -17,6 +18,7 @@ pub const PARAMETERS: [&str; 8] = [
     "nonce",
     "code_challenge",
     "code_challenge_method",
+    "user_code",
 ];
 
 /// Longest `state` or `nonce` accepted (they come back in redirects and ID tokens).
@@ -238,6 +240,7 @@ mod tests {
             client_credentials: false,
             refresh_token: false,
             authorization_code: true,
+            device_code: false,
             redirect_uris: vec![
                 "https://app.test/cb".into(),
                 "http://127.0.0.1:9/cb?x=1".into(),
@@ -270,6 +273,7 @@ mod tests {
             refresh_ttl: 30 * 86_400,
             max_refresh_grants: 5,
             max_refresh_grants_per_user: 20,
+            device_poll_interval: 5,
             device_token_limit: None,
             default_validity_minutes: 15,
             max_validity_minutes: 1440,

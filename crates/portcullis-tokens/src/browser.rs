@@ -6,10 +6,11 @@
 use super::answers;
 use super::authorize::{self, AuthorizationRequest, ErrorRedirect, Refusal};
 use super::cookies::{cookie, expired_cookie, service_cookie};
+use super::device_grant;
 use super::metrics::count_sign_in;
 use super::pages;
 use super::paths::Endpoint;
-use super::records::{CodeRecord, SessionRecord};
+use super::records::{CodeRecord, DeviceDecision, SessionRecord};
 use super::request::{parse_form, ServiceRequest};
 use super::sign_in::SignIn;
 use super::upstream_oidc::STATE_COOKIE;
@@ -229,7 +230,16 @@ pub fn signed_in(
     secret: &str,
 ) -> Answer {
     let cookie = session_cookie(service, sign_in, secret);
-    let answer = if params.contains_key("client_id") {
+    let answer = if let Some(user_code) = params.get("user_code") {
+        // Back to the device it was asked for.
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("user_code", user_code)
+            .finish();
+        answers::see_other(format!(
+            "{}?{query}",
+            service.settings.page_path(Endpoint::Device)
+        ))
+    } else if params.contains_key("client_id") {
         authorize_again(service, params)
     } else {
         answers::page(200, "Signed in", "You are signed in.")
@@ -384,6 +394,85 @@ pub async fn callback(service: &TokenService, request: &ServiceRequest<'_>) -> A
     match service.start_session(sign_in, user).await {
         Ok((secret, _)) => signed_in(service, sign_in, &resumed, &secret)
             .with_header("set-cookie", expired_cookie(service, STATE_COOKIE)),
+        Err(e) => e.into(),
+    }
+}
+
+/// The device grant's verification page (RFC 8628 §3.3): `GET` asks for the user code (or
+/// takes it from `verification_uri_complete`) and shows what the device asks for; `POST` is
+/// the signed-in user's answer, with the session's CSRF token.
+pub async fn device(service: &TokenService, request: &ServiceRequest<'_>) -> Answer {
+    let Some(sign_in) = service.sign_in.as_ref() else {
+        return answers::page(404, "Not found", "Sign-in is not enabled here.");
+    };
+    let params = match parameters(request) {
+        Ok(params) => params,
+        Err(page) => return page,
+    };
+    let action = service.settings.page_path(Endpoint::Device).to_string();
+    let entry = |status: u16, error: Option<&str>| {
+        answers::html(status, pages::device_code(&action, error), &[])
+    };
+    let session = match current_session(service, request).await {
+        Ok(session) => session,
+        Err(answer) => return answer,
+    };
+    let Some((_, session)) = session else {
+        if let Some(upstream) = &sign_in.upstream {
+            return upstream.start(service, &params).await;
+        }
+        return login_page(service, &params, None, 200, None);
+    };
+    let Some(typed) = params.get("user_code") else {
+        return entry(200, None);
+    };
+    let not_valid = "That code is not valid or has expired. Check it on your device.";
+    let Some(user_code) = device_grant::normalize_user_code(typed) else {
+        return entry(400, Some(not_valid));
+    };
+    let pending = match device_grant::pending(service, &user_code).await {
+        Ok(pending) => pending,
+        Err(e) => return e.into(),
+    };
+    let Some((key, record)) = pending else {
+        return entry(400, Some(not_valid));
+    };
+    let client_name = service
+        .settings
+        .clients
+        .get(&record.client_id)
+        .map_or(record.client_id.as_str(), |c| c.name.as_str());
+    if request.method != Method::POST {
+        let fields = [
+            ("user_code", typed.as_str()),
+            ("csrf", session.csrf.as_str()),
+        ];
+        return answers::html(
+            200,
+            pages::consent(&action, client_name, &session.sub, &record.scopes, &fields),
+            &[],
+        );
+    }
+    if let Err(refused) = check_session_csrf(&params, &session) {
+        return refused;
+    }
+    let allow = params.get("decision").map(String::as_str) == Some("allow");
+    let decision = if allow {
+        DeviceDecision::Approved {
+            sub: session.sub.clone(),
+            level: session.level,
+        }
+    } else {
+        DeviceDecision::Denied
+    };
+    match device_grant::decide(service, &key, &user_code, decision).await {
+        Ok(true) if allow => answers::page(
+            200,
+            "Device connected",
+            "You can go back to your device; it continues by itself.",
+        ),
+        Ok(true) => answers::page(200, "Request denied", "The device gets no access."),
+        Ok(false) => entry(400, Some(not_valid)),
         Err(e) => e.into(),
     }
 }

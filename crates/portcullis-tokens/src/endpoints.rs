@@ -5,6 +5,7 @@
 //! nothing a client sent is echoed back.
 
 use super::answers;
+use super::device_grant;
 use super::grant::{grant_answer, token_response};
 use super::paths::Endpoint;
 use super::records::TokenRecord;
@@ -107,6 +108,8 @@ pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> Ans
         Endpoint::Revoke => revoke(service, request).await,
         Endpoint::Introspect => introspect(service, request).await,
         Endpoint::UserInfo => userinfo(service, request).await,
+        Endpoint::DeviceAuthorization => device_authorization(service, request).await,
+        Endpoint::Device => return super::browser::device(service, request).await,
     };
     answer.unwrap_or_else(|refusal| refusal)
 }
@@ -134,6 +137,10 @@ fn discovery(service: &TokenService) -> Answer {
             ("authorization_endpoint", Endpoint::Authorize),
             ("end_session_endpoint", Endpoint::Logout),
             ("userinfo_endpoint", Endpoint::UserInfo),
+            (
+                "device_authorization_endpoint",
+                Endpoint::DeviceAuthorization,
+            ),
         ]);
     }
     for (name, endpoint) in listed {
@@ -558,6 +565,27 @@ fn is_json(request: &ServiceRequest<'_>) -> bool {
     typed || looks
 }
 
+/// RFC 8628 §3.1: a device (a client with the `device_code` grant) asks for a device code and
+/// a user code.
+async fn device_authorization(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
+    let (form, client) = client_form(service, request)?;
+    if !client.device_code {
+        return Err(answers::oauth_error(
+            "unauthorized_client",
+            "the client may not use the device grant",
+        ));
+    }
+    let Some(scopes) = requested_scopes(&form, &client.scopes) else {
+        return Err(answers::oauth_error(
+            "invalid_scope",
+            "a scope is beyond what the client may ask",
+        ));
+    };
+    let page = service.settings.page_path(Endpoint::Device);
+    let verification_uri = format!("{}{page}", service.settings.issuer.trim_end_matches('/'));
+    device_grant::start(service, client, scopes, verification_uri).await
+}
+
 /// The form body of an OAuth2 endpoint and the client it authenticates.
 fn client_form<'s>(
     service: &'s TokenService,
@@ -584,9 +612,18 @@ async fn oauth_token(service: &TokenService, request: &ServiceRequest<'_>) -> Ha
         Some("authorization_code") if client.authorization_code => {
             super::code_grant::exchange(service, client, &form).await
         }
-        Some("client_credentials" | "refresh_token" | "authorization_code") => Err(
-            answers::oauth_error("unauthorized_client", "the client may not use this grant"),
-        ),
+        Some(device_grant::GRANT_TYPE) if client.device_code => {
+            device_grant::exchange(service, client, &form).await
+        }
+        Some(
+            "client_credentials"
+            | "refresh_token"
+            | "authorization_code"
+            | device_grant::GRANT_TYPE,
+        ) => Err(answers::oauth_error(
+            "unauthorized_client",
+            "the client may not use this grant",
+        )),
         Some(_) => Err(answers::oauth_error(
             "unsupported_grant_type",
             "this grant type is not supported",

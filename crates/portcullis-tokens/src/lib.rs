@@ -13,6 +13,7 @@ pub mod authorize;
 pub mod browser;
 pub mod code_grant;
 pub mod cookies;
+pub mod device_grant;
 pub mod endpoints;
 pub mod error;
 pub mod grant;

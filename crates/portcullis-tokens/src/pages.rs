@@ -111,6 +111,22 @@ pub fn login(
     )
 }
 
+/// The verification page of the device grant: the user code shown on the device.
+pub fn device_code(action: &str, error: Option<&str>) -> String {
+    page(
+        "Connect a device",
+        &format!(
+            "<p>Enter the code your device shows.</p>{}<form method=\"get\" action=\"{}\">\
+             <label for=\"user_code\">Code</label>\
+             <input id=\"user_code\" name=\"user_code\" autocomplete=\"off\" \
+             autocapitalize=\"characters\" required autofocus>\
+             <button type=\"submit\">Continue</button></form>",
+            alert(error),
+            escape(action),
+        ),
+    )
+}
+
 /// The consent form: which application asks for what, allow or deny.
 pub fn consent(
     action: &str,

@@ -23,13 +23,17 @@ pub enum Endpoint {
     Login,
     Logout,
     Callback,
+    /// RFC 8628: where a device asks for a device code and a user code.
+    DeviceAuthorization,
+    /// RFC 8628: the verification page where the user enters the user code.
+    Device,
 }
 
 impl Endpoint {
     /// The endpoints named in `[token_service.endpoints]`, with their default place (under the
     /// prefix, except the two well-known documents). The token APIs' `create`/`update` are
     /// configured with their API.
-    pub const NAMED: [(&'static str, Endpoint, Place); 13] = [
+    pub const NAMED: [(&'static str, Endpoint, Place); 15] = [
         (
             "jwks",
             Endpoint::Jwks,
@@ -75,13 +79,23 @@ impl Endpoint {
             Endpoint::Callback,
             Place::Under("/oauth/callback"),
         ),
+        (
+            "device_authorization",
+            Endpoint::DeviceAuthorization,
+            Place::Under("/oauth/device_authorization"),
+        ),
+        ("device", Endpoint::Device, Place::Under("/device")),
     ];
 
     /// Whether a browser reaches it (sign-in pages, whose cookies must reach it too).
     pub fn is_browser(self) -> bool {
         matches!(
             self,
-            Endpoint::Authorize | Endpoint::Login | Endpoint::Logout | Endpoint::Callback
+            Endpoint::Authorize
+                | Endpoint::Login
+                | Endpoint::Logout
+                | Endpoint::Callback
+                | Endpoint::Device
         )
     }
 

@@ -101,6 +101,29 @@ pub struct SessionRecord {
     pub ended: bool,
 }
 
+/// A device authorization request (RFC 8628): what the device asked for, and the user's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeviceCodeRecord {
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub user_code: String,
+    pub expires_at: u64,
+    /// Seconds between polls at first.
+    pub interval: u64,
+    pub decision: DeviceDecision,
+    /// Its tokens were issued.
+    #[serde(default)]
+    pub used: bool,
+}
+
+/// The user's answer to a device's request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum DeviceDecision {
+    Pending,
+    Denied,
+    Approved { sub: String, level: Level },
+}
+
 /// An authorization code: one-time, short-lived, bound to its client, redirect URI and PKCE
 /// challenge. After use it stays (with `grant`) so that a replay can revoke what it gave.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -40,6 +40,8 @@ pub struct Client {
     pub client_credentials: bool,
     pub refresh_token: bool,
     pub authorization_code: bool,
+    /// RFC 8628's device authorization grant.
+    pub device_code: bool,
     /// Exact matches only (RFC 9700 §4.1.3).
     pub redirect_uris: Vec<String>,
     pub level: Level,
@@ -93,6 +95,8 @@ pub struct Settings {
     pub max_refresh_grants: usize,
     /// Live grants per user across clients (`0`: no limit).
     pub max_refresh_grants_per_user: usize,
+    /// RFC 8628: seconds a device waits between polls at first.
+    pub device_poll_interval: u64,
     /// Device tokens per client address and window; `None`: unlimited.
     pub device_token_limit: Option<(u32, Duration)>,
     pub default_validity_minutes: u64,
