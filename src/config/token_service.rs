@@ -78,6 +78,8 @@ pub struct TokenServiceConfig {
     /// CORS for the service's endpoints (browser apps on other origins calling the token
     /// endpoint); same keys as `[routes.cors]`.
     pub cors: Option<CorsConfig>,
+    /// E-mail verification codes for identified device tokens, through an SMTP relay.
+    pub email_verification: Option<Spanned<EmailVerificationConfig>>,
     /// A `{tenant}.suffix` host pattern: device tokens asked for on such a host (the device
     /// token endpoint, or a route's `issue_device_token`) belong to that tenant.
     pub tenant_host: Option<Spanned<String>>,
@@ -88,6 +90,29 @@ pub struct TokenServiceConfig {
     /// resources and validity. Default: one at `{prefix}/token/create` and `/token/update`.
     #[serde(default)]
     pub token_apis: BTreeMap<String, Spanned<TokenApiConfig>>,
+}
+
+/// `[token_service.email_verification]`: codes that prove a claimed e-mail address.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EmailVerificationConfig {
+    /// The relay: `smtp://[user:password@]host[:port]` (add `?tls=required` for STARTTLS) or
+    /// `smtps://…`. Carries a password: inline, `{ env = … }` or `{ file = … }`.
+    pub smtp_url: SecretSource,
+    /// The sender, e.g. `"Example <no-reply@example.com>"`.
+    pub from: String,
+    #[serde(default = "default_email_subject")]
+    pub subject: String,
+    /// How long a code stays good.
+    #[serde(default = "default_email_code_ttl")]
+    pub code_ttl: ConfigDuration,
+}
+
+fn default_email_subject() -> String {
+    "Your verification code".into()
+}
+fn default_email_code_ttl() -> ConfigDuration {
+    ConfigDuration::from_secs(15 * 60)
 }
 
 /// Where an endpoint is: a path, `true` (its default place) or `false` (off).

@@ -31,6 +31,7 @@ pub fn mount(
         | Endpoint::DeviceAuthorization
         | Endpoint::Device => sign_in.is_some(),
         Endpoint::Callback => oidc,
+        Endpoint::EmailCode | Endpoint::EmailConfirm => service.email_verification.is_some(),
         _ => true,
     };
     for (name, mount) in &service.endpoints {
@@ -58,14 +59,14 @@ pub fn mount(
                 report(
                     configured.map(Spanned::span).unwrap_or_default(),
                     &format!("endpoints.{name}"),
-                    format!(
-                        "needs [token_service.sign_in]{}",
-                        if endpoint == Endpoint::Callback {
-                            " with oidc"
-                        } else {
-                            ""
+                    match endpoint {
+                        Endpoint::Callback => "needs [token_service.sign_in] with oidc",
+                        Endpoint::EmailCode | Endpoint::EmailConfirm => {
+                            "needs [token_service.email_verification]"
                         }
-                    ),
+                        _ => "needs [token_service.sign_in]",
+                    }
+                    .to_string(),
                 );
             }
             (None, true)

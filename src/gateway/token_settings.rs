@@ -118,6 +118,26 @@ pub fn compile(
             }
         }
     });
+    let email = service.email_verification.as_ref().and_then(|spanned| {
+        let e = spanned.get_ref();
+        let smtp_url = match e.smtp_url.resolve() {
+            Ok(url) => url,
+            Err(message) => {
+                report.add(spanned.span(), "email_verification.smtp_url", message);
+                return None;
+            }
+        };
+        if let Err(message) = portcullis_tokens::email::check(&smtp_url, &e.from) {
+            report.add(spanned.span(), "email_verification", message);
+            return None;
+        }
+        Some(portcullis_tokens::email::EmailSettings {
+            smtp_url,
+            from: e.from.clone(),
+            subject: e.subject.clone(),
+            code_ttl: e.code_ttl.get().as_secs().max(60),
+        })
+    });
     if report.list.len() > before {
         return None;
     }
@@ -128,6 +148,7 @@ pub fn compile(
         paths,
         token_apis,
         tenant_host,
+        email,
         issuer: service.issuer.get_ref().clone(),
         audience: service.audience.clone(),
         format: match service.format {

@@ -995,6 +995,10 @@ async fn exepron_openid_connect_flow() {
         .await
         .unwrap();
     assert_eq!(info["sub"], "demo");
+    assert_eq!(
+        info["email"], "demo@example.com",
+        "the email scope was granted"
+    );
 
     // A JavaScript application: no secret, PKCE.
     let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
@@ -1251,4 +1255,176 @@ async fn exepron_device_without_a_browser() {
         response.json::<Value>().await.unwrap()["error"],
         "unauthorized_client"
     );
+}
+
+/// A real SMTP server (aiosmtpd, as `./.ci/install` puts it) that keeps what it gets in a
+/// maildir; killed when dropped.
+struct SmtpServer {
+    child: std::process::Child,
+    port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SmtpServer {
+    async fn start() -> SmtpServer {
+        let maildir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let python = std::env::var_os("XDG_CACHE_HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")))
+            .unwrap()
+            .join("portcullis/python");
+        let child = std::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir.path().join("box"))
+            .env("PYTHONPATH", &python)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let up = eventually(std::time::Duration::from_secs(15), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
+        assert!(
+            up,
+            "aiosmtpd did not start (./.ci/install installs it into {python:?})"
+        );
+        SmtpServer {
+            child,
+            port,
+            maildir,
+        }
+    }
+
+    /// The messages received so far, as text.
+    fn messages(&self) -> Vec<String> {
+        let new = self.maildir.path().join("box/new");
+        std::fs::read_dir(new)
+            .map(|entries| {
+                entries
+                    .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Extole's other way to a verified token: e-mail verification. The identified token asks for
+/// a code, the gateway mails it through a real SMTP server, and the code makes it verified.
+#[tokio::test]
+async fn extole_email_verification() {
+    let smtp = SmtpServer::start().await;
+    let gw = GatewayProcess::start(
+        &example_config("extole").replace("127.0.0.1:2525", &format!("127.0.0.1:{}", smtp.port)),
+    )
+    .await;
+    let acme = "acme.extole.io";
+    let r = raw_request(
+        gw.addr(),
+        &on_host("POST", acme, "/api/v5/token", &[], None),
+    )
+    .await
+    .unwrap();
+    let token = r.json()["access_token"].as_str().unwrap().to_string();
+    let bearer = format!("Authorization: Bearer {token}");
+    let send = |email: &str| {
+        on_host(
+            "POST",
+            acme,
+            "/api/v5/token/email",
+            &[&bearer],
+            Some(&format!(r#"{{"email":"{email}"}}"#)),
+        )
+    };
+    // Only an address the token claimed.
+    let r = raw_request(gw.addr(), &send("ann@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status,
+        400,
+        "not identified yet: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let identify = on_host(
+        "POST",
+        acme,
+        "/api/v5/token/identify",
+        &[&bearer],
+        Some(r#"{"email":"ann@example.com"}"#),
+    );
+    assert_eq!(raw_request(gw.addr(), &identify).await.unwrap().status, 200);
+    let r = raw_request(gw.addr(), &send("bob@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "another address");
+    assert!(smtp.messages().is_empty());
+
+    let r = raw_request(gw.addr(), &send("Ann@Example.com"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["expires_in"], 900);
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1);
+    let mail = &messages[0];
+    assert!(mail.contains("To: Ann@Example.com"), "{mail}");
+    assert!(
+        mail.contains("Subject: Your Extole verification code"),
+        "{mail}"
+    );
+    let code: String = mail
+        .split("Your verification code is ")
+        .nth(1)
+        .expect("a code")
+        .chars()
+        .take(6)
+        .collect();
+    assert!(code.chars().all(|c| c.is_ascii_digit()), "{code}");
+    assert!(!mail.contains(&token), "the token never goes out by mail");
+    // Asking again at once: 429.
+    let r = raw_request(gw.addr(), &send("ann@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 429);
+
+    let confirm = |code: &str| {
+        on_host(
+            "POST",
+            acme,
+            "/api/v5/token/email/confirm",
+            &[&bearer],
+            Some(&format!(r#"{{"code":"{code}"}}"#)),
+        )
+    };
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let r = raw_request(gw.addr(), &confirm(wrong)).await.unwrap();
+    assert_eq!(r.status, 400);
+    let me = on_host("GET", acme, "/api/v5/me", &[&bearer], None);
+    assert_eq!(
+        raw_request(gw.addr(), &me).await.unwrap().status,
+        401,
+        "still identified"
+    );
+    let r = raw_request(gw.addr(), &confirm(&code)).await.unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["level"], "verified");
+    let r = raw_request(gw.addr(), &me).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.echoed().header_values("x-auth-level"), ["verified"]);
+    // A code proves the address once.
+    let r = raw_request(gw.addr(), &confirm(&code)).await.unwrap();
+    assert_eq!(r.status, 400);
 }

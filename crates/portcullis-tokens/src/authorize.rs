@@ -255,6 +255,7 @@ mod tests {
             prefix: "/auth".into(),
             paths: crate::paths::ServicePaths::defaults("/auth"),
             tenant_host: None,
+            email: None,
             token_apis: vec![crate::settings::TokenApi {
                 name: "default".into(),
                 resources: Vec::new(),

@@ -6,6 +6,7 @@
 
 use super::answers;
 use super::device_grant;
+use super::email::EmailError;
 use super::grant::{grant_answer, token_response};
 use super::paths::Endpoint;
 use super::records::TokenRecord;
@@ -109,6 +110,8 @@ pub async fn handle(service: &TokenService, request: &ServiceRequest<'_>) -> Ans
         Endpoint::Introspect => introspect(service, request).await,
         Endpoint::UserInfo => userinfo(service, request).await,
         Endpoint::DeviceAuthorization => device_authorization(service, request).await,
+        Endpoint::EmailCode => email_code(service, request).await,
+        Endpoint::EmailConfirm => email_confirm(service, request).await,
         Endpoint::Device => return super::browser::device(service, request).await,
     };
     answer.unwrap_or_else(|refusal| refusal)
@@ -282,6 +285,68 @@ async fn identify(service: &TokenService, request: &ServiceRequest<'_>) -> Handl
     let found = service.identify(&token, &identity_key).await?;
     let expires_in = found.record.expires_at.saturating_sub(now_unix());
     Ok(answers::ok(token_answer(&token, expires_in, &found.record)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailBody {
+    email: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeBody {
+    code: String,
+}
+
+/// Sends a verification code to the e-mail address the presented device token claimed.
+async fn email_code(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
+    let token = presented_token(request)?;
+    let body: EmailBody = parse_json(request.body)?;
+    let ttl = service
+        .send_email_code(&token, &body.email)
+        .await
+        .map_err(email_refusal)?;
+    Ok(answers::json(
+        202,
+        json!({ "sent": true, "expires_in": ttl }),
+    ))
+}
+
+/// Takes the code: the presented token becomes verified.
+async fn email_confirm(service: &TokenService, request: &ServiceRequest<'_>) -> Handled {
+    let token = presented_token(request)?;
+    let body: CodeBody = parse_json(request.body)?;
+    let found = service
+        .confirm_email_code(&token, &body.code)
+        .await
+        .map_err(email_refusal)?;
+    Ok(answers::ok(
+        json!({ "active": true, "level": found.record.level }),
+    ))
+}
+
+fn email_refusal(e: EmailError) -> Answer {
+    match e {
+        EmailError::Service(e) => e.into(),
+        EmailError::NotClaimed => answers::oauth_error(
+            "invalid_grant",
+            "the token is not an identified device token that claimed this address",
+        ),
+        EmailError::TooSoon(wait) => answers::json(
+            429,
+            json!({ "error": "slow_down", "error_description": "a code was sent a moment ago" }),
+        )
+        .with_header("retry-after", wait.max(1).to_string()),
+        EmailError::Relay => answers::json(
+            503,
+            json!({ "error": "temporarily_unavailable", "error_description": "the code could not be sent" }),
+        ),
+        EmailError::WrongCode => answers::oauth_error(
+            "invalid_grant",
+            "the code is wrong, expired, used or tried too often; ask for a new one",
+        ),
+    }
 }
 
 /// The client named by HTTP Basic (RFC 6749 §2.3.1) or, when `form` is given, by
@@ -812,6 +877,23 @@ async fn userinfo(service: &TokenService, request: &ServiceRequest<'_>) -> Handl
         ));
     }
     let mut claims = json!({ "sub": record.sub });
+    // Core §5.4: the `email` scope asks for the address; the users file has it.
+    let email = record
+        .scopes
+        .iter()
+        .any(|s| s == "email")
+        .then(|| {
+            service
+                .sign_in
+                .as_ref()?
+                .users
+                .as_ref()?
+                .email_of(&record.sub)
+        })
+        .flatten();
+    if let Some(email) = email {
+        claims["email"] = json!(email);
+    }
     if let Some(tenant) = &record.tenant {
         claims["tenant"] = json!(tenant);
     }

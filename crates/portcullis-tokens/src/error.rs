@@ -25,6 +25,8 @@ pub enum OpenError {
     },
     #[error("the key file holds no current signing key")]
     NoSigningKey,
+    #[error("email_verification: {0}")]
+    Mail(String),
     #[error(transparent)]
     Users(#[from] UsersError),
     #[error("the upstream OpenID client: {0}")]

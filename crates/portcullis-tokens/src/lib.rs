@@ -14,6 +14,7 @@ pub mod browser;
 pub mod code_grant;
 pub mod cookies;
 pub mod device_grant;
+pub mod email;
 pub mod endpoints;
 pub mod error;
 pub mod grant;
@@ -120,6 +121,8 @@ pub struct TokenService {
     pub sign_in: Option<sign_in::SignIn>,
     /// Device tokens per client address, when limited.
     device_limit: Option<issue_limit::IssueLimiter>,
+    /// The SMTP relay for e-mail verification codes, when configured.
+    mailer: Option<email::Mailer>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -149,12 +152,19 @@ impl TokenService {
         let device_limit = settings
             .device_token_limit
             .map(|(max, window)| issue_limit::IssueLimiter::new(max, window, 100_000));
+        let mailer = settings
+            .email
+            .clone()
+            .map(email::Mailer::new)
+            .transpose()
+            .map_err(OpenError::Mail)?;
         Ok(TokenService {
             settings,
             store,
             keys: Arc::new(keys),
             sign_in,
             device_limit,
+            mailer,
         })
     }
 

@@ -23,6 +23,10 @@ pub enum Endpoint {
     Login,
     Logout,
     Callback,
+    /// Sends an e-mail verification code to the address a device token claimed.
+    EmailCode,
+    /// Takes the code: the token becomes verified.
+    EmailConfirm,
     /// RFC 8628: where a device asks for a device code and a user code.
     DeviceAuthorization,
     /// RFC 8628: the verification page where the user enters the user code.
@@ -33,7 +37,7 @@ impl Endpoint {
     /// The endpoints named in `[token_service.endpoints]`, with their default place (under the
     /// prefix, except the two well-known documents). The token APIs' `create`/`update` are
     /// configured with their API.
-    pub const NAMED: [(&'static str, Endpoint, Place); 15] = [
+    pub const NAMED: [(&'static str, Endpoint, Place); 17] = [
         (
             "jwks",
             Endpoint::Jwks,
@@ -55,6 +59,16 @@ impl Endpoint {
             Place::Under("/token/identify"),
         ),
         ("verify", Endpoint::Verify, Place::Under("/token/verify")),
+        (
+            "email_code",
+            Endpoint::EmailCode,
+            Place::Under("/token/email"),
+        ),
+        (
+            "email_confirm",
+            Endpoint::EmailConfirm,
+            Place::Under("/token/email/confirm"),
+        ),
         ("token", Endpoint::Token, Place::Under("/oauth/token")),
         ("revoke", Endpoint::Revoke, Place::Under("/oauth/revoke")),
         (

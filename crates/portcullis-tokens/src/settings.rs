@@ -78,6 +78,8 @@ pub struct Settings {
     pub paths: ServicePaths,
     /// The tenant token APIs; `Endpoint::Create(i)` is the `i`th.
     pub token_apis: Vec<TokenApi>,
+    /// E-mail verification codes through an SMTP relay, when configured.
+    pub email: Option<super::email::EmailSettings>,
     /// `{tenant}.suffix`: a device token asked for on such a host is that tenant's.
     pub tenant_host: Option<portcullis_core::route::HostPattern>,
     pub issuer: String,

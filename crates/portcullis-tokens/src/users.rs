@@ -65,6 +65,11 @@ impl Users {
         user.filter(|_| matches)
     }
 
+    /// A user's e-mail address, if the file gives one (for UserInfo's `email` claim).
+    pub fn email_of(&self, name: &str) -> Option<&str> {
+        self.by_name.get(name)?.email.as_deref()
+    }
+
     pub fn len(&self) -> usize {
         self.by_name.len()
     }
