@@ -2,9 +2,13 @@
 # Portcullis beside its peers, in one run: an echo upstream, a bare pingora passthrough (the
 # limit for this architecture), Portcullis (no auth, JWT per algorithm with cached tokens, all
 # tokens unique, an invalid-token flood, an OData route, cached RS256 at a fixed request rate),
-# and — when installed from Debian — HAProxy 2.6 with jwt_verify on the same RS256 key, nginx
-# as a plain proxy, and nginx asking Portcullis about each request (`auth_request` to its
-# `[forward_auth]` check, both on the proxy core): the decision service's cost per check.
+# and — when installed from Debian — HAProxy 2.6 with jwt_verify and the same claim checks
+# (exp, iss, aud) on the same RS256 key, nginx as a plain proxy (the ceiling), nginx asking
+# Portcullis about each request (`auth_request` to its `[forward_auth]` check, both on the proxy
+# core: the decision service's cost per check), and the peers of ../shared/peers (Envoy
+# jwt_authn with and without its cache, nginx+Lua with and without a cache, nginx+njs, Apache
+# with mod_oauth2 and with mod_auth_openidc; `../shared/peers/common/install.sh` installs them,
+# PEERS=0 leaves them out).
 #
 # Proxies run on one core (PROXY_CORE), the load generator and the upstream on the other
 # (LOAD_CORE); each proxy has one worker thread; the upstream sends RESPONSE_BYTES-byte bodies.
@@ -37,7 +41,7 @@ mkdir -p "$OUT"
 source bench/common.sh
 loadgen="taskset -c $LOAD_CORE $bin/examples/loadgen"
 
-ECHO=19000 PASS=19001 PORT=19002 HAPROXY=19003 NGINX=19004 NGINX_AUTH=19005
+ECHO=19000 PASS=19001 PORT=19002 HAPROXY=19003 NGINX=19004 NGINX_AUTH=19030
 
 for alg in RS256 ES256 EdDSA HS256; do
   $bin/examples/loadgen keys --alg "$alg" --out "$work/$alg" --kid "k-$alg" 2>/dev/null
@@ -94,6 +98,12 @@ frontend fe
   http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
   http-request deny deny_status 401 unless { var(txn.alg) -m str RS256 }
   http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"$work/RS256/public.pem") -m int 1 }
+  # The claims every other system checks too (like with like): iss, aud, exp.
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('\$.iss') -m str https://RS256.bench }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('\$.aud') -m str bench }
+  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
+  http-request set-var(txn.now) date()
+  http-request deny deny_status 401 unless { var(txn.exp),sub(txn.now) -m int gt 0 }
   default_backend be
 backend be
   server s1 127.0.0.1:$ECHO
@@ -143,6 +153,45 @@ EOF
   wait_port $NGINX && wait_port $NGINX_AUTH && systems+=(nginx nginx+auth_request)
 fi
 
+# The peers of ../shared/peers, each pinned to the proxy core with one worker, in front of the
+# same echo upstream, on the same key: name | dir | env | port.
+PEERS_DIR=${PEERS_DIR:-$(cd .. && pwd)/shared/peers}
+PEER_TABLE="envoy|envoy|ENVOY_PORT=19005|19005
+envoy+cache|envoy|ENVOY_JWT_CACHE=10000 ENVOY_PORT=19012 ENVOY_ADMIN_PORT=19022|19012
+nginx+lua|nginx-lua|LUA_PORT=19008|19008
+nginx+lua+cache|nginx-lua|LUA_JWT_CACHE=10000 LUA_PORT=19013|19013
+nginx+njs|nginx-njs|NJS_PORT=19007|19007
+apache+oauth2|apache-oauth2|OAUTH2_PORT=19011|19011
+apache+oidc|apache-oidc|OIDC_KEYS=cert APACHE_PORT=19006|19006"
+# Apache's www-data workers cannot enter the 0700 $work: the peers write under /tmp.
+export RUN=${PEERS_RUN:-${TMPDIR:-/tmp}/portcullis-peers/run-compare}
+peers_each() { # command: runs `command name dir envs port` for each peer
+  local name dir envs port
+  while IFS='|' read -r name dir envs port; do "$1" "$name" "$dir" "$envs" "$port"; done <<< "$PEER_TABLE"
+}
+start_peer() {
+  [ -x "$PEERS_DIR/$2/start.sh" ] || return 0
+  if env $3 KEYDIR="$work/RS256" UPSTREAM_PORT="$ECHO" CORE="$PROXY_CORE" THREADS=1 \
+      ISS=https://RS256.bench AUD=bench "$PEERS_DIR/$2/start.sh" > "$work/peer-$1.log" 2>&1; then
+    systems+=("$1")
+  else
+    echo "peer $1 did not start (../shared/peers/common/install.sh installs the peers): $(tail -2 "$work/peer-$1.log")" >&2
+  fi
+}
+stop_peer() { [ -x "$PEERS_DIR/$2/stop.sh" ] && env $3 "$PEERS_DIR/$2/stop.sh" >/dev/null 2>&1; true; }
+if [ "${PEERS:-1}" = 1 ] && [ -d "$PEERS_DIR" ]; then
+  trap 'peers_each stop_peer; cleanup' EXIT
+  peers_each start_peer
+fi
+peer_scenarios() { # the RS256 loadgen options
+  local name dir envs port
+  while IFS='|' read -r name dir envs port; do
+    [[ " ${systems[*]} " == *" $name "* ]] || continue
+    echo "RS256 cached|$name|http://127.0.0.1:$port/RS256|$1 --tokens 1000"
+    echo "RS256 at $RATE/s|$name|http://127.0.0.1:$port/RS256|$1 --tokens 1000 --rate $RATE"
+  done <<< "$PEER_TABLE"
+}
+
 # scenario name | system | url | loadgen options
 scenarios() {
   local rs="--key $work/RS256/key.json --iss https://RS256.bench --aud bench --scope bench"
@@ -164,6 +213,8 @@ scenarios() {
   for alg in ES256 EdDSA HS256; do
     echo "$alg cached|portcullis|http://127.0.0.1:$PORT/$alg|--key $work/$alg/key.json --iss https://$alg.bench --aud bench --scope bench --tokens 1000"
   done
+  peer_scenarios "$rs"
+  [[ " ${systems[*]} " == *" nginx "* ]] && echo "$at|nginx|http://127.0.0.1:$NGINX/RS256|$rs --tokens 1000 --rate $RATE"
   echo "RS256 unique|portcullis|http://127.0.0.1:$PORT/RS256|$rs --tokens $UNIQUE_TOKENS"
   echo "RS256 + 10% invalid|portcullis|http://127.0.0.1:$PORT/RS256|$rs --tokens 1000 --invalid 0.1"
   echo "OData route|portcullis|http://127.0.0.1:$PORT/odata/People?\$filter=Age%20gt%2030%20and%20startswith(Name,'A')&\$orderby=Name&\$select=Id,Name|$rs --tokens 1000"

@@ -11,6 +11,9 @@
 #   bench/instructions.sh                 # passthrough, Portcullis without auth, cached RS256
 #   TOP=30 bench/instructions.sh          # and the 30 functions that differ most (inclusive)
 #   KEEP=/tmp/counts bench/instructions.sh  # keep the callgrind files to read further
+#
+# With nginx installed, plain nginx (one process, no master) proxying the same requests is
+# counted the same way: the ceiling the performance work aims at.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
@@ -19,7 +22,7 @@ WARMUP=${WARMUP:-3}
 MEASURE=${MEASURE:-5}
 TOP=${TOP:-0}
 source bench/common.sh
-ECHO=19500 PASS=19501 PORT=19502
+ECHO=19500 PASS=19501 PORT=19502 NGINX=19503
 
 rs256_gateway "$PORT" "$ECHO"
 start echo 0 $bin/examples/echo "127.0.0.1:$ECHO" 1 512
@@ -54,6 +57,28 @@ kill "$vg"
 under_valgrind portcullis $bin/portcullis serve -c "$work/portcullis.toml"
 count none "$PORT" /none
 count rs256 "$PORT" /RS256 $tokens
+kill "$vg"
+if command -v nginx >/dev/null; then
+  mkdir -p "$work/nginx"
+  cat > "$work/nginx/nginx.conf" <<EOF
+master_process off;
+daemon off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log stderr crit;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream echo { server 127.0.0.1:$ECHO; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGINX;
+    location / { proxy_pass http://echo; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+EOF
+  under_valgrind nginx nginx -c "$work/nginx/nginx.conf" -p "$work/nginx"
+  count nginx "$NGINX" /RS256 $tokens
+fi
 # KEEP=DIR keeps the callgrind files (passthrough.out, none.out, rs256.out) for callgrind_annotate.
 if [[ -n ${KEEP:-} ]]; then mkdir -p "$KEEP" && cp "$work"/*.out "$KEEP"/; fi
 
@@ -61,9 +86,10 @@ python3 - "$work" "$TOP" <<'PY'
 import re, subprocess, sys
 work, top = sys.argv[1], int(sys.argv[2])
 
-def requests_in(path):
+def requests_in(path, call="send"):
     """Each proxied request is two calls of libc's send() (to the upstream, to the client) in
-    both proxies, whatever the compiler inlined: the request count of the measured window."""
+    both proxies, whatever the compiler inlined: the request count of the measured window.
+    nginx writes both with writev()."""
     names, sends, current = {}, 0, None
     for line in open(path):
         m = re.match(r"c?fn=\((\d+)\)(?: (.*))?", line)
@@ -71,7 +97,7 @@ def requests_in(path):
             if m.group(2):
                 names[m.group(1)] = m.group(2).strip()
             current = names.get(m.group(1)) if line.startswith("cfn=") else None
-        elif line.startswith("calls=") and current == "send":
+        elif line.startswith("calls=") and current == call:
             sends += int(line.split()[0][len("calls="):])
             current = None
     return sends // 2
@@ -79,7 +105,7 @@ def requests_in(path):
 def profile(name):
     """Instructions per request: the total, and each function's inclusive count."""
     path = f"{work}/{name}.out"
-    requests = max(requests_in(path), 1)
+    requests = max(requests_in(path, "writev" if name == "nginx" else "send"), 1)
     out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", path],
                          capture_output=True, text=True).stdout
     total = int(re.search(r"([\d,]+) \(100.0%\)\s+PROGRAM TOTALS", out).group(1).replace(",", ""))
@@ -91,12 +117,17 @@ def profile(name):
             functions[symbol] = functions.get(symbol, 0) + int(m.group(1).replace(",", "")) / requests
     return total / requests, requests, functions
 
-rows = {name: profile(name) for name in ("passthrough", "none", "rs256")}
+import os
+names = ["passthrough", "none", "rs256"] + (["nginx"] if os.path.exists(f"{work}/nginx.out") else [])
+rows = {name: profile(name) for name in names}
 base = rows["passthrough"][0]
 print(f"{'system / route':<34} {'requests':>9} {'instructions/request':>21} {'vs passthrough':>15}")
 for name, label in (("passthrough", "passthrough (RS256 tokens sent)"),
                     ("none", "portcullis, no auth"),
-                    ("rs256", "portcullis, RS256 cached")):
+                    ("rs256", "portcullis, RS256 cached"),
+                    ("nginx", "nginx, plain proxy (same requests)")):
+    if name not in rows:
+        continue
     per, requests, _ = rows[name]
     print(f"{label:<34} {requests:>9} {per:>21,.0f} {per / base:>14.2f}x")
 if top:

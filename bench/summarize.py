@@ -62,31 +62,49 @@ for r in rows:
         r["passthrough_scenario"] = base
         r["rps_vs_passthrough"] = paired(r["scenario"], r["system"], base, "passthrough", rps)
         r["p99_vs_passthrough"] = paired(r["scenario"], r["system"], base, "passthrough", p99)
+# And against plain nginx, the ceiling: its row in the same scenario, else nginx without auth.
+scenarios_with_nginx = {r["scenario"] for r in rows if r["system"] == "nginx"}
+for r in rows:
+    base = r["scenario"] if r["scenario"] in scenarios_with_nginx else "no auth"
+    if ("no auth", "nginx") in groups:
+        r["rps_vs_nginx"] = paired(r["scenario"], r["system"], base, "nginx", rps)
 
 def ratio(value):
     """A ratio as printed; "n/a" where the base answered nothing."""
     return "n/a" if value is None else f"{value:.2f}x"
 
-header = f"{'scenario':<22} {'system':<18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'vs pass req/s':>14} {'vs pass p99':>12}  statuses"
+header = f"{'scenario':<22} {'system':<18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'vs pass req/s':>14} {'vs pass p99':>12} {'vs nginx':>9}  statuses"
 lines = [header, "-" * len(header)]
 for r in rows:
     lat = r["latency_ms"]
     lines.append(
         f"{r['scenario']:<22} {r['system']:<18} {r['rps']:>9.0f} {lat['p50']:>8.3f} {lat['p99']:>8.3f} {lat['p999']:>9.3f} "
-        f"{ratio(r.get('rps_vs_passthrough')):>14} {ratio(r.get('p99_vs_passthrough')):>12}  {r['statuses']}"
+        f"{ratio(r.get('rps_vs_passthrough')):>14} {ratio(r.get('p99_vs_passthrough')):>12} {ratio(r.get('rps_vs_nginx')):>9}  {r['statuses']}"
     )
 lines.append("")
 lines.append("vs pass: median of the rounds' ratios to the passthrough sent the same requests (its row in")
-lines.append("the same scenario), or to the passthrough without auth where a scenario has no such row.")
+lines.append("the same scenario), or to the passthrough without auth where a scenario has no such row;")
+lines.append("vs nginx: the same against plain nginx (the ceiling), requests/s.")
 # `paired` is None where either side is missing or answered nothing.
 vs_plain = paired("RS256 cached", "portcullis", "no auth", "passthrough", rps)
 vs_plain_p99 = paired("RS256 cached", "portcullis", "no auth", "passthrough", p99)
 if vs_plain is not None and vs_plain_p99 is not None:
     lines.append(f"Portcullis RS256 cached vs the passthrough without auth (no token sent): "
                  f"{vs_plain:.2f}x requests/s, p99 {vs_plain_p99:.2f}x")
-vs_haproxy = paired("RS256 cached", "portcullis", "RS256 cached", "haproxy", rps)
-if vs_haproxy is not None:
-    lines.append(f"Portcullis RS256 cached vs HAProxy jwt_verify: {vs_haproxy:.2f}x requests/s")
+for peer, what in [("nginx", "plain nginx (the ceiling)"), ("haproxy", "HAProxy jwt_verify + claims"),
+                  ("envoy", "Envoy jwt_authn"), ("envoy+cache", "Envoy jwt_authn with its cache"),
+                  ("nginx+lua", "nginx+Lua"), ("nginx+lua+cache", "nginx+Lua with a cache"),
+                  ("nginx+njs", "nginx+njs"), ("apache+oauth2", "Apache mod_oauth2"),
+                  ("apache+oidc", "Apache mod_auth_openidc")]:
+    vs = paired("RS256 cached", "portcullis", "RS256 cached", peer, rps)
+    if vs is not None:
+        lines.append(f"Portcullis RS256 cached vs {what}: {vs:.2f}x requests/s")
+rate_scenario = next((r["scenario"] for r in rows if r["scenario"].startswith("RS256 at ")), None)
+if rate_scenario:
+    for peer in ["nginx+lua", "nginx+lua+cache", "nginx", "haproxy"]:
+        vs = paired(rate_scenario, "portcullis", rate_scenario, peer, p99)
+        if vs is not None:
+            lines.append(f"{rate_scenario}: Portcullis p99 vs {peer}: {vs:.2f}x")
 vs_nginx = paired("RS256 cached", "nginx+auth_request", "RS256 cached", "nginx", rps)
 if vs_nginx is not None:
     # Both saturate the one proxy core, so the time a request costs is 1/rate: the difference
@@ -105,7 +123,9 @@ json.dump(rows, open(f"{out}/results.json", "w"), indent=2)
 # --- chart.svg: requests/s per system and scenario; latency percentiles on a log axis ---
 W, ROW, LEFT = 980, 22, 260
 colors = {"passthrough": "#888888", "portcullis": "#1f6feb", "haproxy": "#d1242f", "nginx": "#2da44e",
-          "nginx+auth_request": "#8250df"}
+          "nginx+auth_request": "#8250df", "envoy": "#bf8700", "envoy+cache": "#9a6700",
+          "nginx+lua": "#1a7f37", "nginx+lua+cache": "#116329", "nginx+njs": "#4ac26b",
+          "apache+oauth2": "#cf222e", "apache+oidc": "#a40e26"}
 top = 40
 height = top + ROW * len(rows) + 60 + ROW * len(rows) + 60
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" font-family="sans-serif" font-size="12">',
