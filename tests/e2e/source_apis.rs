@@ -6,6 +6,18 @@
 use crate::support::*;
 use serde_json::{json, Value};
 
+/// A GET's JSON answer.
+async fn get_json(gw: &GatewayProcess, path: &str) -> Value {
+    http()
+        .get(gw.url(path))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A GET with `headers`: the status and, when the echo backend answered, what it saw.
 async fn get_with(gw: &GatewayProcess, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
     let mut request = http().get(gw.url(path));
@@ -257,14 +269,7 @@ async fn token_service_endpoints_are_placed_by_the_config() {
         (200, &json!("/api/v5/oauth/token"))
     );
     // Discovery lists the endpoints where they are.
-    let discovery: Value = http()
-        .get(gw.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = get_json(&gw, "/.well-known/openid-configuration").await;
     assert_eq!(discovery["token_endpoint"], "https://auth.test/api/o/token");
     assert_eq!(
         discovery["revocation_endpoint"],
@@ -907,14 +912,7 @@ async fn exepron_openid_connect_flow() {
     }))
     .await;
     // Discovery names the identity server's own paths.
-    let discovery: Value = http()
-        .get(gw.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = get_json(&gw, "/.well-known/openid-configuration").await;
     let issuer = "https://identity.exepron.example.com";
     assert_eq!(
         discovery["authorization_endpoint"],
@@ -1129,14 +1127,7 @@ async fn exepron_device_without_a_browser() {
     }))
     .await;
     let issuer = "https://identity.exepron.example.com";
-    let discovery: Value = http()
-        .get(gw.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = get_json(&gw, "/.well-known/openid-configuration").await;
     assert_eq!(
         discovery["device_authorization_endpoint"],
         format!("{issuer}/connect/deviceauthorization")

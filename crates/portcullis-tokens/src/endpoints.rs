@@ -774,13 +774,14 @@ async fn revoke(service: &TokenService, request: &ServiceRequest<'_>) -> Handled
 /// The token of an `Authorization: Bearer` header, if the request has one (the same extractor
 /// as on routes: one credential, within the size limits).
 fn bearer_of(request: &ServiceRequest<'_>) -> Result<Option<String>, Answer> {
-    // Client authentication (`Basic`) is another matter, read by `authenticate_client`.
-    let bearer_scheme = request
+    // Client authentication (`Basic`) is another matter, read by `authenticate_client`; any
+    // token scheme, in any spelling, goes to the extractor (which refuses all but Bearer).
+    let token_scheme = request
         .headers
         .get_all(http::header::AUTHORIZATION)
         .iter()
-        .any(|v| v.as_bytes().len() >= 7 && v.as_bytes()[..7].eq_ignore_ascii_case(b"bearer "));
-    if !bearer_scheme {
+        .any(|v| portcullis_core::credential::spelling::is_token_scheme(v.as_bytes()));
+    if !token_scheme {
         return Ok(None);
     }
     let view = RequestView {
