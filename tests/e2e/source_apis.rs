@@ -360,6 +360,20 @@ fn on_host(method: &str, host: &str, path: &str, headers: &[&str], body: Option<
     text.into_bytes()
 }
 
+/// Sends `on_host(…)` to the gateway and reads the answer.
+async fn on(
+    gw: &GatewayProcess,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[&str],
+    body: Option<&str>,
+) -> RawResponse {
+    raw_request(gw.addr(), &on_host(method, host, path, headers, body))
+        .await
+        .unwrap()
+}
+
 /// The token in an `access_token` Set-Cookie.
 fn cookie_token(r: &RawResponse) -> String {
     let cookie = r
@@ -384,12 +398,7 @@ async fn extole_customer_api_flow() {
 
     // First request, no token: the visitor gets an anonymous device token in the cookie and
     // the request goes on as that device.
-    let r = raw_request(
-        gw.addr(),
-        &on_host("GET", acme, "/api/v5/zones/home", &[], None),
-    )
-    .await
-    .unwrap();
+    let r = on(&gw, "GET", acme, "/api/v5/zones/home", &[], None).await;
     assert_eq!(r.status, 200, "{}", r.head);
     let token = cookie_token(&r);
     let echoed = r.echoed();
@@ -403,9 +412,7 @@ async fn extole_customer_api_flow() {
         ("/api/v5/zones/home".to_string(), vec![bearer.as_str()]),
         ("/api/v5/zones/home".to_string(), vec![cookie.as_str()]),
     ] {
-        let r = raw_request(gw.addr(), &on_host("GET", acme, &path, &headers, None))
-            .await
-            .unwrap();
+        let r = on(&gw, "GET", acme, &path, &headers, None).await;
         assert_eq!(r.status, 200, "{path} {headers:?}: {}", r.head);
         assert!(
             r.header("set-cookie").is_none(),
@@ -495,44 +502,33 @@ async fn extole_customer_api_flow() {
         403
     );
     // POST /api/v5/token on a program's domain: a new device token of that program.
-    let r = raw_request(
-        gw.addr(),
-        &on_host("POST", "globex.extole.io", "/api/v5/token", &[], None),
-    )
-    .await
-    .unwrap();
+    let r = on(&gw, "POST", "globex.extole.io", "/api/v5/token", &[], None).await;
     assert_eq!(r.status, 200, "{}", r.head);
     let globex = r.json()["access_token"].as_str().unwrap().to_string();
     let globex_bearer = format!("Authorization: Bearer {globex}");
-    let r = raw_request(
-        gw.addr(),
-        &on_host(
-            "GET",
-            "globex.extole.io",
-            "/api/v5/zones/home",
-            &[&globex_bearer],
-            None,
-        ),
+    let r = on(
+        &gw,
+        "GET",
+        "globex.extole.io",
+        "/api/v5/zones/home",
+        &[&globex_bearer],
+        None,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.status, 200, "{}", r.head);
     assert_eq!(r.echoed().header_values("x-auth-tenant"), ["globex"]);
 
     // A stale cookie (garbage, or a token that no longer stands) is replaced by a new device
     // token, not answered 401 forever; a bad bearer token is still refused.
-    let r = raw_request(
-        gw.addr(),
-        &on_host(
-            "GET",
-            acme,
-            "/api/v5/zones/home",
-            &["Cookie: access_token=garbage.x.y"],
-            None,
-        ),
+    let r = on(
+        &gw,
+        "GET",
+        acme,
+        "/api/v5/zones/home",
+        &["Cookie: access_token=garbage.x.y"],
+        None,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.status, 200, "{}", r.head);
     let fresh = cookie_token(&r);
     assert_ne!(fresh, "garbage.x.y");
@@ -540,33 +536,27 @@ async fn extole_customer_api_flow() {
         r.echoed().header_values("cookie").is_empty(),
         "the stale cookie stays here"
     );
-    let r = raw_request(
-        gw.addr(),
-        &on_host(
-            "GET",
-            acme,
-            "/api/v5/zones/home",
-            &["Authorization: Bearer garbage.x.y"],
-            None,
-        ),
+    let r = on(
+        &gw,
+        "GET",
+        acme,
+        "/api/v5/zones/home",
+        &["Authorization: Bearer garbage.x.y"],
+        None,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(r.status, 401, "{}", r.head);
 
     // X-Extole-Debug from the operator's host: the decision traced under Extole's name.
-    let r = raw_request(
-        gw.addr(),
-        &on_host(
-            "GET",
-            acme,
-            "/api/v5/zones/home",
-            &[&bearer, "X-Extole-Debug: 1"],
-            None,
-        ),
+    let r = on(
+        &gw,
+        "GET",
+        acme,
+        "/api/v5/zones/home",
+        &[&bearer, "X-Extole-Debug: 1"],
+        None,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         r.header("x-extole-debug").as_deref(),
         Some("route=customer-api; decision=allow")
@@ -1322,12 +1312,7 @@ async fn extole_email_verification() {
     )
     .await;
     let acme = "acme.extole.io";
-    let r = raw_request(
-        gw.addr(),
-        &on_host("POST", acme, "/api/v5/token", &[], None),
-    )
-    .await
-    .unwrap();
+    let r = on(&gw, "POST", acme, "/api/v5/token", &[], None).await;
     let token = r.json()["access_token"].as_str().unwrap().to_string();
     let bearer = format!("Authorization: Bearer {token}");
     let send = |email: &str| {

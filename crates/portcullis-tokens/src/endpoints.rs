@@ -609,19 +609,12 @@ async fn update(service: &TokenService, api_index: usize, request: &ServiceReque
 /// Whether a request's body is JSON, by its type or by its look (`{`/`[` first): OAuth2
 /// endpoints take forms, and a form parser would read JSON as one odd parameter name.
 fn is_json(request: &ServiceRequest<'_>) -> bool {
+    // Every value, should one be repeated; the same rule as `[routes.request]`'s.
     let typed = request
         .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            let essence = v
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            essence == "application/json" || essence.ends_with("+json")
-        });
+        .get_all(http::header::CONTENT_TYPE)
+        .iter()
+        .any(|v| portcullis_engine::request::rules::is_json(v.as_bytes()));
     let looks = request
         .body
         .iter()
