@@ -3,7 +3,9 @@
 # (a pinned background process, stopped on exit), `wait_port PORT`, `gateway_config PORT ECHO`
 # (the head of a one-thread, quiet Portcullis config in front of the echo upstream),
 # `rs256_issuer` (an RS256 issuer's key, config block and token options) and
-# `rs256_gateway PORT ECHO` (a whole config with a route without auth and a cached-RS256 one).
+# `rs256_gateway PORT ECHO` (a whole config with a route without auth and a cached-RS256 one)
+# and `plain_nginx PORT ECHO` (nginx as a plain keep-alive proxy, the ceiling: its arguments in
+# `$plain_nginx_args`).
 
 work=$(mktemp -d)
 pids=()
@@ -83,4 +85,28 @@ upstream = "echo"
 [routes.auth]
 scopes = ["bench"]
 EOT
+}
+
+# Plain nginx in front of the echo upstream: one worker, no master, keep-alive to the upstream,
+# no access log. The ceiling the performance work measures against (compare.sh has its own, with
+# the auth_request server beside it). Run it as `nginx "${plain_nginx_args[@]}"`.
+plain_nginx() { # port echo_port
+  mkdir -p "$work/plain-nginx"
+  cat > "$work/plain-nginx/nginx.conf" <<EOT
+master_process off;
+daemon off;
+worker_processes 1;
+pid $work/plain-nginx/nginx.pid;
+error_log stderr crit;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream echo { server 127.0.0.1:$2; keepalive 64; }
+  server {
+    listen 127.0.0.1:$1;
+    location / { proxy_pass http://echo; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+EOT
+  plain_nginx_args=(-c "$work/plain-nginx/nginx.conf" -p "$work/plain-nginx")
 }

@@ -59,24 +59,8 @@ count none "$PORT" /none
 count rs256 "$PORT" /RS256 $tokens
 kill "$vg"
 if command -v nginx >/dev/null; then
-  mkdir -p "$work/nginx"
-  cat > "$work/nginx/nginx.conf" <<EOF
-master_process off;
-daemon off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log stderr crit;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  upstream echo { server 127.0.0.1:$ECHO; keepalive 64; }
-  server {
-    listen 127.0.0.1:$NGINX;
-    location / { proxy_pass http://echo; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-EOF
-  under_valgrind nginx nginx -c "$work/nginx/nginx.conf" -p "$work/nginx"
+  plain_nginx "$NGINX" "$ECHO"
+  under_valgrind nginx nginx "${plain_nginx_args[@]}"
   count nginx "$NGINX" /RS256 $tokens
 fi
 # KEEP=DIR keeps the callgrind files (passthrough.out, none.out, rs256.out) for callgrind_annotate.

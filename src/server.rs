@@ -90,12 +90,14 @@ pub fn build_server(loaded: Loaded, upgrade: bool) -> pingora::Result<Server> {
         GatewayProxy::new(shared.clone(), (&config.polling).into()),
         "portcullis",
     );
+    let app = proxy.app_logic_mut().expect("a new service has its app");
     // vendor/pingora-proxy: an overall deadline for the request head.
     let header_deadline = config.server.request_header_timeout.get();
-    proxy
-        .app_logic_mut()
-        .expect("a new service has its app")
-        .header_read_timeout = (!header_deadline.is_zero()).then_some(header_deadline);
+    app.header_read_timeout = (!header_deadline.is_zero()).then_some(header_deadline);
+    // vendor/pingora-core: heads parsed into one map, not two. The gateway edits every
+    // forwarded request and answer as a plain `http::HeaderMap` (`proxy::headers`), which
+    // drops the case map anyway: pingora built, cloned and dropped it for nothing.
+    app.preserve_header_case = false;
     for listener in &config.listeners {
         let listener = listener.get_ref();
         let address = listener.address.get_ref();

@@ -372,3 +372,56 @@ carriers = ["token", "query"]
     .unwrap();
     assert_eq!(r.echoed().query.as_deref(), Some("x=1"));
 }
+
+/// An upstream that keeps the raw head of the one request it reads and answers with header
+/// names in mixed case, so the spelling on both wires can be seen.
+async fn raw_upstream() -> (u16, tokio::sync::oneshot::Receiver<String>) {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (send, receive) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the gateway closed before a whole head");
+            head.extend_from_slice(&buf[..n]);
+        }
+        stream
+            .write_all(
+                b"HTTP/1.1 200 OK\r\nX-Upstream-Thing: Kept As Is\r\nContent-Length: 2\r\n\r\nok",
+            )
+            .await
+            .unwrap();
+        let _ = send.send(String::from_utf8_lossy(&head).into_owned());
+    });
+    (port, receive)
+}
+
+#[tokio::test]
+async fn header_names_reach_the_upstream_and_the_client_in_lower_case() {
+    let (port, head) = raw_upstream().await;
+    let gw = GatewayProcess::start(&config_with(&format!(
+        "[upstreams.raw]\naddresses = [\"127.0.0.1:{port}\"]\n\n[[routes]]\npath_prefix = \"/\"\nupstream = \"raw\"\n"
+    )))
+    .await;
+    let r = raw_request(gw.addr(), &get("/x", &["X-Client-Thing: Value As Sent"]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    // Names are case-insensitive (RFC 9110 §5.1); the gateway writes them as HTTP/2 does, and
+    // never touches a value.
+    assert!(
+        r.head.contains("\r\nx-upstream-thing: Kept As Is\r\n"),
+        "{}",
+        r.head
+    );
+    let forwarded = head.await.unwrap();
+    assert!(
+        forwarded.contains("\r\nx-client-thing: Value As Sent\r\n"),
+        "{forwarded}"
+    );
+    assert!(!forwarded.contains("X-Client-Thing"), "{forwarded}");
+}

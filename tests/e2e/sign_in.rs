@@ -904,7 +904,9 @@ async fn api_status_at(gateway: &GatewayProcess, path: &str, token: &str) -> Raw
 
 #[tokio::test]
 async fn an_expired_access_token_says_so_and_the_refresh_token_takes_over() {
-    let config = sign_in_config("").replace("store = {", "access_ttl = \"1s\"\nstore = {");
+    // Expiry is in whole seconds, so a token lives between ttl - 1 and ttl seconds: 3 s leaves
+    // the refreshed one at least 2 s to be used in, even on a loaded machine.
+    let config = sign_in_config("").replace("store = {", "access_ttl = \"3s\"\nstore = {");
     let gateway = GatewayProcess::start_with_files(&config, &[("users.toml", &users_file())]).await;
     let base = gateway.url("");
     let mut browser = Browser::new();
@@ -912,7 +914,7 @@ async fn an_expired_access_token_says_so_and_the_refresh_token_takes_over() {
     let answer = authorize(&mut browser, &base, &url, USER.1).await;
     let (status, tokens) = exchange(&gateway, &answer["code"], REDIRECT, verifier.secret()).await;
     assert_eq!(status, 200, "{tokens}");
-    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3_100)).await;
     let r = api_status(&gateway, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(r.status, 401);
     let challenge = r.header("www-authenticate").unwrap();

@@ -198,6 +198,11 @@ where
     /// is otherwise bounded alone, which a client sending a byte at a time never trips.
     /// `None`: no overall deadline (upstream pingora's behaviour).
     pub header_read_timeout: Option<Duration>,
+    /// Whether HTTP/1 request and response heads keep each header name's case as written
+    /// (default `true`, pingora's behaviour). A proxy whose filters rebuild the headers as a
+    /// plain `http::HeaderMap`, which loses the case anyway, turns it off: each header is then
+    /// parsed into one map instead of two, and cloned, edited and dropped once.
+    pub preserve_header_case: bool,
 }
 
 impl<SV> HttpProxy<SV, ()> {
@@ -235,6 +240,7 @@ impl<SV> HttpProxy<SV, ()> {
             max_retries: conf.max_retries,
             process_custom_session: None,
             header_read_timeout: None,
+            preserve_header_case: true,
         }
     }
 }
@@ -272,6 +278,7 @@ where
             process_custom_session: on_custom,
             h2_options: None,
             header_read_timeout: None,
+            preserve_header_case: true,
         }
     }
 
@@ -335,6 +342,7 @@ where
         SV::CTX: Send + Sync,
     {
         // phase 1 read request header, within `header_read_timeout` when set
+        downstream_session.set_preserve_header_case(self.preserve_header_case);
         let header_read_timeout = self.header_read_timeout;
         let read = async {
             match header_read_timeout {
@@ -1616,7 +1624,11 @@ where
                 .on_connection_reuse(&mut session, &mut ctx, prev_ctx);
         }
 
-        self.process_request(session, ctx).await
+        // Portcullis patch (vendor/README.md, "a small future per request"): the request's
+        // processing is a future of several KB; boxed here, the future this method returns is
+        // a few hundred bytes, so async_trait's box of it no longer copies the whole state on
+        // every request.
+        Box::pin(self.process_request(session, ctx)).await
     }
 
     async fn http_cleanup(&self) {

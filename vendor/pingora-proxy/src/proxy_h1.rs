@@ -42,6 +42,7 @@ where
     {
         client_session.read_timeout = peer.options.read_timeout;
         client_session.write_timeout = peer.options.write_timeout;
+        client_session.preserve_header_case = self.preserve_header_case;
 
         // phase 2 send to upstream
 
