@@ -6,18 +6,6 @@
 use crate::support::*;
 use serde_json::{json, Value};
 
-/// A GET's JSON answer.
-async fn get_json(gw: &GatewayProcess, path: &str) -> Value {
-    http()
-        .get(gw.url(path))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// A GET with `headers`: the status and, when the echo backend answered, what it saw.
 async fn get_with(gw: &GatewayProcess, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
     let mut request = http().get(gw.url(path));
@@ -854,8 +842,76 @@ fn a_public_client_cannot_go_without_pkce() {
     assert!(out.contains("clients.itemextend-web.require_pkce"), "{out}");
 }
 
-const EXEPRON_WEB: (&str, &str) = ("exepron-web", "exepron-web-secret-example-8Zt4Qn");
-const EXEPRON_SERVICE: (&str, &str) = ("exepron-service", "exepron-service-secret-example-2Wm7Jc");
+/// An Exepron client at the token endpoint, as its documentation describes them: a
+/// confidential client authenticates with its secret (Basic), a public one names itself in the
+/// form.
+#[derive(Clone, Copy)]
+struct ExepronClient {
+    id: &'static str,
+    secret: Option<&'static str>,
+    redirect_uri: &'static str,
+}
+
+const EXEPRON_WEB: ExepronClient = ExepronClient {
+    id: "exepron-web",
+    secret: Some("exepron-web-secret-example-8Zt4Qn"),
+    redirect_uri: "https://web.example.com/signin-oidc",
+};
+const EXEPRON_SPA: ExepronClient = ExepronClient {
+    id: "exepron-spa",
+    secret: None,
+    redirect_uri: "https://app.example.com/callback",
+};
+const EXEPRON_SERVICE: ExepronClient = ExepronClient {
+    id: "exepron-service",
+    secret: Some("exepron-service-secret-example-2Wm7Jc"),
+    redirect_uri: "",
+};
+const EXEPRON_TV: ExepronClient = ExepronClient {
+    id: "exepron-tv",
+    secret: None,
+    redirect_uri: "",
+};
+
+impl ExepronClient {
+    /// A token request with `form`, authenticated as this kind of client.
+    async fn token(self, gw: &GatewayProcess, form: &[(&str, &str)]) -> (u16, Value) {
+        if let Some(secret) = self.secret {
+            return post_form(gw, "/connect/token", (self.id, secret), form).await;
+        }
+        let mut form = form.to_vec();
+        form.push(("client_id", self.id));
+        let response = http()
+            .post(gw.url("/connect/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// An authorization code for tokens, with the PKCE verifier.
+    async fn exchange(self, gw: &GatewayProcess, code: &str, verifier: &str) -> (u16, Value) {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", self.redirect_uri),
+            ("code_verifier", verifier),
+        ];
+        self.token(gw, &form).await
+    }
+
+    /// A refresh token for new tokens.
+    async fn refresh(self, gw: &GatewayProcess, grant: &Value) -> (u16, Value) {
+        let token = grant["refresh_token"].as_str().unwrap();
+        self.token(
+            gw,
+            &[("grant_type", "refresh_token"), ("refresh_token", token)],
+        )
+        .await
+    }
+}
 
 /// The Exepron example with the demo users file by absolute path and `edit` applied.
 fn exepron_config(edit: impl Fn(String) -> String) -> String {
@@ -864,26 +920,6 @@ fn exepron_config(edit: impl Fn(String) -> String) -> String {
         "users_file = \"../demo-users.toml\"",
         &format!("users_file = {:?}", users.to_str().unwrap()),
     ))
-}
-
-/// A token request to Exepron's token endpoint, as `client` (Basic) or as a public client
-/// (which names itself in the form).
-async fn exepron_token(
-    gw: &GatewayProcess,
-    client: Option<(&str, &str)>,
-    form: &[(&str, &str)],
-) -> (u16, Value) {
-    if let Some(client) = client {
-        return post_form(gw, "/connect/token", client, form).await;
-    }
-    let response = http()
-        .post(gw.url("/connect/token"))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// Exepron's documented steps: a client gets an access token from the identity server
@@ -923,7 +959,7 @@ async fn exepron_openid_connect_flow() {
 
     // A web server application: code, then tokens with its secret.
     let mut browser = crate::sign_in::Browser::new();
-    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+    let (challenge, web_verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
     let web_extra = [
         ("nonce", "n-1"),
         ("code_challenge", challenge.as_str()),
@@ -931,31 +967,16 @@ async fn exepron_openid_connect_flow() {
     ];
     let web = Authorization {
         authorize_path: "/connect/authorize",
-        client_id: EXEPRON_WEB.0,
-        redirect_uri: "https://web.example.com/signin-oidc",
+        client_id: EXEPRON_WEB.id,
+        redirect_uri: EXEPRON_WEB.redirect_uri,
         scope: "openid email api",
         extra: &web_extra,
         shown_as: "Exepron web",
     };
-    let web_grant = |code: String| {
-        let verifier = verifier.secret().clone();
-        let gw = &gw;
-        async move {
-            exepron_token(
-                gw,
-                Some(EXEPRON_WEB),
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", "https://web.example.com/signin-oidc"),
-                    ("code_verifier", &verifier),
-                ],
-            )
-            .await
-        }
-    };
     let code = sign_in_and_consent(&gw, &mut browser, &web).await["code"].clone();
-    let (status, a1) = web_grant(code).await;
+    let (status, a1) = EXEPRON_WEB
+        .exchange(&gw, &code, web_verifier.secret())
+        .await;
     assert_eq!(status, 200, "{a1}");
     assert!(a1["id_token"].is_string(), "openid asked: an ID token");
     let access = a1["access_token"].as_str().unwrap().to_string();
@@ -989,106 +1010,69 @@ async fn exepron_openid_connect_flow() {
     );
 
     // A JavaScript application: no secret, PKCE.
-    let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+    let (challenge, spa_verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
     let spa_extra = [
         ("code_challenge", challenge.as_str()),
         ("code_challenge_method", "S256"),
     ];
     let spa = Authorization {
         authorize_path: "/connect/authorize",
-        client_id: "exepron-spa",
-        redirect_uri: "https://app.example.com/callback",
+        client_id: EXEPRON_SPA.id,
+        redirect_uri: EXEPRON_SPA.redirect_uri,
         scope: "openid api",
         extra: &spa_extra,
         shown_as: "Exepron app",
-    };
-    let spa_grant = |code: String| {
-        let verifier = verifier.secret().clone();
-        let gw = &gw;
-        async move {
-            exepron_token(
-                gw,
-                None,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("client_id", "exepron-spa"),
-                    ("code", &code),
-                    ("redirect_uri", "https://app.example.com/callback"),
-                    ("code_verifier", &verifier),
-                ],
-            )
-            .await
-        }
     };
 
     // The limits: 2 grants per client and user, 3 per user across clients. a1 and a2 (web),
     // then b1 (app): 3 in all. b2 makes 4: the oldest of all, a1, stops working.
     let code = sign_in_and_consent(&gw, &mut browser, &web).await["code"].clone();
-    let (_, a2) = web_grant(code).await;
+    let (_, a2) = EXEPRON_WEB
+        .exchange(&gw, &code, web_verifier.secret())
+        .await;
     let code = sign_in_and_consent(&gw, &mut browser, &spa).await["code"].clone();
-    let (status, b1) = spa_grant(code).await;
+    let (status, b1) = EXEPRON_SPA
+        .exchange(&gw, &code, spa_verifier.secret())
+        .await;
     assert_eq!(status, 200, "{b1}");
-    let refresh_of = |grant: &Value| grant["refresh_token"].as_str().unwrap().to_string();
-    let web_refresh = |token: String| {
-        let gw = &gw;
-        async move {
-            exepron_token(
-                gw,
-                Some(EXEPRON_WEB),
-                &[("grant_type", "refresh_token"), ("refresh_token", &token)],
-            )
-            .await
-        }
-    };
-    let spa_refresh = |token: String| {
-        let gw = &gw;
-        async move {
-            exepron_token(
-                gw,
-                None,
-                &[
-                    ("grant_type", "refresh_token"),
-                    ("client_id", "exepron-spa"),
-                    ("refresh_token", &token),
-                ],
-            )
-            .await
-        }
-    };
     // (Each refresh rotates the refresh token; keep the newest.)
-    let (status, a1_now) = web_refresh(refresh_of(&a1)).await;
+    let (status, a1_now) = EXEPRON_WEB.refresh(&gw, &a1).await;
     assert_eq!(status, 200, "3 grants: all live: {a1_now}");
     let code = sign_in_and_consent(&gw, &mut browser, &spa).await["code"].clone();
-    let (_, b2) = spa_grant(code).await;
-    let (status, body) = web_refresh(refresh_of(&a1_now)).await;
+    let (_, b2) = EXEPRON_SPA
+        .exchange(&gw, &code, spa_verifier.secret())
+        .await;
+    let (status, body) = EXEPRON_WEB.refresh(&gw, &a1_now).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant")),
         "a1 stopped: {body}"
     );
-    let (status, a2_now) = web_refresh(refresh_of(&a2)).await;
+    let (status, a2_now) = EXEPRON_WEB.refresh(&gw, &a2).await;
     assert_eq!(status, 200, "{a2_now}");
-    let (status, b1_now) = spa_refresh(refresh_of(&b1)).await;
+    let (status, b1_now) = EXEPRON_SPA.refresh(&gw, &b1).await;
     assert_eq!(status, 200, "{b1_now}");
-    let (status, _) = spa_refresh(refresh_of(&b2)).await;
+    let (status, _) = EXEPRON_SPA.refresh(&gw, &b2).await;
     assert_eq!(status, 200);
     // A third web grant: over the per-client limit too; the oldest live one overall (a2)
     // stops, the app's stay.
     let code = sign_in_and_consent(&gw, &mut browser, &web).await["code"].clone();
-    let (status, _) = web_grant(code).await;
+    let (status, _) = EXEPRON_WEB
+        .exchange(&gw, &code, web_verifier.secret())
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = web_refresh(refresh_of(&a2_now)).await;
+    let (status, _) = EXEPRON_WEB.refresh(&gw, &a2_now).await;
     assert_eq!(status, 400, "a2 stopped");
-    let (status, _) = spa_refresh(refresh_of(&b1_now)).await;
+    let (status, _) = EXEPRON_SPA.refresh(&gw, &b1_now).await;
     assert_eq!(status, 200, "b1 lives");
 
     // A backend integration: client credentials, its own token.
-    let (status, service) = exepron_token(
-        &gw,
-        Some(EXEPRON_SERVICE),
-        &[("grant_type", "client_credentials"), ("scope", "api")],
-    )
-    .await;
+    let (status, service) = EXEPRON_SERVICE
+        .token(
+            &gw,
+            &[("grant_type", "client_credentials"), ("scope", "api")],
+        )
+        .await;
     assert_eq!(status, 200, "{service}");
     let bearer = format!(
         "Authorization: Bearer {}",
@@ -1125,7 +1109,7 @@ async fn exepron_device_without_a_browser() {
     let ask = || async {
         let response = http()
             .post(gw.url("/connect/deviceauthorization"))
-            .form(&[("client_id", "exepron-tv"), ("scope", "openid api")])
+            .form(&[("client_id", EXEPRON_TV.id), ("scope", "openid api")])
             .send()
             .await
             .unwrap();
@@ -1135,16 +1119,11 @@ async fn exepron_device_without_a_browser() {
     let poll = |device_code: String| {
         let gw = &gw;
         async move {
-            exepron_token(
-                gw,
-                None,
-                &[
-                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-                    ("client_id", "exepron-tv"),
-                    ("device_code", &device_code),
-                ],
-            )
-            .await
+            let form = [
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", &device_code),
+            ];
+            EXEPRON_TV.token(gw, &form).await
         }
     };
     let asked = ask().await;
@@ -1227,7 +1206,7 @@ async fn exepron_device_without_a_browser() {
     // Only clients with the grant may ask.
     let response = http()
         .post(gw.url("/connect/deviceauthorization"))
-        .form(&[("client_id", "exepron-spa")])
+        .form(&[("client_id", EXEPRON_SPA.id)])
         .send()
         .await
         .unwrap();

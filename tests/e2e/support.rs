@@ -520,6 +520,18 @@ pub fn no_redirect_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A GET through the gateway whose answer is JSON.
+pub async fn get_json(gw: &GatewayProcess, path: &str) -> serde_json::Value {
+    http()
+        .get(gw.url(path))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A new anonymous device token from the token service (`POST /auth/token`).
 pub async fn new_device_token(gw: &GatewayProcess) -> String {
     let body: serde_json::Value = no_redirect_client()

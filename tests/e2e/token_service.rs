@@ -847,14 +847,7 @@ async fn revocation_and_introspection_speak_rfc_7009_and_7662() {
     assert_eq!(call(&gw, "/admin/x", access).await.0, 401);
 
     // JWKS and discovery.
-    let jwks: Value = http()
-        .get(gw.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(&gw, "/.well-known/jwks.json").await;
     let key = &jwks["keys"][0];
     assert_eq!(
         (
@@ -865,14 +858,7 @@ async fn revocation_and_introspection_speak_rfc_7009_and_7662() {
         (Some("EC"), Some("ES256"), Some("sig"))
     );
     assert!(key.get("d").is_none(), "no private part");
-    let discovery: Value = http()
-        .get(gw.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = get_json(&gw, "/.well-known/openid-configuration").await;
     assert_eq!(discovery["issuer"], "https://gateway.test");
     assert_eq!(
         discovery["token_endpoint"],
@@ -961,14 +947,7 @@ async fn a_restart_loses_no_token_revocation_or_key_and_rotation_keeps_old_keys(
     assert_eq!(status, 200, "refresh tokens survive too: {body}");
 
     // The key was due for rotation: a new one signs, the old one is still published.
-    let jwks: Value = http()
-        .get(gw.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(&gw, "/.well-known/jwks.json").await;
     let kids: Vec<&Value> = jwks["keys"]
         .as_array()
         .unwrap()
