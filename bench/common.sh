@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 cargo build --release --quiet --bin portcullis --example echo --example passthrough --example loadgen
-bin=target/release
+bin=${CARGO_TARGET_DIR:-target}/release
 
 start() { # name core command...: output in $work/NAME.log, pid in $last_pid
   local name=$1 core=$2; shift 2

@@ -1,7 +1,11 @@
 //! A bare pingora passthrough proxy: no auth, no routing, no header work. The limit for this
 //! architecture, measured beside Portcullis in `bench/compare.sh`.
 //!
-//! `cargo run --release --example passthrough -- LISTEN UPSTREAM [threads]`
+//! `cargo run --release --example passthrough -- LISTEN UPSTREAM [threads] [steal]`
+//!
+//! It runs a single-threaded runtime per thread, as Portcullis does by default
+//! (`[server] work_stealing = false`), so the two compare like with like; `steal` gives
+//! pingora's default, one work-stealing runtime.
 
 use async_trait::async_trait;
 use pingora::prelude::*;
@@ -37,8 +41,10 @@ fn main() {
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:8090".into());
     let upstream = args.next().unwrap_or_else(|| "127.0.0.1:9000".into());
     let threads = args.next().and_then(|t| t.parse().ok()).unwrap_or(1);
+    let work_stealing = args.next().is_some_and(|w| w == "steal");
     let conf = ServerConf {
         threads,
+        work_stealing,
         pid_file: "/tmp/portcullis-passthrough.pid".into(),
         upgrade_sock: "/tmp/portcullis-passthrough-upgrade.sock".into(),
         ..ServerConf::default()

@@ -85,6 +85,7 @@ impl Reloader {
             (config.polling != old.polling, "polling"),
             (
                 config.server.threads != old.server.threads
+                    || config.server.work_stealing != old.server.work_stealing
                     || config.server.upstream_keepalive_pool_size
                         != old.server.upstream_keepalive_pool_size
                     || config.server.grace_period != old.server.grace_period

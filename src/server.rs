@@ -55,6 +55,7 @@ pub fn check_addresses_free(config: &Config) -> Result<(), String> {
 fn server_conf(config: &Config) -> ServerConf {
     ServerConf {
         threads: config.server.threads,
+        work_stealing: config.server.work_stealing,
         grace_period_seconds: Some(config.server.grace_period.get().as_secs()),
         graceful_shutdown_timeout_seconds: Some(
             config.server.graceful_shutdown_timeout.get().as_secs(),

@@ -167,6 +167,11 @@ pub enum ScopeMatch {
 pub struct ServerSettings {
     /// Worker threads of the proxy service.
     pub threads: usize,
+    /// `false` (default): one single-threaded runtime per worker thread, each connection
+    /// staying on the thread that took it, as nginx's and Envoy's workers do — no cross-thread
+    /// scheduling on the request path. `true`: pingora's default, one runtime whose threads
+    /// steal each other's tasks (evens out a few very uneven connections).
+    pub work_stealing: bool,
     /// After SIGTERM (or an upgrade's socket hand-over) no connection is accepted; requests
     /// in flight have this long to finish.
     pub grace_period: ConfigDuration,
@@ -198,6 +203,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             threads: 1,
+            work_stealing: false,
             grace_period: ConfigDuration::from_secs(5),
             graceful_shutdown_timeout: ConfigDuration::from_secs(5),
             trusted_proxies: Vec::new(),

@@ -21,6 +21,7 @@ mod operations;
 mod polling;
 mod reload;
 mod request_rules;
+mod responses;
 mod routing;
 mod secrets;
 mod sign_in;

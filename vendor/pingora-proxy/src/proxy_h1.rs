@@ -140,10 +140,26 @@ where
             Err(e) => return (false, false, Some(e)),
         };
 
+        session.as_mut().enable_retry_buffering();
+
+        // Portcullis: a request without a body, not an upgrade, not cached, on a session
+        // without custom messages — most API traffic — needs no second half streaming the
+        // request body, so it goes without the two task pipes and the join (see
+        // `proxy_1to1_bodiless`).
+        if downstream_custom_message_writer.is_none()
+            && downstream_custom_message_reader.is_none()
+            && self.can_proxy_bodiless(session)
+        {
+            return match self.proxy_1to1_bodiless(session, client_session, ctx).await {
+                Ok((downstream_can_reuse, upstream_can_reuse)) => {
+                    (downstream_can_reuse, upstream_can_reuse, None)
+                }
+                Err(e) => (false, false, Some(e)),
+            };
+        }
+
         let (tx_upstream, rx_upstream) = mpsc::channel::<HttpTask>(TASK_BUFFER_SIZE);
         let (tx_downstream, rx_downstream) = mpsc::channel::<HttpTask>(TASK_BUFFER_SIZE);
-
-        session.as_mut().enable_retry_buffering();
 
         // Shared signal so the upstream half can distinguish an expected task-pipe
         // closure (the downstream half finished and dropped rx) from an unexpected one.
@@ -244,6 +260,130 @@ where
         session.set_upstream_write_pending_time(upstream_write_pending);
 
         (server_session_reuse, client_session_reuse, error)
+    }
+
+    /// Portcullis: whether [`Self::proxy_1to1_bodiless`] may serve this request — one whose
+    /// whole request body (none) is already known, so nothing streams upstream concurrently
+    /// with the response, and whose response goes through no cache and no upgrade.
+    fn can_proxy_bodiless(&self, session: &mut Session) -> bool {
+        !cfg!(feature = "upstream_modules")
+            && !session.downstream_session.is_custom()
+            && !session.cache.enabled()
+            && !session.cache.bypassing()
+            && !session.was_upgraded()
+            // neither the client's request nor the one the filters made for the upstream
+            && !is_h1_upgrade_req(session.req_header())
+            && session.h1_upgrade_request_status.upstream == Some(false)
+            && session.as_ref().get_retry_buffer().is_none()
+            && session.as_mut().is_body_empty()
+            && session.as_mut().is_body_done()
+    }
+
+    /// Portcullis: `proxy_1to1` for a request without a body, in one sequence instead of two
+    /// halves joined by task pipes. The same steps in the same order: the end of the (empty)
+    /// request body goes through both request body filters and is finished upstream; then
+    /// each response task read from upstream goes through the same filters and writes as in
+    /// the general path, while the client connection is watched for an early close. Returns
+    /// whether the downstream and the upstream connection can be reused.
+    async fn proxy_1to1_bodiless(
+        &self,
+        session: &mut Session,
+        client_session: &mut HttpSessionV1,
+        ctx: &mut SV::CTX,
+    ) -> Result<(bool, bool)>
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
+        // The request half: the end of the body, through the filters as `send_body_to_pipe`.
+        let mut data = None;
+        session
+            .downstream_modules_ctx
+            .request_body_filter(&mut data, true)
+            .await?;
+        self.inner
+            .request_body_filter(session, &mut data, true, ctx)
+            .await?;
+        let mut upstream_can_reuse = true;
+        let mut send_error = None;
+        if let Err(e) = send_body_to1(client_session, Some(HttpTask::Body(data, true))).await {
+            warn!("send error, draining read buf: {e}");
+            // As in `proxy_handle_upstream`: the response may still be forwarded, but the
+            // partly written request makes the connection unsafe to reuse.
+            upstream_can_reuse = false;
+            send_error = Some(e);
+        }
+
+        // The response half.
+        let mut response_state = ResponseStateMachine::new();
+        let mut serve_from_cache = ServeFromCache::new();
+        let mut range_body_filter = RangeBodyFilter::new();
+        let mut watch_downstream = true;
+        loop {
+            let first = tokio::select! {
+                res = client_session.read_response_task() => res,
+                // The client closing early ends the request (`read_body_or_idle` with no body
+                // expected only ever returns an error, or stays pending).
+                res = session.downstream_session.read_body_or_idle(true), if watch_downstream => {
+                    match res {
+                        Err(e) => return Err(e.into_down()),
+                        Ok(_) => {
+                            watch_downstream = false;
+                            continue;
+                        }
+                    }
+                }
+            };
+            // What is already read goes downstream in one batch, as the pipe's reader batches.
+            let mut tasks = Vec::with_capacity(TASK_BUFFER_SIZE);
+            let mut next = Some(first);
+            while let Some(res) = next.take() {
+                match res {
+                    Ok(task) => {
+                        let end = task.is_end();
+                        tasks.push(task);
+                        if !end && tasks.len() < TASK_BUFFER_SIZE {
+                            next = tokio::task::unconstrained(client_session.read_response_task())
+                                .now_or_never();
+                        }
+                    }
+                    Err(e) => {
+                        // A response read error: the message boundary is lost, no reuse.
+                        upstream_can_reuse = false;
+                        tasks.push(HttpTask::Failed(send_error.take().unwrap_or(e).into_up()));
+                    }
+                }
+            }
+            let Some(response_done) = self
+                .write_upstream_tasks(
+                    session,
+                    ctx,
+                    tasks,
+                    &mut serve_from_cache,
+                    &mut range_body_filter,
+                    &mut response_state,
+                )
+                .await?
+            else {
+                continue;
+            };
+            response_state.maybe_set_upstream_done(response_done);
+            if response_state.is_done() {
+                break;
+            }
+        }
+
+        let reuse_downstream = match session.as_mut().finish_body().await {
+            Ok(_) => {
+                debug!("finished sending body to downstream");
+                true
+            }
+            Err(e) => {
+                error!("Error finish sending body to downstream: {}", e);
+                false
+            }
+        };
+        Ok((reuse_downstream, upstream_can_reuse))
     }
 
     async fn proxy_handle_upstream(
@@ -395,6 +535,33 @@ where
             }
         }
 
+        self.write_upstream_tasks(
+            session,
+            ctx,
+            tasks,
+            serve_from_cache,
+            range_body_filter,
+            response_state,
+        )
+        .await
+    }
+
+    /// Portcullis: the second half of `process_upstream_tasks`, shared with
+    /// `proxy_1to1_bodiless`: runs a batch of upstream tasks through the response filters
+    /// and writes them downstream.
+    async fn write_upstream_tasks(
+        &self,
+        session: &mut Session,
+        ctx: &mut SV::CTX,
+        tasks: Vec<HttpTask>,
+        serve_from_cache: &mut ServeFromCache,
+        range_body_filter: &mut proxy_cache::range_filter::RangeBodyFilter,
+        response_state: &mut ResponseStateMachine,
+    ) -> Result<Option<bool>>
+    where
+        SV: ProxyHttp + Send + Sync,
+        SV::CTX: Send + Sync,
+    {
         /* run filters before sending to downstream */
         let mut filtered_tasks = Vec::with_capacity(TASK_BUFFER_SIZE);
         for mut t in tasks {
