@@ -84,15 +84,7 @@ async fn exchange(
         assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&raw));
         raw.extend_from_slice(&buf[..n]);
     }
-    let closed = match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await
-    {
-        Ok(Ok(0)) | Ok(Err(_)) => true,
-        Ok(Ok(n)) => {
-            raw.extend_from_slice(&buf[..n]);
-            false
-        }
-        Err(_) => false,
-    };
+    let closed = more_or_close(&mut stream, &mut raw).await;
     let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
     RawResponse {

@@ -395,20 +395,7 @@ pub async fn read_response(stream: &mut tokio::net::TcpStream) -> std::io::Resul
         }
         raw.extend_from_slice(&buf[..n]);
     }
-    // Anything more (a second response) or a close?
-    let mut closed = false;
-    match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await {
-        Ok(Ok(0)) | Ok(Err(_)) => closed = true,
-        Ok(Ok(n)) => {
-            raw.extend_from_slice(&buf[..n]);
-            if let Ok(Ok(0)) =
-                tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await
-            {
-                closed = true;
-            }
-        }
-        Err(_) => {}
-    }
+    let closed = more_or_close(stream, &mut raw).await;
     let head = String::from_utf8_lossy(&raw[..head_end - 4]).to_string();
     let status = head
         .split_whitespace()
@@ -423,6 +410,23 @@ pub async fn read_response(stream: &mut tokio::net::TcpStream) -> std::io::Resul
         raw,
         closed,
     })
+}
+
+/// After a whole response: waits briefly for anything more (a second response, kept in `raw`)
+/// or a close; returns whether the server closed the connection.
+pub async fn more_or_close(stream: &mut tokio::net::TcpStream, raw: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 16 * 1024];
+    match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => true,
+        Ok(Ok(n)) => {
+            raw.extend_from_slice(&buf[..n]);
+            matches!(
+                tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await,
+                Ok(Ok(0))
+            )
+        }
+        Err(_) => false,
+    }
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
