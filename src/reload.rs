@@ -92,7 +92,7 @@ impl Reloader {
                     || config.server.graceful_shutdown_timeout
                         != old.server.graceful_shutdown_timeout
                     || config.server.upgrade_sock != old.server.upgrade_sock,
-                "server (threads, pools, shutdown timing)",
+                "server (threads, runtime, pools, shutdown timing)",
             ),
         ] {
             if changed {
