@@ -183,7 +183,7 @@ pub struct ServerSettings {
     pub health_path: Spanned<String>,
     /// Readiness endpoint path (ready once routes and keys are loaded).
     pub ready_path: Spanned<String>,
-    /// Keep-alive connections kept per upstream.
+    /// Idle upstream keep-alive connections each worker thread keeps (all upstreams together).
     pub upstream_keepalive_pool_size: usize,
     /// Refuse paths containing `;` (matrix parameters), which some upstreams (Tomcat, Jetty)
     /// strip before routing — a classic way to make the gateway and the upstream disagree.

@@ -31,3 +31,4 @@ mod support;
 mod tls;
 mod token_service;
 mod upstream_failures;
+mod upstream_pool;

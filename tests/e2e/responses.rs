@@ -223,13 +223,14 @@ async fn both_runtime_kinds_serve_concurrent_keep_alive_clients() {
         for client in clients.collect::<Vec<_>>() {
             client.await.unwrap();
         }
-        // 160 requests: pooled connections are reused across threads. (A client's next request
-        // may come before its last answer's connection is back in the pool, so a few more
-        // connections than clients are normal.)
+        // 160 requests: pooled connections are reused (each thread keeps its own, and with
+        // work stealing a client's request may run on either thread; a next request may also
+        // come before its last answer's connection is back in the pool, so more connections
+        // than clients are normal.)
         let used = connections.load(Ordering::SeqCst);
         eprintln!("work_stealing = {work_stealing}: {used} upstream connections");
         assert!(
-            (1..=32).contains(&used),
+            (1..=64).contains(&used),
             "work_stealing = {work_stealing}: {used} connections"
         );
     }

@@ -15,6 +15,7 @@
 //! Connecting to servers
 
 pub mod http;
+mod idle;
 pub mod l4;
 #[cfg(feature = "any_tls")]
 mod tls;
@@ -30,17 +31,16 @@ use crate::upstreams::peer::{Peer, ALPN};
 use crate::offload::OffloadRuntime;
 pub use l4::Connect as L4Connect;
 use l4::{connect as l4_connect, BindTo};
-use log::{debug, error, warn};
+use log::{debug, warn};
 use parking_lot::RwLock;
 use pingora_error::{Error, ErrorType::*, OrErr, Result};
-use pingora_pool::{ConnectionMeta, ConnectionPool};
+use pingora_pool::ConnectionMeta;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tls::TlsConnector;
-use tokio::sync::Mutex;
 
 #[derive(Clone, Debug)]
 pub(crate) struct IdleConnection {
@@ -94,6 +94,11 @@ pub struct ConnectorOptions {
     /// its per-worker meaning even though the pool itself now uses a single
     /// global LRU.
     pub keepalive_pool_size: usize,
+    /// How many idle HTTP/1 upstream connections each thread keeps (Portcullis patch: the
+    /// [TransportConnector] keeps them per thread). [`Self::from_server_conf`] takes
+    /// `server_conf.upstream_keepalive_pool_size`, the per-worker figure that
+    /// `keepalive_pool_size` multiplies by the thread count; [`Self::new`] the size it is given.
+    pub keepalive_pool_per_thread: usize,
     /// Optionally offload the connection establishment to dedicated thread pools
     ///
     /// TCP and TLS connection establishment can be CPU intensive. Sometimes such tasks can slow
@@ -143,6 +148,7 @@ impl ConnectorOptions {
             keepalive_pool_size: server_conf
                 .upstream_keepalive_pool_size
                 .saturating_mul(server_conf.threads.max(1)),
+            keepalive_pool_per_thread: server_conf.upstream_keepalive_pool_size,
             offload_threadpool: server_conf.upstream_connect_offload_threadpool(),
             bind_to_v4,
             bind_to_v6,
@@ -159,6 +165,7 @@ impl ConnectorOptions {
             cert_key_file: None,
             debug_ssl_keylog: false,
             keepalive_pool_size,
+            keepalive_pool_per_thread: keepalive_pool_size,
             offload_threadpool: None,
             bind_to_v4: vec![],
             bind_to_v6: vec![],
@@ -170,7 +177,9 @@ impl ConnectorOptions {
 /// [TransportConnector] provides APIs to connect to servers via TCP or TLS with connection reuse
 pub struct TransportConnector {
     tls_ctx: tls::Connector,
-    connection_pool: Arc<ConnectionPool<Arc<Mutex<Stream>>>>,
+    // Portcullis patch: a shelf of idle streams per thread instead of pingora-pool's shared
+    // pool and a watch task per idle stream (see `idle.rs`).
+    idle_streams: idle::IdleStreams,
     offload: Option<OffloadRuntime>,
     bind_to_v4: Vec<SocketAddr>,
     bind_to_v6: Vec<SocketAddr>,
@@ -178,7 +187,6 @@ pub struct TransportConnector {
     /// Wrapped in `Arc` so external consumers (e.g. proxy services) can clone a reference
     /// for periodic metric reporting without needing access to the connector itself.
     unexpected_data_conn_count: Arc<AtomicU64>,
-    keepalive_pool_callback: Option<PoolCallback>,
 }
 
 const DEFAULT_POOL_SIZE: usize = 128;
@@ -186,9 +194,9 @@ const DEFAULT_POOL_SIZE: usize = 128;
 impl TransportConnector {
     /// Create a new [TransportConnector] with the given [ConnectorOptions]
     pub fn new(mut options: Option<ConnectorOptions>) -> Self {
-        let pool_size = options
+        let per_thread = options
             .as_ref()
-            .map_or(DEFAULT_POOL_SIZE, |c| c.keepalive_pool_size);
+            .map_or(DEFAULT_POOL_SIZE, |c| c.keepalive_pool_per_thread);
         // Take the offloading setting there because this layer has implement offloading,
         // so no need for stacks at lower layer to offload again.
         let offload = options.as_mut().and_then(|o| o.offload_threadpool.take());
@@ -201,15 +209,19 @@ impl TransportConnector {
         let keepalive_pool_callback = options
             .as_ref()
             .and_then(|o| o.keepalive_pool_callback.clone());
+        let unexpected_data_conn_count = Arc::new(AtomicU64::new(0));
         TransportConnector {
             tls_ctx: tls::Connector::new(options),
-            connection_pool: Arc::new(ConnectionPool::new(pool_size)),
+            idle_streams: idle::IdleStreams::new(
+                per_thread,
+                unexpected_data_conn_count.clone(),
+                keepalive_pool_callback,
+            ),
             offload: offload.map(|v| OffloadRuntime::new("upstream connect offload", v.0, v.1)),
             bind_to_v4,
             bind_to_v6,
             preferred_http_version: PreferredHttpVersion::new(),
-            unexpected_data_conn_count: Arc::new(AtomicU64::new(0)),
-            keepalive_pool_callback,
+            unexpected_data_conn_count,
         }
     }
 
@@ -248,58 +260,38 @@ impl TransportConnector {
     }
 
     /// Try to find a reusable connection to the given server [Peer]
+    ///
+    /// Only the calling thread's idle connections are looked at (Portcullis patch): the most
+    /// recently released first, each checked before it is handed out, until one passes.
     pub async fn reused_stream<P: Peer + Send + Sync>(&self, peer: &P) -> Option<Stream> {
-        match self.connection_pool.get(&peer.reuse_hash()) {
-            Some(s) => {
-                debug!("find reusable stream, trying to acquire it");
-                {
-                    let _ = s.lock().await;
-                } // wait for the idle poll to release it
-                match Arc::try_unwrap(s) {
-                    Ok(l) => {
-                        let mut stream = l.into_inner();
-                        // test_reusable_stream: we assume server would never actively send data
-                        // first on an idle stream.
-                        #[cfg(unix)]
-                        if peer.matches_fd(stream.id())
-                            && test_reusable_stream(&mut stream, &self.unexpected_data_conn_count)
-                        {
-                            Some(stream)
-                        } else {
-                            None
-                        }
-                        #[cfg(windows)]
-                        {
-                            use std::os::windows::io::{AsRawSocket, RawSocket};
-                            struct WrappedRawSocket(RawSocket);
-                            impl AsRawSocket for WrappedRawSocket {
-                                fn as_raw_socket(&self) -> RawSocket {
-                                    self.0
-                                }
-                            }
-                            if peer.matches_sock(WrappedRawSocket(stream.id() as RawSocket))
-                                && test_reusable_stream(
-                                    &mut stream,
-                                    &self.unexpected_data_conn_count,
-                                )
-                            {
-                                Some(stream)
-                            } else {
-                                None
-                            }
-                        }
-                    }
-                    Err(_) => {
-                        error!("failed to acquire reusable stream");
-                        None
+        let key = peer.reuse_hash();
+        while let Some(mut stream) = self.idle_streams.take(key) {
+            // test_reusable_stream: we assume server would never actively send data
+            // first on an idle stream.
+            #[cfg(unix)]
+            if peer.matches_fd(stream.id())
+                && test_reusable_stream(&mut stream, &self.unexpected_data_conn_count)
+            {
+                return Some(stream);
+            }
+            #[cfg(windows)]
+            {
+                use std::os::windows::io::{AsRawSocket, RawSocket};
+                struct WrappedRawSocket(RawSocket);
+                impl AsRawSocket for WrappedRawSocket {
+                    fn as_raw_socket(&self) -> RawSocket {
+                        self.0
                     }
                 }
-            }
-            None => {
-                debug!("No reusable connection found for {peer}");
-                None
+                if peer.matches_sock(WrappedRawSocket(stream.id() as RawSocket))
+                    && test_reusable_stream(&mut stream, &self.unexpected_data_conn_count)
+                {
+                    return Some(stream);
+                }
             }
         }
+        debug!("No reusable connection found for {peer}");
+        None
     }
 
     /// Return the [Stream] to the [TransportConnector] for connection reuse.
@@ -309,6 +301,10 @@ impl TransportConnector {
     /// to be reused.
     ///
     /// If a [Stream] is dropped instead of being returned via this function. it will be closed.
+    ///
+    /// The stream is kept by the calling thread (Portcullis patch) until `idle_timeout` passes,
+    /// the server closes it, or the thread's [ConnectorOptions::keepalive_pool_per_thread]
+    /// newer ones push it out.
     pub fn release_stream(
         &self,
         mut stream: Stream,
@@ -318,32 +314,8 @@ impl TransportConnector {
         if !test_reusable_stream(&mut stream, &self.unexpected_data_conn_count) {
             return;
         }
-        let id = stream.id();
-        let meta = ConnectionMeta::new(key, id);
         debug!("Try to keepalive client session");
-        let stream = Arc::new(Mutex::new(stream));
-        let locked_stream = stream.clone().try_lock_owned().unwrap(); // safe as we just created it
-        let (notify_close, watch_use) = self.connection_pool.put(&meta, stream);
-        let idle_meta = IdleConnection::new(meta);
-        let pool = self.connection_pool.clone(); //clone the arc
-        let keepalive_pool_callback = self.keepalive_pool_callback.clone();
-        let rt = pingora_runtime::current_handle();
-        rt.spawn(async move {
-            if pool
-                .idle_poll(
-                    locked_stream,
-                    &idle_meta.connection,
-                    idle_timeout,
-                    notify_close,
-                    watch_use,
-                )
-                .await
-            {
-                if let Some(callback) = keepalive_pool_callback {
-                    callback(idle_meta.elapsed());
-                }
-            }
-        });
+        self.idle_streams.put(key, stream, idle_timeout);
     }
 
     /// Get a stream to the given server [Peer]
