@@ -56,7 +56,15 @@ impl From<u128> for Time {
 
 impl From<Duration> for Time {
     fn from(d: Duration) -> Self {
-        Time(round_to(d.as_millis(), RESOLUTION_MS as u128))
+        // Portcullis patch: rounded in u64 (a u128 remainder is a library call); the same value
+        // for any duration of fewer than 2^64 ms.
+        let ms = d
+            .as_secs()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(d.subsec_millis()));
+        Time(u128::from(
+            ms - 1 + RESOLUTION_MS - (ms - 1) % RESOLUTION_MS,
+        ))
     }
 }
 
@@ -79,6 +87,8 @@ impl TimerStub {
     }
 }
 
+// Clone: a thread's last-armed tick is kept beside its tree (Portcullis patch).
+#[derive(Clone)]
 struct Timer(Arc<Notify>, Arc<AtomicBool>);
 
 impl Timer {
@@ -96,10 +106,21 @@ impl Timer {
     }
 }
 
+/// One thread's timers (Portcullis patch: the tree and the last tick armed).
+///
+/// Why the last tick: timers share 10 ms ticks, so under load most timers a thread arms land
+/// on the tick it armed last; remembering it spares the tree lookup (thousands of ticks deep
+/// with 30 s timeouts) for all but the first timer of each tick.
+#[derive(Default)]
+struct ThreadTimers {
+    tree: BTreeMap<Time, Timer>,
+    last: Option<(Time, Timer)>,
+}
+
 /// The object that holds all the timers registered to it.
 pub struct TimerManager {
     // each thread insert into its local timer tree to avoid lock contention
-    timers: ThreadLocal<RwLock<BTreeMap<Time, Timer>>>,
+    timers: ThreadLocal<RwLock<ThreadTimers>>,
     zero: Instant, // the reference zero point of Timestamp
     // Start a new clock thread if this is -1 or staled. The clock thread should keep updating this
     clock_watchdog: AtomicI64,
@@ -140,7 +161,7 @@ impl TimerManager {
             let now = now.as_millis();
             // iterate through the timer tree for all threads
             for thread_timer in self.timers.iter() {
-                let mut timers = thread_timer.write();
+                let timers = &mut thread_timer.write().tree;
                 // Fire all timers until now
                 loop {
                     let key_to_remove = timers.iter().next().and_then(|(k, _)| {
@@ -203,21 +224,26 @@ impl TimerManager {
             return timer.subscribe();
         }
         let now: Time = (Instant::now() + duration - self.zero).into();
-        {
-            let timers = self.timers.get_or(|| RwLock::new(BTreeMap::new())).read();
-            if let Some(t) = timers.get(&now) {
-                return t.subscribe();
+        // One lock, taken for writing: only this thread and the clock thread ever take it.
+        let mut timers = self.timers.get_or(Default::default).write();
+        // Portcullis patch: the tick this thread armed last is remembered. If the clock thread
+        // has fired it meanwhile, the deadline has passed and a stub that fires at once is right.
+        if let Some((time, timer)) = &timers.last {
+            if *time == now {
+                return timer.subscribe();
             }
-        } // drop read lock
-
-        let timer = Timer::new();
-        let mut timers = self.timers.get_or(|| RwLock::new(BTreeMap::new())).write();
-        // Usually we check if another thread has insert the same node before we get the write lock,
-        // but because only this thread will insert anything to its local timers tree, there
-        // is no possible race that can happen. The only other thread is the clock thread who
-        // only removes timer from the tree
+        }
+        let timer = match timers.tree.get(&now) {
+            Some(timer) => timer.clone(),
+            None => {
+                // Only this thread inserts into its tree; the clock thread only removes.
+                let timer = Timer::new();
+                timers.tree.insert(now, timer.clone());
+                timer
+            }
+        };
         let stub = timer.subscribe();
-        timers.insert(now, timer);
+        timers.last = Some((now, timer));
         stub
     }
 
