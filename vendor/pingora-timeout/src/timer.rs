@@ -40,8 +40,10 @@ const RESOLUTION_MS: u64 = 10;
 const RESOLUTION_DURATION: Duration = Duration::from_millis(RESOLUTION_MS);
 
 // round to the NEXT timestamp based on the resolution
+// (Portcullis patch: in u64, as a u128 remainder is a library call; ticks count milliseconds
+// since the manager started, far below 2^64.)
 #[inline]
-fn round_to(raw: u128, resolution: u128) -> u128 {
+fn round_to(raw: u64, resolution: u64) -> u64 {
     raw - 1 + resolution - (raw - 1) % resolution
 }
 // millisecond resolution as most
@@ -50,21 +52,19 @@ struct Time(u128);
 
 impl From<u128> for Time {
     fn from(raw_ms: u128) -> Self {
-        Time(round_to(raw_ms, RESOLUTION_MS as u128))
+        let raw_ms = u64::try_from(raw_ms).unwrap_or(u64::MAX);
+        Time(u128::from(round_to(raw_ms, RESOLUTION_MS)))
     }
 }
 
 impl From<Duration> for Time {
     fn from(d: Duration) -> Self {
-        // Portcullis patch: rounded in u64 (a u128 remainder is a library call); the same value
-        // for any duration of fewer than 2^64 ms.
+        // Portcullis patch: milliseconds counted in u64 (see `round_to`).
         let ms = d
             .as_secs()
             .saturating_mul(1000)
             .saturating_add(u64::from(d.subsec_millis()));
-        Time(u128::from(
-            ms - 1 + RESOLUTION_MS - (ms - 1) % RESOLUTION_MS,
-        ))
+        Time(u128::from(round_to(ms, RESOLUTION_MS)))
     }
 }
 

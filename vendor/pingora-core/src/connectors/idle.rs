@@ -23,7 +23,7 @@ use thread_local::ThreadLocal;
 /// How often a thread's sweeper looks at its idle streams: how long a stream the server closed
 /// may hold its socket before it is dropped, and how late an idle timeout may close a stream
 /// that nothing takes (one that is taken is checked against its deadline then).
-pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Idle streams by thread, each shelf capped at `per_thread` (the least recently released is
 /// dropped to make room).
@@ -129,21 +129,9 @@ async fn sweep(shelf: Weak<Shelf>, unexpected_data: Arc<AtomicU64>) {
             return;
         };
         let now = Instant::now();
-        let mut dropped = Vec::new();
-        {
-            let mut streams = shelf.streams.lock();
-            let mut kept = VecDeque::with_capacity(streams.len());
-            for mut idle in streams.drain(..) {
-                let expired = idle.expires.is_some_and(|at| at <= now);
-                if !expired && test_reusable_stream(&mut idle.stream, &unexpected_data) {
-                    kept.push_back(idle);
-                } else {
-                    dropped.push(idle);
-                }
-            }
-            *streams = kept;
-        }
-        // Closed outside the lock.
-        drop(dropped);
+        shelf.streams.lock().retain_mut(|idle| {
+            idle.expires.is_none_or(|at| at > now)
+                && test_reusable_stream(&mut idle.stream, &unexpected_data)
+        });
     }
 }

@@ -266,32 +266,32 @@ impl TransportConnector {
     pub async fn reused_stream<P: Peer + Send + Sync>(&self, peer: &P) -> Option<Stream> {
         let key = peer.reuse_hash();
         while let Some(mut stream) = self.idle_streams.take(key) {
-            // test_reusable_stream: we assume server would never actively send data
-            // first on an idle stream.
-            #[cfg(unix)]
-            if peer.matches_fd(stream.id())
-                && test_reusable_stream(&mut stream, &self.unexpected_data_conn_count)
-            {
+            if self.is_reusable_for(peer, &mut stream) {
                 return Some(stream);
-            }
-            #[cfg(windows)]
-            {
-                use std::os::windows::io::{AsRawSocket, RawSocket};
-                struct WrappedRawSocket(RawSocket);
-                impl AsRawSocket for WrappedRawSocket {
-                    fn as_raw_socket(&self) -> RawSocket {
-                        self.0
-                    }
-                }
-                if peer.matches_sock(WrappedRawSocket(stream.id() as RawSocket))
-                    && test_reusable_stream(&mut stream, &self.unexpected_data_conn_count)
-                {
-                    return Some(stream);
-                }
             }
         }
         debug!("No reusable connection found for {peer}");
         None
+    }
+
+    /// Whether an idle `stream` still leads to `peer` and is still open and quiet.
+    fn is_reusable_for<P: Peer>(&self, peer: &P, stream: &mut Stream) -> bool {
+        #[cfg(unix)]
+        let same_peer = peer.matches_fd(stream.id());
+        #[cfg(windows)]
+        let same_peer = {
+            use std::os::windows::io::{AsRawSocket, RawSocket};
+            struct WrappedRawSocket(RawSocket);
+            impl AsRawSocket for WrappedRawSocket {
+                fn as_raw_socket(&self) -> RawSocket {
+                    self.0
+                }
+            }
+            peer.matches_sock(WrappedRawSocket(stream.id() as RawSocket))
+        };
+        // test_reusable_stream: we assume server would never actively send data
+        // first on an idle stream.
+        same_peer && test_reusable_stream(stream, &self.unexpected_data_conn_count)
     }
 
     /// Return the [Stream] to the [TransportConnector] for connection reuse.
