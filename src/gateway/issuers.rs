@@ -429,17 +429,9 @@ fn app_key(
     Ok((
         digest,
         Identity {
-            issuer: Arc::from(issuer),
-            subject: entry.client.clone(),
             tenant: entry.tenant.clone(),
             scopes: entry.scopes.clone(),
-            level: entry.level,
-            audiences: Vec::new(),
-            expires_at: None,
-            not_before: None,
-            leeway: 0,
-            token_id: None,
-            claimed_subject: None,
+            ..Identity::bare(issuer, &entry.client, entry.level)
         },
     ))
 }

@@ -29,6 +29,7 @@ use super::*;
 use once_cell::sync::Lazy;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 static TIMER_MANAGER: Lazy<Arc<TimerManager>> = Lazy::new(|| {
     let tm = Arc::new(TimerManager::new());
@@ -46,7 +47,12 @@ static FAST_TIMEOUT_TO_TOKIO_THRESHOLD_SECS: AtomicU64 =
     AtomicU64::new(DEFAULT_FAST_TIMEOUT_TO_TOKIO_THRESHOLD_SECS);
 
 fn check_clock_thread(tm: &Arc<TimerManager>) {
-    if tm.should_i_start_clock() {
+    check_clock_thread_at(tm, Instant::now())
+}
+
+// Portcullis patch: with the time read by the caller, who arms a timer with it.
+fn check_clock_thread_at(tm: &Arc<TimerManager>, now: Instant) {
+    if tm.should_i_start_clock_at(now) {
         std::thread::Builder::new()
             .name("Timer thread".into())
             .spawn(|| TIMER_MANAGER.clock_thread())
@@ -91,9 +97,11 @@ pub struct FastTimeout(Duration);
 impl ToTimeout for FastTimeout {
     fn timeout(&self) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
         // Portcullis patch: the clock thread is checked here, when a timer is armed, instead of
-        // in `fast_timeout()` for every timeout made (most finish before they would arm one).
-        check_clock_thread(&TIMER_MANAGER);
-        Box::pin(TIMER_MANAGER.register_timer(self.0).poll())
+        // in `fast_timeout()` for every timeout made (most finish before they would arm one),
+        // with the one clock read the timer is armed with.
+        let now = Instant::now();
+        check_clock_thread_at(&TIMER_MANAGER, now);
+        Box::pin(TIMER_MANAGER.register_timer_at(now, self.0).poll())
     }
 
     fn create(d: Duration) -> Self {

@@ -186,11 +186,18 @@ impl TimerManager {
 
     // False if the clock is already started
     // If true, the caller must start the clock thread next
+    // Portcullis patch: only upstream's tests call the forms that read the clock themselves.
+    #[cfg(test)]
     pub(crate) fn should_i_start_clock(&self) -> bool {
-        let Err(prev) = self.is_clock_running() else {
+        self.should_i_start_clock_at(Instant::now())
+    }
+
+    // Portcullis patch: with the time read by the caller, who reads it for the timer too.
+    pub(crate) fn should_i_start_clock_at(&self, now: Instant) -> bool {
+        let Err(prev) = self.is_clock_running_at(now) else {
             return false;
         };
-        let now = Instant::now().duration_since(self.zero).as_secs() as i64;
+        let now = now.duration_since(self.zero).as_secs() as i64;
         let res =
             self.clock_watchdog
                 .compare_exchange(prev, now, Ordering::SeqCst, Ordering::SeqCst);
@@ -199,8 +206,13 @@ impl TimerManager {
 
     // Ok(()) if clock is running (watch dog is within DELAYS_SEC of now)
     // Err(time) if watch do stopped at `time`
+    #[cfg(test)]
     pub(crate) fn is_clock_running(&self) -> Result<(), i64> {
-        let now = Instant::now().duration_since(self.zero).as_secs() as i64;
+        self.is_clock_running_at(Instant::now())
+    }
+
+    fn is_clock_running_at(&self, now: Instant) -> Result<(), i64> {
+        let now = now.duration_since(self.zero).as_secs() as i64;
         let prev = self.clock_watchdog.load(Ordering::SeqCst);
         if now < prev + DELAYS_SEC {
             Ok(())
@@ -213,6 +225,12 @@ impl TimerManager {
     ///
     /// When the timer expires, the [TimerStub] will be notified.
     pub fn register_timer(&self, duration: Duration) -> TimerStub {
+        self.register_timer_at(Instant::now(), duration)
+    }
+
+    /// Register a timer that expires `duration` after `now` (Portcullis patch: the time read
+    /// once by a caller that also checks the clock thread with it; a clock read is not free).
+    pub fn register_timer_at(&self, now: Instant, duration: Duration) -> TimerStub {
         if self.is_paused_for_fork() {
             // Return a dummy TimerStub that will trigger right away.
             // This is fine assuming pause_for_fork() is called right before fork().
@@ -223,7 +241,7 @@ impl TimerManager {
             timer.fire();
             return timer.subscribe();
         }
-        let now: Time = (Instant::now() + duration - self.zero).into();
+        let now: Time = (now + duration - self.zero).into();
         // One lock, taken for writing: only this thread and the clock thread ever take it.
         let mut timers = self.timers.get_or(Default::default).write();
         // Portcullis patch: the tick this thread armed last is remembered. If the clock thread

@@ -9,6 +9,7 @@
 pub mod appkeys;
 pub mod builtin;
 pub mod claims;
+mod front;
 pub mod introspect;
 pub mod jose;
 pub mod jwks;
@@ -18,6 +19,7 @@ pub mod keys;
 use crate::metrics::VerificationTimer;
 use appkeys::AppKeys;
 use builtin::BuiltinIssuer;
+use front::Cached;
 use introspect::Introspector;
 use jwt::{JwtIssuer, KeySource};
 use portcullis_core::credential::{Carrier, Credential};
@@ -56,14 +58,14 @@ struct UntilExpiry {
     max_ttl: Duration,
 }
 
-impl Expiry<[u8; 32], Arc<Caller>> for UntilExpiry {
+impl Expiry<[u8; 32], Cached> for UntilExpiry {
     fn expire_after_create(
         &self,
         _key: &[u8; 32],
-        identity: &Arc<Caller>,
+        cached: &Cached,
         _created_at: Instant,
     ) -> Option<Duration> {
-        let ttl = match identity.expires_at {
+        let ttl = match cached.identity.expires_at {
             Some(exp) => {
                 Duration::from_secs(exp.saturating_sub(portcullis_core::principal::now_unix()))
             }
@@ -95,7 +97,11 @@ pub struct Verifier {
     introspectors: Vec<Arc<Introspector>>,
     app_keys: Vec<Arc<AppKeys>>,
     builtin: Option<Arc<dyn BuiltinIssuer>>,
-    cache: Cache<[u8; 32], Arc<Caller>>,
+    cache: Cache<[u8; 32], Cached>,
+    /// The cache's `max_ttl` in whole seconds, for the entries' `until`.
+    max_ttl_secs: u64,
+    /// This verifier's copies of cache entries on each thread (`front`).
+    front: front::Owner,
     /// Each issuer's verification-time histograms, resolved once.
     timers: Vec<(Arc<str>, VerificationTimer)>,
     unknown_timer: VerificationTimer,
@@ -168,6 +174,8 @@ impl Verifier {
             introspectors: issuers.introspectors,
             app_keys: issuers.app_keys,
             builtin: issuers.builtin,
+            max_ttl_secs: cache.max_ttl.as_secs(),
+            front: front::Owner::new(),
             cache: Cache::builder()
                 .max_capacity(cache.max_entries)
                 .expire_after(UntilExpiry {
@@ -217,7 +225,7 @@ impl Verifier {
             // Entries of changed or removed issuers were decided under rules that no longer hold.
             let _ = self
                 .cache
-                .invalidate_entries_if(move |_, identity| !kept.contains(&identity.issuer));
+                .invalidate_entries_if(move |_, cached| !kept.contains(&cached.identity.issuer));
         }
     }
 
@@ -329,6 +337,18 @@ impl Verifier {
         Err(TokenProblem::UnknownIssuer.into())
     }
 
+    /// The cached verification under `key`: this thread's copy, else the shared cache's (then
+    /// copied for the thread's next request with the same token).
+    fn cached(&self, key: &[u8; 32], now: u64) -> Option<Arc<Caller>> {
+        if let Some(identity) = self.front.get(key, now) {
+            return Some(identity);
+        }
+        let cached = self.cache.get(key)?;
+        let identity = cached.identity.clone();
+        self.front.keep(*key, cached);
+        Some(identity)
+    }
+
     async fn verify_jwt(
         &self,
         token: &str,
@@ -336,7 +356,7 @@ impl Verifier {
         now: u64,
     ) -> Result<Verified, VerifyError> {
         let key = jwt_cache_key(token);
-        let cached = self.cache.get(&key);
+        let cached = self.cached(&key, now);
         crate::metrics::JWT_CACHE.record(cached.is_some());
         if let Some(identity) = cached {
             if !is_allowed(&identity.issuer) {
@@ -359,7 +379,14 @@ impl Verifier {
         };
         // Boxed, as in `verify_untimed`: a miss may fetch keys.
         let identity = Arc::new(Caller::from(Box::pin(issuer.verify(&jws, now)).await?));
-        self.cache.insert(key, identity.clone());
+        self.cache.insert(
+            key,
+            Cached {
+                identity: identity.clone(),
+                since: now,
+                until: now.saturating_add(self.max_ttl_secs),
+            },
+        );
         Ok(Verified {
             identity,
             cache_hit: false,
