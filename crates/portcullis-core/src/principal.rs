@@ -121,34 +121,29 @@ impl IdentityHeaderValues {
     /// each is cold when its next request comes (`bench/profile.sh`, 1000 tokens).
     fn render(identity: &Identity) -> Option<Self> {
         let scopes = identity.scopes.join(" ");
-        let texts = [
-            Some(identity.subject.as_str()),
-            Some(scopes.as_str()),
-            Some(&*identity.issuer),
-            identity.tenant.as_deref(),
-            identity.claimed_subject.as_deref(),
-        ];
-        let mut buffer = Vec::with_capacity(texts.iter().flatten().map(|t| t.len()).sum());
-        let ranges = texts.map(|text| {
-            text.map(|text| {
-                let start = buffer.len();
-                buffer.extend_from_slice(text.as_bytes());
-                start..buffer.len()
-            })
-        });
-        let shared = bytes::Bytes::from(buffer);
-        let value = |range: &Option<std::ops::Range<usize>>| {
-            range
-                .clone()
-                .map(|range| http::HeaderValue::from_maybe_shared(shared.slice(range)).ok())
+        let mut buffer = Vec::new();
+        let mut place = |text: &str| {
+            let start = buffer.len();
+            buffer.extend_from_slice(text.as_bytes());
+            start..buffer.len()
         };
-        let [subject, scopes, issuer, tenant, claimed_subject] = ranges.each_ref().map(value);
+        let subject = place(&identity.subject);
+        let scopes = place(&scopes);
+        let issuer = place(&identity.issuer);
+        let tenant = identity.tenant.as_deref().map(&mut place);
+        let claimed_subject = identity.claimed_subject.as_deref().map(&mut place);
+        let shared = bytes::Bytes::from(buffer);
+        let value = |range| http::HeaderValue::from_maybe_shared(shared.slice(range)).ok();
+        let optional = |range: Option<_>| match range {
+            Some(range) => value(range).map(Some),
+            None => Some(None),
+        };
         Some(IdentityHeaderValues {
-            subject: subject??,
-            scopes: scopes??,
-            issuer: issuer??,
-            tenant: tenant.map_or(Some(None), |v| v.map(Some))?,
-            claimed_subject: claimed_subject.map_or(Some(None), |v| v.map(Some))?,
+            subject: value(subject)?,
+            scopes: value(scopes)?,
+            issuer: value(issuer)?,
+            tenant: optional(tenant)?,
+            claimed_subject: optional(claimed_subject)?,
         })
     }
 }
