@@ -550,24 +550,25 @@ impl ProxyHttp for GatewayProxy {
         if ctx.timed() {
             ctx.timing.times.route = ctx.timing.started.elapsed();
         }
+        // The gateway's own answers, the token service, polls and held requests are boxed:
+        // their futures are large, and unboxed they would size (and be copied with) the
+        // future of every request that passes.
         if let Some(response) = decided {
-            return self.answer(session, ctx, response).await;
+            return Box::pin(self.answer(session, ctx, response)).await;
         }
         if let Some(from) = ctx.routing.check {
             let response = Box::pin(self.forward_auth(session, ctx, from)).await;
-            return self.answer(session, ctx, response).await;
+            return Box::pin(self.answer(session, ctx, response)).await;
         }
-        // The token service, polls and held requests are boxed: their futures are large and
-        // rare, and unboxed they would size (and be copied with) every request's future.
         if ctx.routing.token_service {
             let response = Box::pin(self.serve_token_service(session, ctx)).await?;
-            return self.answer(session, ctx, response).await;
+            return Box::pin(self.answer(session, ctx, response)).await;
         }
         if let Some(id) = ctx.routing.poll {
             return Box::pin(self.serve_poll(session, ctx, id)).await;
         }
         if let Err(response) = self.decide_route(session, ctx).await {
-            return self.answer(session, ctx, response).await;
+            return Box::pin(self.answer(session, ctx, response)).await;
         }
         if let Some(within) = ctx.route().and_then(|r| r.target.respond_within) {
             return Box::pin(self.respond_within(session, ctx, within)).await;

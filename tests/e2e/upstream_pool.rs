@@ -127,3 +127,62 @@ async fn a_connection_that_is_idle_past_its_timeout_is_not_handed_to_a_request()
     tokio::time::sleep(Duration::from_millis(400)).await;
     let (_second, ()) = tokio::join!(answer_one(&listener), get_hello(&gw));
 }
+
+/// A peer whose reuse hash is fixed: two of them at different addresses stand for two peers
+/// whose hashes collide, the case the pool's address check (vendor/README.md) guards against.
+#[derive(Clone)]
+struct CollidingPeer(pingora::protocols::l4::socket::SocketAddr);
+
+impl std::fmt::Display for CollidingPeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl pingora::upstreams::peer::Peer for CollidingPeer {
+    fn address(&self) -> &pingora::protocols::l4::socket::SocketAddr {
+        &self.0
+    }
+    fn tls(&self) -> bool {
+        false
+    }
+    fn sni(&self) -> &str {
+        ""
+    }
+    fn reuse_hash(&self) -> u64 {
+        7
+    }
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_handed_only_to_a_peer_at_the_address_it_leads_to() {
+    use pingora::connectors::TransportConnector;
+    use pingora::upstreams::peer::Peer;
+    let first = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let peer = |listener: &TcpListener| {
+        CollidingPeer(pingora::protocols::l4::socket::SocketAddr::Inet(
+            listener.local_addr().unwrap(),
+        ))
+    };
+    let (to_first, to_second) = (peer(&first), peer(&second));
+    let connector = TransportConnector::new(None);
+
+    let stream = connector.new_stream(&to_first).await.unwrap();
+    let (_first_end, _) = first.accept().await.unwrap();
+    connector.release_stream(stream, to_first.reuse_hash(), None);
+    assert!(
+        connector.reused_stream(&to_second).await.is_none(),
+        "a connection to the first address was handed to a peer at the second"
+    );
+
+    let stream = connector.new_stream(&to_first).await.unwrap();
+    let (_first_end, _) = first.accept().await.unwrap();
+    connector.release_stream(stream, to_first.reuse_hash(), None);
+    let reused = connector.reused_stream(&to_first).await;
+    assert!(
+        reused.is_some(),
+        "an idle connection was not reused for its own peer"
+    );
+    drop(second);
+}

@@ -302,14 +302,12 @@ fn split_scheme(value: &[u8]) -> Option<(&[u8], &[u8])> {
 /// token compiles to vector code: every request's token goes through it.
 const fn is_b64token_byte(b: u8) -> bool {
     // `| 0x20` folds ASCII upper-case letters onto lower-case ones and nothing else onto them.
+    // `+` (0x2b), `-`, `.`, `/` and the digits (0x30..=0x39) are one range less `,` (0x2c):
+    // five comparisons a byte instead of eight.
     ((b | 0x20).wrapping_sub(b'a') < 26)
-        | (b.wrapping_sub(b'0') < 10)
-        | (b == b'-')
-        | (b == b'.')
+        | ((b.wrapping_sub(b'+') < 15) & (b != b','))
         | (b == b'_')
         | (b == b'~')
-        | (b == b'+')
-        | (b == b'/')
 }
 
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.

@@ -277,7 +277,7 @@ impl TransportConnector {
     /// Whether an idle `stream` still leads to `peer` and is still open and quiet.
     fn is_reusable_for<P: Peer>(&self, peer: &P, stream: &mut Stream) -> bool {
         #[cfg(unix)]
-        let same_peer = peer.matches_fd(stream.id());
+        let same_peer = connected_to(peer, stream).unwrap_or_else(|| peer.matches_fd(stream.id()));
         #[cfg(windows)]
         let same_peer = {
             use std::os::windows::io::{AsRawSocket, RawSocket};
@@ -445,6 +445,36 @@ impl PreferredHttpVersion {
 
 use futures::future::FutureExt;
 use tokio::io::AsyncReadExt;
+
+/// Whether `stream` was connected to `peer`'s address, read from the address its connect
+/// recorded in the stream's digest (Portcullis patch): `None` where none was recorded or the
+/// peer goes through a proxy, for the caller to ask the socket (`Peer::matches_fd`).
+///
+/// The address a connected TCP socket leads to never changes while the stream owns it, so the
+/// recorded address answers what `getpeername` answered — the stream was filed under another
+/// peer with the same reuse hash — without a system call on every reuse. A connection that
+/// broke while idle is still found by `test_reusable_stream`.
+#[cfg(unix)]
+fn connected_to<P: Peer>(peer: &P, stream: &Stream) -> Option<bool> {
+    if peer.get_proxy().is_some() {
+        return None;
+    }
+    let digest = stream.get_socket_digest()?;
+    let recorded = digest.peer_addr.get()?.as_ref()?;
+    let wanted = peer.address();
+    // As `check_fd_match`: 0.0.0.0 may be mapped to 127.0.0.1 by the system, so it is not
+    // compared.
+    let unspecified = matches!(wanted, crate::protocols::l4::socket::SocketAddr::Inet(a)
+        if a.ip() == std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    if recorded == wanted || unspecified {
+        return Some(true);
+    }
+    log::error!(
+        "Crit: FD mismatch: fd: {:?}, addr: {wanted}, peer: {recorded}",
+        stream.id()
+    );
+    Some(false)
+}
 
 /// Test whether a stream is already closed or not reusable (server sent unexpected data)
 fn test_reusable_stream(stream: &mut Stream, unexpected_data_conn_count: &AtomicU64) -> bool {
