@@ -3,6 +3,9 @@
 //! idle past `idle_timeout` — and a dropped one never costs a request.
 
 use crate::support::*;
+use pingora::connectors::TransportConnector;
+use pingora::protocols::l4::socket::SocketAddr;
+use pingora::upstreams::peer::Peer;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -131,7 +134,7 @@ async fn a_connection_that_is_idle_past_its_timeout_is_not_handed_to_a_request()
 /// A peer whose reuse hash is fixed: two of them at different addresses stand for two peers
 /// whose hashes collide, the case the pool's address check (vendor/README.md) guards against.
 #[derive(Clone)]
-struct CollidingPeer(pingora::protocols::l4::socket::SocketAddr);
+struct CollidingPeer(SocketAddr);
 
 impl std::fmt::Display for CollidingPeer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -139,8 +142,8 @@ impl std::fmt::Display for CollidingPeer {
     }
 }
 
-impl pingora::upstreams::peer::Peer for CollidingPeer {
-    fn address(&self) -> &pingora::protocols::l4::socket::SocketAddr {
+impl Peer for CollidingPeer {
+    fn address(&self) -> &SocketAddr {
         &self.0
     }
     fn tls(&self) -> bool {
@@ -156,15 +159,10 @@ impl pingora::upstreams::peer::Peer for CollidingPeer {
 
 #[tokio::test]
 async fn an_idle_connection_is_handed_only_to_a_peer_at_the_address_it_leads_to() {
-    use pingora::connectors::TransportConnector;
-    use pingora::upstreams::peer::Peer;
     let first = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let second = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let peer = |listener: &TcpListener| {
-        CollidingPeer(pingora::protocols::l4::socket::SocketAddr::Inet(
-            listener.local_addr().unwrap(),
-        ))
-    };
+    let peer =
+        |listener: &TcpListener| CollidingPeer(SocketAddr::Inet(listener.local_addr().unwrap()));
     let (to_first, to_second) = (peer(&first), peer(&second));
     let connector = TransportConnector::new(None);
 

@@ -450,8 +450,8 @@ use tokio::io::AsyncReadExt;
 /// recorded in the stream's digest (Portcullis patch): `None` where none was recorded or the
 /// peer goes through a proxy, for the caller to ask the socket (`Peer::matches_fd`).
 ///
-/// The address a connected TCP socket leads to never changes while the stream owns it, so the
-/// recorded address answers what `getpeername` answered — the stream was filed under another
+/// The address a connected socket leads to never changes while the stream owns it, so the
+/// recorded address tells what `getpeername` told — whether the stream belongs to another
 /// peer with the same reuse hash — without a system call on every reuse. A connection that
 /// broke while idle is still found by `test_reusable_stream`.
 #[cfg(unix)]
