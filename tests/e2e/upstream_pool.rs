@@ -182,5 +182,4 @@ async fn an_idle_connection_is_handed_only_to_a_peer_at_the_address_it_leads_to(
         reused.is_some(),
         "an idle connection was not reused for its own peer"
     );
-    drop(second);
 }
