@@ -15,7 +15,7 @@ use pingora::server::Server;
 
 /// The gateway's allocator, so the comparison measures the gateway's work and not malloc.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: portcullis::allocator::MiMalloc = portcullis::allocator::MiMalloc;
 
 struct Passthrough {
     upstream: String,

@@ -4,9 +4,10 @@
 //! `portcullis-engine`, `portcullis-tokens`); this crate compiles a config file into a snapshot
 //! and runs it on pingora. Its public surface is what others build on: [`embed`] (the decision
 //! in your own pingora proxy), [`cli`] (the `portcullis` command line), [`echo`] (the built-in
-//! echo upstream, also the test and benchmark backend) and [`parse_duration`] (the config's
-//! duration syntax). See `docs/ARCHITECTURE.md`.
+//! echo upstream, also the test and benchmark backend), [`allocator`] (the binary's global
+//! allocator) and [`parse_duration`] (the config's duration syntax). See `docs/ARCHITECTURE.md`.
 
+pub mod allocator;
 pub mod cli;
 mod config;
 pub mod echo;

@@ -2,10 +2,9 @@
 
 use std::process::ExitCode;
 
-/// glibc's allocator costs a tenth of the proxy's CPU under load (bench/compare.sh); mimalloc's
-/// thread-local free lists take most of that back.
+/// mimalloc, asked the cheapest way each layout allows (`portcullis::allocator`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: portcullis::allocator::MiMalloc = portcullis::allocator::MiMalloc;
 
 fn main() -> ExitCode {
     portcullis::cli::main()

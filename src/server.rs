@@ -99,6 +99,9 @@ pub fn build_server(loaded: Loaded, upgrade: bool) -> pingora::Result<Server> {
     // forwarded request and answer as a plain `http::HeaderMap` (`proxy::headers`), which
     // drops the case map anyway: pingora built, cloned and dropped it for nothing.
     app.preserve_header_case = false;
+    // vendor/pingora-core: nothing here asks a stream how long its reads and writes waited, so
+    // no clock is read around each wait (four reads a proxied request).
+    pingora::protocols::l4::stream::set_pending_time_tracking(false);
     for listener in &config.listeners {
         let listener = listener.get_ref();
         let address = listener.address.get_ref();

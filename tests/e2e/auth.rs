@@ -21,6 +21,8 @@ pub struct World {
     pub multi: Vec<SigningKey>,
     pub hmac: Vec<SigningKey>,
     pub gw: GatewayProcess,
+    /// The static key files the gateway reads; declared after `gw`, so removed after it stops.
+    _key_files: tempfile::TempDir,
 }
 
 pub const OTHER_ISS: &str = "https://other-idp.example";
@@ -211,8 +213,6 @@ tenant_header = "tenant_hash"
         ));
         adjust(&mut config);
         let gw = GatewayProcess::start(&config).await;
-        // Keep the key files alive as long as the gateway.
-        std::mem::forget(dir);
         World {
             idp,
             key,
@@ -220,6 +220,7 @@ tenant_header = "tenant_hash"
             multi,
             hmac,
             gw,
+            _key_files: dir,
         }
     }
 

@@ -27,6 +27,7 @@ mod secrets;
 mod sign_in;
 mod source_apis;
 mod spellings;
+mod stream_timing;
 mod support;
 mod tls;
 mod token_service;

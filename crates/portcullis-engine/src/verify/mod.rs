@@ -337,15 +337,12 @@ impl Verifier {
         Err(TokenProblem::UnknownIssuer.into())
     }
 
-    /// The cached verification under `key`: this thread's copy, else the shared cache's (then
-    /// copied for the thread's next request with the same token).
-    fn cached(&self, key: &[u8; 32], now: u64) -> Option<Arc<Caller>> {
-        if let Some(identity) = self.front.get(key, now) {
-            return Some(identity);
-        }
+    /// The shared cache's verification of `token` under `key`, copied for the thread's next
+    /// request with the same token.
+    fn shared_cached(&self, token: &str, key: &[u8; 32]) -> Option<Arc<Caller>> {
         let cached = self.cache.get(key)?;
         let identity = cached.identity.clone();
-        self.front.keep(*key, cached);
+        self.front.keep(token, cached);
         Some(identity)
     }
 
@@ -355,19 +352,15 @@ impl Verifier {
         is_allowed: &impl Fn(&str) -> bool,
         now: u64,
     ) -> Result<Verified, VerifyError> {
-        let key = jwt_cache_key(token);
-        let cached = self.cached(&key, now);
-        crate::metrics::JWT_CACHE.record(cached.is_some());
-        if let Some(identity) = cached {
-            if !is_allowed(&identity.issuer) {
-                return Err(TokenProblem::UnknownIssuer.into());
-            }
-            identity.is_current(now)?;
-            return Ok(Verified {
-                identity,
-                cache_hit: true,
-            });
+        // This thread's copy first: found by the token itself, without hashing all of it.
+        if let Some(identity) = self.front.get(token, now) {
+            return cached_verification(identity, is_allowed, now);
         }
+        let key = jwt_cache_key(token);
+        if let Some(identity) = self.shared_cached(token, &key) {
+            return cached_verification(identity, is_allowed, now);
+        }
+        crate::metrics::JWT_CACHE.record(false);
         let jws = jose::parse_compact(token)?;
         let issuer = match claims::string_claim(&jws.claims, "iss")? {
             Some(iss) => self
@@ -392,6 +385,24 @@ impl Verifier {
             cache_hit: false,
         })
     }
+}
+
+/// A cached verification, as a request may use it: from an allowed issuer, and current at
+/// `now` (its `exp` and `nbf` are checked on every request, the signature only once).
+fn cached_verification(
+    identity: Arc<Caller>,
+    is_allowed: &impl Fn(&str) -> bool,
+    now: u64,
+) -> Result<Verified, VerifyError> {
+    crate::metrics::JWT_CACHE.record(true);
+    if !is_allowed(&identity.issuer) {
+        return Err(TokenProblem::UnknownIssuer.into());
+    }
+    identity.is_current(now)?;
+    Ok(Verified {
+        identity,
+        cache_hit: true,
+    })
 }
 
 /// The signature layer alone: is `token` a compact JWS signed by a key of `keys`, with that

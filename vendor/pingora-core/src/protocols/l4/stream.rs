@@ -26,6 +26,7 @@ use std::os::unix::io::AsRawFd;
 #[cfg(windows)]
 use std::os::windows::io::AsRawSocket;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
@@ -916,6 +917,19 @@ impl AsyncWrite for Stream {
     }
 }
 
+/// Whether streams time how long their reads and writes wait (see [`set_pending_time_tracking`]).
+static TRACK_PENDING_TIME: AtomicBool = AtomicBool::new(true);
+
+/// Turns the timing of waiting reads and writes on or off for every [`Stream`] of the process
+/// (on by default). The timing reads the clock when a read or write has to wait and again when
+/// it completes — four clock reads for a proxied keep-alive request — and is reported only by
+/// [`GetTimingDigest::get_read_pending_time`] and [`GetTimingDigest::get_write_pending_time`],
+/// which return zero for time that passes while it is off. An application that never asks for
+/// them can turn it off.
+pub fn set_pending_time_tracking(on: bool) {
+    TRACK_PENDING_TIME.store(on, Ordering::Relaxed);
+}
+
 #[derive(Debug)]
 struct AccumulatedDuration {
     total: Duration,
@@ -931,7 +945,7 @@ impl AccumulatedDuration {
     }
 
     fn start(&mut self) {
-        if self.last_start.is_none() {
+        if self.last_start.is_none() && TRACK_PENDING_TIME.load(Ordering::Relaxed) {
             self.last_start = Some(Instant::now());
         }
     }
