@@ -47,7 +47,7 @@ impl Cached {
 const CAPACITY_BYTES: usize = 1 << 20;
 
 /// A copy and the token it was made for.
-struct Copy {
+struct Kept {
     token: Box<str>,
     cached: Cached,
 }
@@ -57,7 +57,7 @@ struct Copy {
 struct Front {
     owner: u64,
     /// Copies by [`tail_hash`]; two tokens with the same hash share a slot, the later one kept.
-    entries: HashMap<u64, Copy, BuildHasherDefault<PassThrough>>,
+    entries: HashMap<u64, Kept, BuildHasherDefault<PassThrough>>,
     /// The kept tokens' bytes.
     bytes: usize,
 }
@@ -162,7 +162,7 @@ impl Owner {
             if front.bytes + token.len() > CAPACITY_BYTES {
                 front.clear();
             }
-            let copy = Copy {
+            let copy = Kept {
                 token: token.into(),
                 cached,
             };
