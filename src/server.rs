@@ -99,6 +99,9 @@ pub fn build_server(loaded: Loaded, upgrade: bool) -> pingora::Result<Server> {
     // forwarded request and answer as a plain `http::HeaderMap` (`proxy::headers`), which
     // drops the case map anyway: pingora built, cloned and dropped it for nothing.
     app.preserve_header_case = false;
+    // vendor/pingora-core and pingora-proxy: the upstream's response head is handed to the
+    // proxy rather than copied; the upstream session keeps only its connection fields.
+    app.hand_over_upstream_response_header = true;
     // vendor/pingora-core: nothing here asks a stream how long its reads and writes waited, so
     // no clock is read around each wait (four reads a proxied request).
     pingora::protocols::l4::stream::set_pending_time_tracking(false);

@@ -17,7 +17,7 @@ use portcullis_core::route::{Route, RouteMatch};
 use portcullis_engine::auth::Allowed;
 use portcullis_engine::pipeline;
 use portcullis_engine::request::forward::ClientFacts;
-use portcullis_engine::request::{cors, debug, forward, framing, identity, rules};
+use portcullis_engine::request::{cors, debug, forward, framing, hop_by_hop, identity, rules};
 use respond::GatewayResponse;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -741,8 +741,9 @@ impl GatewayProxy {
         })
     }
 
-    /// Adds the gateway's headers to an upstream answer: request id, debug trace, CORS grants,
-    /// a new device cookie, and no-store after a query-string token.
+    /// Makes an upstream answer the client's: its connection fields off, then the gateway's
+    /// headers on — request id, debug trace, CORS grants, a new device cookie, and no-store
+    /// after a query-string token.
     fn decorate_response(
         &self,
         session: &Session,
@@ -764,8 +765,10 @@ impl GatewayProxy {
             .allowed
             .as_ref()
             .is_some_and(|a| a.carrier == Some(Carrier::Query));
-        let success = upstream_response.status.is_success();
+        let status = upstream_response.status;
         headers::edit_response(upstream_response, |headers| {
+            // First, so that a field the upstream's `Connection` names is never one of ours.
+            hop_by_hop::strip_from_response(headers, status);
             headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
             if let Some(trace) = trace {
                 headers.insert(
@@ -784,7 +787,7 @@ impl GatewayProxy {
             if let Some(cookie) = cookie {
                 headers.append(http::header::SET_COOKIE, headers::header_value(cookie)?);
             }
-            if token_in_query && success {
+            if token_in_query && status.is_success() {
                 // RFC 6750 §2.3: a response to a URL that held a token must not be shared.
                 let no_store = http::HeaderValue::from_static("private, no-store");
                 headers.insert(http::header::CACHE_CONTROL, no_store);

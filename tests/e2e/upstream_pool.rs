@@ -131,6 +131,115 @@ async fn a_connection_that_is_idle_past_its_timeout_is_not_handed_to_a_request()
     let (_second, ()) = tokio::join!(answer_one(&listener), get_hello(&gw));
 }
 
+/// Where the gateway sends its next request after `pooled` answered one: back on `pooled`
+/// (true) or on a new connection (false). Either way the request is answered.
+async fn next_request_reuses(
+    pooled: &mut TcpStream,
+    listener: &TcpListener,
+    gw: &GatewayProcess,
+) -> bool {
+    let serve = async {
+        tokio::select! {
+            head = read_head(pooled) => match head {
+                Some(()) => {
+                    pooled.write_all(HELLO).await.unwrap();
+                    true
+                }
+                // Closed by the gateway: the request comes on a new connection.
+                None => {
+                    drop(answer_one(listener).await);
+                    false
+                }
+            },
+            accepted = answer_one(listener) => {
+                drop(accepted);
+                false
+            }
+        }
+    };
+    let (reused, ()) = tokio::join!(serve, get_hello(gw));
+    reused
+}
+
+/// The gateway's request to an upstream that answers with `response`, and that connection.
+async fn first_exchange(
+    response: &'static [u8],
+    listener: &TcpListener,
+    gw: &GatewayProcess,
+) -> TcpStream {
+    let answer = async {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        read_head(&mut stream).await.expect("a request");
+        stream.write_all(response).await.unwrap();
+        stream
+    };
+    let request = get("/hello", &[]);
+    let (stream, r) = tokio::join!(answer, raw_request(gw.addr(), &request));
+    let r = r.unwrap();
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.body, b"hello");
+    stream
+}
+
+#[tokio::test]
+async fn the_upstreams_connection_fields_decide_reuse() {
+    // The upstream session hands its response head to the proxy and keeps only the connection
+    // fields (vendor/README.md): they must still decide whether the connection is reused.
+    let cases: [(&[u8], bool); 5] = [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", true),
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello", false),
+        (b"HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: Close\r\nX-B: 2\r\nContent-Length: 5\r\n\r\nhello", false),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", false),
+        (b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\nhello", true),
+    ];
+    for (response, reusable) in cases {
+        let (listener, gw) = gateway_before_upstream("60s").await;
+        let mut first = first_exchange(response, &listener, &gw).await;
+        let reused = next_request_reuses(&mut first, &listener, &gw).await;
+        assert_eq!(reused, reusable, "{}", String::from_utf8_lossy(response));
+    }
+}
+
+#[tokio::test]
+async fn the_client_gets_every_field_of_a_handed_over_response_head_but_its_connection_fields() {
+    let (listener, gw) = gateway_before_upstream("60s").await;
+    let answer = async {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        read_head(&mut stream).await.expect("a request");
+        stream
+            .write_all(b"HTTP/1.1 203 Fine Then\r\nX-One: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=30\r\nX-Hop: 1\r\nProxy-Connection: keep-alive\r\nX-Two: two\r\nContent-Length: 5\r\n\r\nhello")
+            .await
+            .unwrap();
+        stream
+    };
+    let request = get("/hello", &[]);
+    let (_stream, r) = tokio::join!(answer, raw_request(gw.addr(), &request));
+    let r = r.unwrap();
+    assert_eq!(r.status, 203, "{}", r.head);
+    assert!(
+        r.head.starts_with("HTTP/1.1 203 Fine Then\r\n"),
+        "{}",
+        r.head
+    );
+    let head = r.head.to_ascii_lowercase();
+    for field in [
+        "x-one: 1",
+        "set-cookie: a=1",
+        "set-cookie: b=2",
+        "x-two: two",
+        "content-length: 5",
+    ] {
+        assert!(head.contains(field), "{field} missing: {}", r.head);
+    }
+    // Connection fields (RFC 9110 §7.6.1) are between the upstream and the gateway: the
+    // client gets the gateway's own `Connection` only.
+    for field in ["keep-alive: timeout", "x-hop", "proxy-connection"] {
+        assert!(!head.contains(field), "{field} passed on: {}", r.head);
+    }
+    assert_eq!(head.matches("connection:").count(), 1, "{}", r.head);
+    assert_eq!(r.body, b"hello");
+}
+
 /// A peer whose reuse hash is fixed: two of them at different addresses stand for two peers
 /// whose hashes collide, the case the pool's address check (vendor/README.md) guards against.
 #[derive(Clone)]

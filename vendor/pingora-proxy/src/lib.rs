@@ -203,6 +203,10 @@ where
     /// plain `http::HeaderMap`, which loses the case anyway, turns it off: each header is then
     /// parsed into one map instead of two, and cloned, edited and dropped once.
     pub preserve_header_case: bool,
+    /// Whether an HTTP/1 upstream session hands the response head it read over to the proxy
+    /// instead of a copy, keeping only its connection fields (default `false`, pingora's
+    /// behaviour: a whole copy). Nothing in the proxy reads the upstream session's head again.
+    pub hand_over_upstream_response_header: bool,
 }
 
 impl<SV> HttpProxy<SV, ()> {
@@ -241,6 +245,7 @@ impl<SV> HttpProxy<SV, ()> {
             process_custom_session: None,
             header_read_timeout: None,
             preserve_header_case: true,
+            hand_over_upstream_response_header: false,
         }
     }
 }
@@ -279,6 +284,7 @@ where
             h2_options: None,
             header_read_timeout: None,
             preserve_header_case: true,
+            hand_over_upstream_response_header: false,
         }
     }
 
@@ -348,15 +354,15 @@ where
             match header_read_timeout {
                 // pingora's own shared-tick timer, as for its per-read timeouts: no timer of
                 // its own per request.
-                Some(limit) => match pingora_timeout::timeout(limit, downstream_session.read_request())
-                    .await
-                {
-                    Ok(res) => res,
-                    Err(_) => {
-                        debug!("no complete request head within {limit:?}, closing");
-                        Ok(false)
+                Some(limit) => {
+                    match pingora_timeout::timeout(limit, downstream_session.read_request()).await {
+                        Ok(res) => res,
+                        Err(_) => {
+                            debug!("no complete request head within {limit:?}, closing");
+                            Ok(false)
+                        }
                     }
-                },
+                }
                 None => downstream_session.read_request().await,
             }
         };

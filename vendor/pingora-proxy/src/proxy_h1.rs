@@ -43,6 +43,7 @@ where
         client_session.read_timeout = peer.options.read_timeout;
         client_session.write_timeout = peer.options.write_timeout;
         client_session.preserve_header_case = self.preserve_header_case;
+        client_session.hand_over_response_header = self.hand_over_upstream_response_header;
 
         // phase 2 send to upstream
 

@@ -1,12 +1,14 @@
-//! The request rules that need no proxy: what may pass (framing, CORS, body rules, the debug trace's
-//! audience), what the upstream is told (forwarding headers, method overrides removed), and
-//! who it is told is calling (credential removed, identity headers) — all on plain `http`
-//! types, for the gateway's pingora glue and anyone's own proxy alike.
+//! The request rules that need no proxy: what may pass (framing, CORS, body rules, the debug
+//! trace's audience), what the upstream is told (forwarding headers, method overrides removed),
+//! who it is told is calling (credential removed, identity headers), and what of its answer
+//! stays between it and the gateway (its connection fields) — all on plain `http` types, for
+//! the gateway's pingora glue and anyone's own proxy alike.
 
 pub mod cors;
 pub mod debug;
 pub mod forward;
 pub mod framing;
+pub mod hop_by_hop;
 pub mod identity;
 pub mod rules;
 pub mod target;

@@ -21,6 +21,7 @@ use pingora_error::{Error, ErrorType::*, OrErr, Result, RetryType};
 use pingora_http::{HMap, IntoCaseHeaderName, RequestHeader, ResponseHeader};
 use pingora_timeout::timeout;
 use std::io::ErrorKind;
+use std::mem::MaybeUninit;
 use std::str;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -71,6 +72,12 @@ pub struct HttpSession {
     /// Turned off, each header is stored once instead of twice (the value map and the case
     /// map): cheaper to build, edit and drop, and written on in lower case (Portcullis patch).
     pub preserve_header_case: bool,
+    /// Whether [`Self::read_resp_header_parts`] hands the parsed response head over instead of
+    /// a copy (default `false`: a copy). Once a final response's body framing is decided, the
+    /// session reads only its status line and connection fields (`Connection`, `Keep-Alive`,
+    /// `Transfer-Encoding`, `Upgrade`), so it keeps just those, and [`Self::resp_header`]
+    /// shows just those afterwards (Portcullis patch).
+    pub hand_over_response_header: bool,
 }
 
 /// HTTP 1.x client session
@@ -105,6 +112,7 @@ impl HttpSession {
             close_delimited_resp: false,
             allow_h1_response_invalid_content_length: false,
             preserve_header_case: true,
+            hand_over_response_header: false,
         }
     }
 
@@ -276,9 +284,12 @@ impl HttpSession {
 
         loop {
             if parse_existing_buffer {
-                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                let mut resp = httparse::Response::new(&mut headers);
-                let parsed = parse_resp_buffer(&mut resp, &self.response_header_read_buf);
+                // Left uninitialized: httparse writes the headers it parses and hands back
+                // only those (an `EMPTY_HEADER` array is 8 KB written on every response).
+                let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+                let mut resp = httparse::Response::new(&mut []);
+                let parsed =
+                    parse_resp_buffer(&mut resp, &self.response_header_read_buf, &mut headers);
                 match parsed {
                     HeaderParseState::Complete(s) => {
                         let total_read = self.response_header_read_buf.len();
@@ -294,13 +305,11 @@ impl HttpSession {
                         } else {
                             ResponseHeader::build_no_case
                         };
-                        let mut response_header = match build(
-                            resp.code.unwrap(),
-                            Some(resp.headers.len()),
-                        ) {
-                            Ok(header) => Box::new(header),
-                            Err(e) => return self.fail_response_header_read(e),
-                        };
+                        let mut response_header =
+                            match build(resp.code.unwrap(), Some(resp.headers.len())) {
+                                Ok(header) => Box::new(header),
+                                Err(e) => return self.fail_response_header_read(e),
+                            };
 
                         // TODO: enforce https://datatracker.ietf.org/doc/html/rfc9110#section-15.2
                         // "Since HTTP/1.0 did not define any 1xx status codes,
@@ -444,9 +453,18 @@ impl HttpSession {
         }
     }
 
-    /// Similar to [`Self::read_response()`], read the response header and then return a copy of it.
+    /// Similar to [`Self::read_response()`], read the response header and then return a copy of it
+    /// (or, with [`Self::hand_over_response_header`], the header itself).
     pub async fn read_resp_header_parts(&mut self) -> Result<Box<ResponseHeader>> {
         self.read_response().await?;
+        // The body reader is set once the head of a final response is read: from then on the
+        // session needs only what `connection_fields` keeps.
+        if self.hand_over_response_header && !self.body_reader.need_init() {
+            if let Some(head) = self.response_header.take() {
+                self.response_header = Some(Box::new(connection_fields(&head)));
+                return Ok(head);
+            }
+        }
         // safe to unwrap because it is just read
         Ok(Box::new(self.resp_header().unwrap().clone()))
     }
@@ -892,15 +910,36 @@ impl HttpSession {
     }
 }
 
+/// The part of a response head a client session reads after its body framing is decided
+/// (keep-alive and upgrade handling): the status line and the connection fields. One pass over
+/// the fields, and no header map at all for a response that sends none of them.
+fn connection_fields(head: &ResponseHeader) -> ResponseHeader {
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = head.status;
+    parts.version = head.version;
+    for (name, value) in head.headers.iter() {
+        if name == header::CONNECTION
+            || name == header::TRANSFER_ENCODING
+            || name == header::UPGRADE
+            || name.as_str() == "keep-alive"
+        {
+            parts.headers.append(name.clone(), value.clone());
+        }
+    }
+    // No case map: these are read, never written out again.
+    ResponseHeader::from(parts)
+}
+
 #[inline]
-fn parse_resp_buffer<'buf>(
-    resp: &mut httparse::Response<'_, 'buf>,
+fn parse_resp_buffer<'headers, 'buf>(
+    resp: &mut httparse::Response<'headers, 'buf>,
     buf: &'buf [u8],
+    headers: &'headers mut [MaybeUninit<httparse::Header<'buf>>],
 ) -> HeaderParseState {
     let mut parser = httparse::ParserConfig::default();
     parser.allow_spaces_after_header_name_in_responses(true);
     parser.allow_obsolete_multiline_headers_in_responses(true);
-    let res = match parser.parse_response(resp, buf) {
+    let res = match parser.parse_response_with_uninit_headers(resp, buf, headers) {
         Ok(s) => s,
         Err(e) => {
             return HeaderParseState::Invalid(e);

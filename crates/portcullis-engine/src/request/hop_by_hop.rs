@@ -1,0 +1,140 @@
+//! Fields that describe one connection rather than the message (RFC 9110 §7.6.1), taken off the
+//! upstream's answers before they go on to the client. Pingora strips them from the requests it
+//! sends upstream, not from the responses it sends back: an upstream's `Keep-Alive:
+//! timeout=5` (Node.js sends one by default) would tell the client about a connection the
+//! client is not on.
+
+use http::header::{CONNECTION, CONTENT_LENGTH, PROXY_AUTHENTICATE, TRANSFER_ENCODING, UPGRADE};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// The connection fields by name; `Connection` may name more. `Transfer-Encoding` is not one
+/// of them here: the proxy frames the answer it writes by it and rewrites it itself.
+/// `Proxy-Authenticate` is addressed to the next client on the chain — the gateway — not to
+/// the gateway's client.
+fn connection_fields() -> [&'static HeaderName; 5] {
+    [
+        &CONNECTION,
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &UPGRADE,
+        &PROXY_AUTHENTICATE,
+    ]
+}
+
+/// Whether a `Connection` value names a field beyond the connection options `close`,
+/// `keep-alive` and `upgrade` (whose fields, if any, go anyway).
+fn names_other_fields(value: &HeaderValue) -> bool {
+    value.as_bytes().split(|&b| b == b',').any(|token| {
+        let token = token.trim_ascii();
+        !token.is_empty()
+            && !token.eq_ignore_ascii_case(b"close")
+            && !token.eq_ignore_ascii_case(b"keep-alive")
+            && !token.eq_ignore_ascii_case(b"upgrade")
+    })
+}
+
+/// Removes the connection fields from an upstream's answer, with the fields its `Connection`
+/// names (never the framing fields). A `101 Switching Protocols` keeps them: its `Connection:
+/// upgrade` and `Upgrade` are the answer. Nearly every answer has none but `Connection:
+/// keep-alive`, so one pass over the names finds which are there and only those are removed.
+pub fn strip_from_response(headers: &mut HeaderMap, status: StatusCode) {
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        return;
+    }
+    let fields = connection_fields();
+    let mut present = [false; 5];
+    let mut nominates = false;
+    for (name, value) in headers.iter() {
+        if let Some(i) = fields.iter().position(|field| *field == name) {
+            present[i] = true;
+            nominates |= i == 0 && names_other_fields(value);
+        }
+    }
+    if nominates {
+        let nominated: Vec<HeaderName> = headers
+            .get_all(CONNECTION)
+            .iter()
+            .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+            .filter_map(|token| HeaderName::from_bytes(token.trim_ascii()).ok())
+            .filter(|name| name != CONTENT_LENGTH && name != TRANSFER_ENCODING)
+            .collect();
+        for name in nominated {
+            headers.remove(name);
+        }
+    }
+    for (field, present) in fields.into_iter().zip(present) {
+        if present {
+            headers.remove(field);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::header_map;
+
+    /// The names left, sorted (removals reorder a map).
+    fn names(headers: &HeaderMap) -> Vec<&str> {
+        let mut names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    #[test]
+    fn connection_fields_go_and_the_rest_stays() {
+        let mut headers = header_map(&[
+            ("content-type", "text/plain"),
+            ("connection", "keep-alive"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-connection", "keep-alive"),
+            ("proxy-authenticate", "Basic realm=\"up\""),
+            ("upgrade", "h2c"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("content-length", "5"),
+        ]);
+        strip_from_response(&mut headers, StatusCode::OK);
+        assert_eq!(
+            names(&headers),
+            ["content-length", "content-type", "set-cookie"]
+        );
+        assert_eq!(headers.get_all("set-cookie").iter().count(), 2);
+    }
+
+    #[test]
+    fn fields_the_connection_header_names_go_but_never_framing_fields() {
+        let mut headers = header_map(&[
+            ("connection", "close, X-Hop"),
+            ("connection", "x-other ,content-length, transfer-encoding"),
+            ("x-hop", "1"),
+            ("x-other", "2"),
+            ("x-end-to-end", "3"),
+            ("content-length", "5"),
+        ]);
+        strip_from_response(&mut headers, StatusCode::OK);
+        assert_eq!(names(&headers), ["content-length", "x-end-to-end"]);
+    }
+
+    #[test]
+    fn a_protocol_switch_keeps_its_connection_fields() {
+        let mut headers = header_map(&[("connection", "upgrade"), ("upgrade", "websocket")]);
+        strip_from_response(&mut headers, StatusCode::SWITCHING_PROTOCOLS);
+        assert_eq!(names(&headers), ["connection", "upgrade"]);
+    }
+
+    #[test]
+    fn an_answer_without_connection_fields_is_left_as_it_is() {
+        let pairs = [
+            ("content-type", "a/b"),
+            ("x-keep-alive", "1"),
+            ("date", "x"),
+        ];
+        let mut headers = header_map(&pairs);
+        strip_from_response(&mut headers, StatusCode::NOT_FOUND);
+        assert_eq!(headers, header_map(&pairs));
+    }
+}
