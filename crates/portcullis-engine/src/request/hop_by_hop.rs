@@ -4,23 +4,23 @@
 //! timeout=5` (Node.js sends one by default) would tell the client about a connection the
 //! client is not on.
 
-use http::header::{CONNECTION, CONTENT_LENGTH, PROXY_AUTHENTICATE, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
-/// The connection fields by name; `Connection` may name more. `Transfer-Encoding` is not one
-/// of them here: the proxy frames the answer it writes by it and rewrites it itself.
-/// `Proxy-Authenticate` is addressed to the next client on the chain — the gateway — not to
-/// the gateway's client.
-fn connection_fields() -> [&'static HeaderName; 5] {
+/// The connection fields removed by name, in the order of [`strip_from_response`]'s record of
+/// which are there. `Proxy-Authenticate` is addressed to the next client on the chain — the
+/// gateway — not to the gateway's client. `Connection` itself is not one: it is the proxy's
+/// own to write (pingora replaces it on every HTTP/1 answer and drops it from HTTP/2 ones), as
+/// is `Transfer-Encoding`, by which the proxy frames the answer it writes.
+fn removed_fields() -> [&'static HeaderName; 4] {
     [
-        &CONNECTION,
         &KEEP_ALIVE,
         &PROXY_CONNECTION,
-        &UPGRADE,
-        &PROXY_AUTHENTICATE,
+        &http::header::UPGRADE,
+        &http::header::PROXY_AUTHENTICATE,
     ]
 }
 
@@ -38,19 +38,23 @@ fn names_other_fields(value: &HeaderValue) -> bool {
 
 /// Removes the connection fields from an upstream's answer, with the fields its `Connection`
 /// names (never the framing fields). A `101 Switching Protocols` keeps them: its `Connection:
-/// upgrade` and `Upgrade` are the answer. Nearly every answer has none but `Connection:
-/// keep-alive`, so one pass over the names finds which are there and only those are removed.
+/// upgrade` and `Upgrade` are the answer. Nearly every answer has no connection field but
+/// `Connection: keep-alive`, so one pass over the names, matched by length and bytes, finds
+/// which are there, and only those are removed — for most answers, nothing.
 pub fn strip_from_response(headers: &mut HeaderMap, status: StatusCode) {
     if status == StatusCode::SWITCHING_PROTOCOLS {
         return;
     }
-    let fields = connection_fields();
-    let mut present = [false; 5];
+    let mut present = [false; 4];
     let mut nominates = false;
     for (name, value) in headers.iter() {
-        if let Some(i) = fields.iter().position(|field| *field == name) {
-            present[i] = true;
-            nominates |= i == 0 && names_other_fields(value);
+        match name.as_str() {
+            "connection" => nominates |= names_other_fields(value),
+            "keep-alive" => present[0] = true,
+            "proxy-connection" => present[1] = true,
+            "upgrade" => present[2] = true,
+            "proxy-authenticate" => present[3] = true,
+            _ => {}
         }
     }
     if nominates {
@@ -59,13 +63,15 @@ pub fn strip_from_response(headers: &mut HeaderMap, status: StatusCode) {
             .iter()
             .flat_map(|value| value.as_bytes().split(|&b| b == b','))
             .filter_map(|token| HeaderName::from_bytes(token.trim_ascii()).ok())
-            .filter(|name| name != CONTENT_LENGTH && name != TRANSFER_ENCODING)
+            .filter(|name| {
+                name != CONNECTION && name != CONTENT_LENGTH && name != TRANSFER_ENCODING
+            })
             .collect();
         for name in nominated {
             headers.remove(name);
         }
     }
-    for (field, present) in fields.into_iter().zip(present) {
+    for (field, present) in removed_fields().into_iter().zip(present) {
         if present {
             headers.remove(field);
         }
@@ -98,9 +104,10 @@ mod tests {
             ("content-length", "5"),
         ]);
         strip_from_response(&mut headers, StatusCode::OK);
+        // `Connection` is the proxy's own to replace.
         assert_eq!(
             names(&headers),
-            ["content-length", "content-type", "set-cookie"]
+            ["connection", "content-length", "content-type", "set-cookie"]
         );
         assert_eq!(headers.get_all("set-cookie").iter().count(), 2);
     }
@@ -116,7 +123,10 @@ mod tests {
             ("content-length", "5"),
         ]);
         strip_from_response(&mut headers, StatusCode::OK);
-        assert_eq!(names(&headers), ["content-length", "x-end-to-end"]);
+        assert_eq!(
+            names(&headers),
+            ["connection", "content-length", "x-end-to-end"]
+        );
     }
 
     #[test]
