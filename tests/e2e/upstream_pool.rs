@@ -58,12 +58,17 @@ async fn get_hello(gw: &GatewayProcess) {
 
 /// Accepts the gateway's next connection and answers its one request.
 async fn answer_one(listener: &TcpListener) -> TcpStream {
+    answer_one_with(listener, HELLO).await
+}
+
+/// Accepts the gateway's next connection and answers its one request with `response`.
+async fn answer_one_with(listener: &TcpListener, response: &[u8]) -> TcpStream {
     let (mut stream, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
         .await
         .expect("the gateway opened no new upstream connection")
         .unwrap();
     read_head(&mut stream).await.expect("a request");
-    stream.write_all(HELLO).await.unwrap();
+    stream.write_all(response).await.unwrap();
     stream
 }
 
@@ -167,14 +172,11 @@ async fn first_exchange(
     listener: &TcpListener,
     gw: &GatewayProcess,
 ) -> TcpStream {
-    let answer = async {
-        let (mut stream, _) = listener.accept().await.unwrap();
-        read_head(&mut stream).await.expect("a request");
-        stream.write_all(response).await.unwrap();
-        stream
-    };
     let request = get("/hello", &[]);
-    let (stream, r) = tokio::join!(answer, raw_request(gw.addr(), &request));
+    let (stream, r) = tokio::join!(
+        answer_one_with(listener, response),
+        raw_request(gw.addr(), &request)
+    );
     let r = r.unwrap();
     assert_eq!(r.status, 200, "{}", r.head);
     assert_eq!(r.body, b"hello");
@@ -203,17 +205,12 @@ async fn the_upstreams_connection_fields_decide_reuse() {
 #[tokio::test]
 async fn the_client_gets_every_field_of_a_handed_over_response_head_but_its_connection_fields() {
     let (listener, gw) = gateway_before_upstream("60s").await;
-    let answer = async {
-        let (mut stream, _) = listener.accept().await.unwrap();
-        read_head(&mut stream).await.expect("a request");
-        stream
-            .write_all(b"HTTP/1.1 203 Fine Then\r\nX-One: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=30\r\nX-Hop: 1\r\nProxy-Connection: keep-alive\r\nX-Two: two\r\nContent-Length: 5\r\n\r\nhello")
-            .await
-            .unwrap();
-        stream
-    };
+    const ANSWER: &[u8] = b"HTTP/1.1 203 Fine Then\r\nX-One: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=30\r\nX-Hop: 1\r\nProxy-Connection: keep-alive\r\nX-Two: two\r\nContent-Length: 5\r\n\r\nhello";
     let request = get("/hello", &[]);
-    let (_stream, r) = tokio::join!(answer, raw_request(gw.addr(), &request));
+    let (_stream, r) = tokio::join!(
+        answer_one_with(&listener, ANSWER),
+        raw_request(gw.addr(), &request)
+    );
     let r = r.unwrap();
     assert_eq!(r.status, 203, "{}", r.head);
     assert!(

@@ -24,16 +24,20 @@ fn removed_fields() -> [&'static HeaderName; 4] {
     ]
 }
 
-/// Whether a `Connection` value names a field beyond the connection options `close`,
-/// `keep-alive` and `upgrade` (whose fields, if any, go anyway).
-fn names_other_fields(value: &HeaderValue) -> bool {
-    value.as_bytes().split(|&b| b == b',').any(|token| {
-        let token = token.trim_ascii();
-        !token.is_empty()
-            && !token.eq_ignore_ascii_case(b"close")
-            && !token.eq_ignore_ascii_case(b"keep-alive")
-            && !token.eq_ignore_ascii_case(b"upgrade")
-    })
+/// The fields a `Connection` value names beyond the connection options `close`, `keep-alive`
+/// and `upgrade` (whose fields, if any, go anyway) — never the framing fields or `Connection`.
+fn nominated_fields(value: &HeaderValue) -> impl Iterator<Item = HeaderName> + '_ {
+    value
+        .as_bytes()
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|token| {
+            !token.eq_ignore_ascii_case(b"close")
+                && !token.eq_ignore_ascii_case(b"keep-alive")
+                && !token.eq_ignore_ascii_case(b"upgrade")
+        })
+        .filter_map(|token| HeaderName::from_bytes(token).ok())
+        .filter(|name| name != CONNECTION && name != CONTENT_LENGTH && name != TRANSFER_ENCODING)
 }
 
 /// Removes the connection fields from an upstream's answer, with the fields its `Connection`
@@ -46,10 +50,11 @@ pub fn strip_from_response(headers: &mut HeaderMap, status: StatusCode) {
         return;
     }
     let mut present = [false; 4];
-    let mut nominates = false;
+    // Empty, and so not allocated, unless `Connection` names a field.
+    let mut nominated: Vec<HeaderName> = Vec::new();
     for (name, value) in headers.iter() {
         match name.as_str() {
-            "connection" => nominates |= names_other_fields(value),
+            "connection" => nominated.extend(nominated_fields(value)),
             "keep-alive" => present[0] = true,
             "proxy-connection" => present[1] = true,
             "upgrade" => present[2] = true,
@@ -57,19 +62,8 @@ pub fn strip_from_response(headers: &mut HeaderMap, status: StatusCode) {
             _ => {}
         }
     }
-    if nominates {
-        let nominated: Vec<HeaderName> = headers
-            .get_all(CONNECTION)
-            .iter()
-            .flat_map(|value| value.as_bytes().split(|&b| b == b','))
-            .filter_map(|token| HeaderName::from_bytes(token.trim_ascii()).ok())
-            .filter(|name| {
-                name != CONNECTION && name != CONTENT_LENGTH && name != TRANSFER_ENCODING
-            })
-            .collect();
-        for name in nominated {
-            headers.remove(name);
-        }
+    for name in nominated {
+        headers.remove(name);
     }
     for (field, present) in removed_fields().into_iter().zip(present) {
         if present {
