@@ -105,6 +105,9 @@ struct Timing {
     started: Instant,
     /// The debug level asked for (0: none); honoured only where `[debug]` permits.
     debug_level: u8,
+    /// The client sent the debug header, whatever its value: it is taken off the upstream's
+    /// request (a removal is a lookup, not done for the requests that have nothing to remove).
+    debug_header_sent: bool,
     times: debug::StageTimes,
     upstream_started: Option<Instant>,
 }
@@ -136,6 +139,7 @@ impl RequestCtx {
             timing: Timing {
                 started: Instant::now(),
                 debug_level: 0,
+                debug_header_sent: false,
                 times: debug::StageTimes::default(),
                 upstream_started: None,
             },
@@ -539,13 +543,9 @@ impl ProxyHttp for GatewayProxy {
             Some(v) if forward::acceptable_request_id(v.as_bytes()) => v.clone(),
             _ => forward::new_request_id(),
         };
-        ctx.timing.debug_level = debug::requested_level(
-            session
-                .req_header()
-                .headers
-                .get(&ctx.gateway.debug.header)
-                .map(|v| v.as_bytes()),
-        );
+        let debug_header = session.req_header().headers.get(&ctx.gateway.debug.header);
+        ctx.timing.debug_header_sent = debug_header.is_some();
+        ctx.timing.debug_level = debug::requested_level(debug_header.map(|v| v.as_bytes()));
         let decided = self.decide(session, ctx);
         if ctx.timed() {
             ctx.timing.times.route = ctx.timing.started.elapsed();
@@ -734,7 +734,9 @@ impl GatewayProxy {
             headers.reserve(ADDED_HEADERS);
             forward::set_forwarding_headers(headers, &facts);
             // The debug request is between the caller and the gateway.
-            headers.remove(&gateway.debug.header);
+            if ctx.timing.debug_header_sent {
+                headers.remove(&gateway.debug.header);
+            }
             pass_caller(headers, gateway, route.map(|r| &r.target), allowed)?;
             headers.insert(X_REQUEST_ID.clone(), ctx.request_id.clone());
             Ok(())

@@ -68,6 +68,42 @@ pub fn is_protected(name: &str, protected: &[&str]) -> bool {
     protected.contains(&name) || is_underscore_variant(name, protected)
 }
 
+/// The lengths of a set of header names, as bits of a mask (lengths of 63 and more share the
+/// top bit). Both spellings of a name have its length, so a name of a length no member has —
+/// nearly every name a request carries — is ruled out by one bit test, before the comparisons
+/// that every name of every request would otherwise go through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NameLengths(u64);
+
+impl NameLengths {
+    pub const fn of(names: &[&str]) -> Self {
+        let mut mask = 0;
+        let mut i = 0;
+        while i < names.len() {
+            mask |= Self::bit(names[i].len());
+            i += 1;
+        }
+        Self(mask)
+    }
+
+    const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    const fn bit(len: usize) -> u64 {
+        1 << if len < 63 { len } else { 63 }
+    }
+
+    /// False when no member has `name`'s length: `name` is none of them in any spelling.
+    pub fn may_hold(self, name: &str) -> bool {
+        self.0 & Self::bit(name.len()) != 0
+    }
+}
+
+/// The lengths of what `set_forwarding_headers` screens: forwarding headers and overrides.
+const SCREENED_LENGTHS: NameLengths =
+    NameLengths::of(FORWARDING_HEADERS).union(NameLengths::of(METHOD_OVERRIDE_HEADERS));
+
 /// The forwarding headers this proxy writes itself.
 const REBUILT: [&str; 3] = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"];
 
@@ -96,10 +132,11 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, client: &ClientFacts<'_>)
     // write are rebuilt from the values kept above.
     // Method overrides go in the same pass (see `remove_method_overrides`).
     remove_headers_where(headers, |name| {
-        is_underscore_variant(name, FORWARDING_HEADERS)
-            || (FORWARDING_HEADERS.contains(&name)
-                && (!client.peer_is_trusted || REBUILT.contains(&name)))
-            || is_protected(name, METHOD_OVERRIDE_HEADERS)
+        SCREENED_LENGTHS.may_hold(name)
+            && (is_underscore_variant(name, FORWARDING_HEADERS)
+                || (FORWARDING_HEADERS.contains(&name)
+                    && (!client.peer_is_trusted || REBUILT.contains(&name)))
+                || is_protected(name, METHOD_OVERRIDE_HEADERS))
     });
 
     let forwarded_for = match (prior_for, client.peer) {
@@ -171,7 +208,10 @@ pub const METHOD_OVERRIDE_PARAMETER: &[u8] = b"_method";
 
 /// Removes method overrides in every case and `_` spelling.
 pub fn remove_method_overrides(headers: &mut HeaderMap) {
-    remove_headers_where(headers, |name| is_protected(name, METHOD_OVERRIDE_HEADERS));
+    const LENGTHS: NameLengths = NameLengths::of(METHOD_OVERRIDE_HEADERS);
+    remove_headers_where(headers, |name| {
+        LENGTHS.may_hold(name) && is_protected(name, METHOD_OVERRIDE_HEADERS)
+    });
 }
 
 /// Whether a raw query parameter name is the method override in some framework's reading.
@@ -271,6 +311,22 @@ mod tests {
         assert_eq!(values(&r, "x-forwarded-host"), ["api.example.com"]);
         assert!(values(&r, "x_forwarded_host").is_empty());
         assert_eq!(values(&r, "x-real-ip"), ["1.2.3.4"]);
+    }
+
+    #[test]
+    fn name_lengths_rule_out_only_names_of_other_lengths() {
+        let lengths = NameLengths::of(FORWARDING_HEADERS);
+        for name in FORWARDING_HEADERS {
+            assert!(lengths.may_hold(name), "{name}");
+            assert!(lengths.may_hold(&name.replace('-', "_")), "{name}");
+        }
+        assert!(!lengths.may_hold("host"));
+        assert!(!lengths.may_hold("user-agent"));
+        // Lengths past the mask share its top bit, so long names are never ruled out wrongly.
+        let long = "x".repeat(70);
+        let lengths = NameLengths::of(&[long.as_str()]);
+        assert!(lengths.may_hold(&"y".repeat(90)));
+        assert!(!lengths.may_hold("host"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What the upstream learns about the caller: the credential removed from whatever carried it,
 //! client-sent identity headers removed in every spelling, the gateway's own added.
 
-use super::forward::{is_protected, remove_headers_where};
+use super::forward::{is_protected, remove_headers_where, NameLengths};
 use super::UnsendableHeader;
 use crate::auth::Allowed;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -48,6 +48,8 @@ pub struct IdentityHeaderNames {
     claimed_subject: HeaderName,
     /// The same six, lower-case, for removal in every spelling.
     lower: [String; 6],
+    /// Their lengths: most names are ruled out by these alone.
+    lengths: NameLengths,
 }
 
 /// An identity header name in the config that is not a header name.
@@ -58,28 +60,31 @@ pub struct InvalidHeaderName(pub String);
 impl IdentityHeaderNames {
     /// Whether `name` (lower-case) is one of these in any `_` spelling.
     fn is_identity(&self, name: &str) -> bool {
-        is_protected(name, &self.lower.each_ref().map(String::as_str))
+        self.lengths.may_hold(name)
+            && is_protected(name, &self.lower.each_ref().map(String::as_str))
     }
 
     pub fn new(headers: &IdentityHeaders) -> Result<Self, InvalidHeaderName> {
         let parse = |name: &str| {
             HeaderName::from_bytes(name.as_bytes()).map_err(|_| InvalidHeaderName(name.to_string()))
         };
+        let lower = [
+            headers.subject.to_ascii_lowercase(),
+            headers.level.to_ascii_lowercase(),
+            headers.scopes.to_ascii_lowercase(),
+            headers.tenant.to_ascii_lowercase(),
+            headers.issuer.to_ascii_lowercase(),
+            headers.claimed_subject.to_ascii_lowercase(),
+        ];
         Ok(Self {
+            lengths: NameLengths::of(&lower.each_ref().map(String::as_str)),
             subject: parse(&headers.subject)?,
             level: parse(&headers.level)?,
             scopes: parse(&headers.scopes)?,
             tenant: parse(&headers.tenant)?,
             issuer: parse(&headers.issuer)?,
             claimed_subject: parse(&headers.claimed_subject)?,
-            lower: [
-                headers.subject.to_ascii_lowercase(),
-                headers.level.to_ascii_lowercase(),
-                headers.scopes.to_ascii_lowercase(),
-                headers.tenant.to_ascii_lowercase(),
-                headers.issuer.to_ascii_lowercase(),
-                headers.claimed_subject.to_ascii_lowercase(),
-            ],
+            lower,
         })
     }
 }
