@@ -72,7 +72,7 @@ pub fn is_protected(name: &str, protected: &[&str]) -> bool {
 /// top bit). Both spellings of a name have its length, so a name of a length no member has —
 /// nearly every name a request carries — is ruled out by one bit test, before the comparisons
 /// that every name of every request would otherwise go through.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct NameLengths(u64);
 
 impl NameLengths {
@@ -100,9 +100,10 @@ impl NameLengths {
     }
 }
 
+const OVERRIDE_LENGTHS: NameLengths = NameLengths::of(METHOD_OVERRIDE_HEADERS);
+
 /// The lengths of what `set_forwarding_headers` screens: forwarding headers and overrides.
-const SCREENED_LENGTHS: NameLengths =
-    NameLengths::of(FORWARDING_HEADERS).union(NameLengths::of(METHOD_OVERRIDE_HEADERS));
+const SCREENED_LENGTHS: NameLengths = NameLengths::of(FORWARDING_HEADERS).union(OVERRIDE_LENGTHS);
 
 /// The forwarding headers this proxy writes itself.
 const REBUILT: [&str; 3] = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"];
@@ -208,9 +209,8 @@ pub const METHOD_OVERRIDE_PARAMETER: &[u8] = b"_method";
 
 /// Removes method overrides in every case and `_` spelling.
 pub fn remove_method_overrides(headers: &mut HeaderMap) {
-    const LENGTHS: NameLengths = NameLengths::of(METHOD_OVERRIDE_HEADERS);
     remove_headers_where(headers, |name| {
-        LENGTHS.may_hold(name) && is_protected(name, METHOD_OVERRIDE_HEADERS)
+        OVERRIDE_LENGTHS.may_hold(name) && is_protected(name, METHOD_OVERRIDE_HEADERS)
     });
 }
 
