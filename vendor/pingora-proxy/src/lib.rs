@@ -1633,10 +1633,9 @@ where
 
         // Portcullis patch (vendor/README.md, "a small future per request"): the request's
         // processing is a future of several KB; boxed here, the future this method returns is
-        // a few hundred bytes, so async_trait's box of it no longer copies the whole state on
-        // every request. The box is allocated first and the future written into it
-        // (`Box::write`), so that it is built in place rather than on the stack and then copied
-        // whole (7.7 KB for the gateway's) into a box made after it.
+        // a few hundred bytes, and so is `process_new_http`'s box of it. The box is allocated
+        // first and the future written into it (`Box::write`), so that it is built in place
+        // rather than on the stack and then copied whole (7.7 KB for the gateway's).
         let request = Box::write(Box::new_uninit(), self.process_request(session, ctx));
         Box::into_pin(request).await
     }

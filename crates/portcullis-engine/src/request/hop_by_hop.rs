@@ -7,22 +7,16 @@
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
-static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
-
-/// The connection fields removed by name, in the order of [`strip_from_response`]'s record of
-/// which are there. `Proxy-Authenticate` is addressed to the next client on the chain — the
-/// gateway — not to the gateway's client. `Connection` itself is not one: it is the proxy's
-/// own to write (pingora replaces it on every HTTP/1 answer and drops it from HTTP/2 ones), as
-/// is `Transfer-Encoding`, by which the proxy frames the answer it writes.
-fn removed_fields() -> [&'static HeaderName; 4] {
-    [
-        &KEEP_ALIVE,
-        &PROXY_CONNECTION,
-        &http::header::UPGRADE,
-        &http::header::PROXY_AUTHENTICATE,
-    ]
-}
+/// The connection fields removed by name. `Proxy-Authenticate` is addressed to the next
+/// client on the chain — the gateway — not to the gateway's client. `Connection` itself is not
+/// one: it is the proxy's own to write (pingora replaces it on every HTTP/1 answer and drops it
+/// from HTTP/2 ones), as is `Transfer-Encoding`, by which the proxy frames the answer it writes.
+const REMOVED_FIELDS: [&str; 4] = [
+    "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "proxy-authenticate",
+];
 
 /// The fields a `Connection` value names beyond the connection options `close`, `keep-alive`
 /// and `upgrade` (whose fields, if any, go anyway) — never the framing fields or `Connection`.
@@ -49,23 +43,20 @@ pub fn strip_from_response(headers: &mut HeaderMap, status: StatusCode) {
     if status == StatusCode::SWITCHING_PROTOCOLS {
         return;
     }
-    let mut present = [false; 4];
+    let mut present = [false; REMOVED_FIELDS.len()];
     // Empty, and so not allocated, unless `Connection` names a field.
     let mut nominated: Vec<HeaderName> = Vec::new();
     for (name, value) in headers.iter() {
-        match name.as_str() {
-            "connection" => nominated.extend(nominated_fields(value)),
-            "keep-alive" => present[0] = true,
-            "proxy-connection" => present[1] = true,
-            "upgrade" => present[2] = true,
-            "proxy-authenticate" => present[3] = true,
-            _ => {}
+        if name == CONNECTION {
+            nominated.extend(nominated_fields(value));
+        } else if let Some(i) = REMOVED_FIELDS.iter().position(|f| *f == name.as_str()) {
+            present[i] = true;
         }
     }
     for name in nominated {
         headers.remove(name);
     }
-    for (field, present) in removed_fields().into_iter().zip(present) {
+    for (field, present) in REMOVED_FIELDS.into_iter().zip(present) {
         if present {
             headers.remove(field);
         }
