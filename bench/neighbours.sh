@@ -12,8 +12,13 @@
 # 2. At a fixed RATE (default 5,000 req/s, open loop): Portcullis's latency percentiles beside
 #    nginx+Lua's (../shared/peers/nginx-lua, verifying every token; skipped when not installed).
 #
+# Every system is sent the same TOKENS (default 1,000) distinct RS256 tokens in turn. TOKENS=1
+# is the issue's own setup (one token on every request), where the gateway's cached
+# verification stays in the CPU's caches.
+#
 #   bench/neighbours.sh                       # ROUNDS=15 DURATION=3, then 8 rounds at RATE
 #   ROUNDS=30 DURATION=2 RATE_ROUNDS=0 bench/neighbours.sh
+#   TOKENS=1 RATE_ROUNDS=0 bench/neighbours.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v nginx >/dev/null || { echo "needs nginx (apt-get install nginx-light)" >&2; exit 1; }
@@ -23,6 +28,7 @@ DURATION=${DURATION:-3}
 CONNECTIONS=${CONNECTIONS:-32}
 RATE=${RATE:-5000}
 RATE_ROUNDS=${RATE_ROUNDS:-8}
+TOKENS=${TOKENS:-1000}
 PEERS_DIR=${PEERS_DIR:-$(cd .. && pwd)/shared/peers}
 source bench/common.sh
 ECHO=19600 PASS=19601 PORT=19602 NGINX=19603 LUA=19608
@@ -47,7 +53,7 @@ tick_hz=$(getconf CLK_TCK)
 load() { # port [loadgen options]: one run against /RS256, its JSON in $work/run.json
   local port=$1; shift
   taskset -c 0 $bin/examples/loadgen run --url "http://127.0.0.1:$port/RS256" \
-    --connections "$CONNECTIONS" --duration "${DURATION}s" $rs256_tokens --tokens 1000 \
+    --connections "$CONNECTIONS" --duration "${DURATION}s" $rs256_tokens --tokens "$TOKENS" \
     --quiet --json "$work/run.json" "$@" >/dev/null 2>&1 || true
 }
 line() { # name round cpu-ticks: a line of results from $work/run.json
