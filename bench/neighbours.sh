@@ -107,7 +107,7 @@ if [ "$RATE_ROUNDS" -gt 0 ] && [ -x "$PEERS_DIR/nginx-lua/start.sh" ]; then
   fi
 fi
 
-python3 - "$work/saturation.txt" "$work/rate.txt" "$RATE" <<'PY'
+python3 - "$work/saturation.txt" "$work/rate.txt" "$RATE" "$TOKENS" <<'PY'
 import statistics, sys
 
 def read(path):
@@ -129,7 +129,7 @@ def median(rows, a, b, i, invert=False):
 
 names = ("passthrough", "portcullis", "nginx")
 rows = read(sys.argv[1])
-print("at saturation, cached RS256 tokens")
+print(f"at saturation, cached RS256 tokens ({sys.argv[4]} distinct, sent in turn)")
 print(f"{'round':>5} " + "".join(f"{n + ' req/s':>18}{'µs/req':>8}" for n in names))
 for r, s in sorted(rows.items()):
     print(f"{r:>5} " + "".join(f"{s[n][0]:>18.0f}{s[n][1]:>8.1f}" for n in names))
